@@ -1,0 +1,67 @@
+// CShims: only what glibc hides from Swift (macros, variadics, raw syscalls) plus
+// libselinux, libcap and libsystemd. Every wrapper returns -errno on failure so Swift
+// never reads a stale errno.
+#ifndef CRPOD_CSHIMS_H
+#define CRPOD_CSHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+// Namespace clone flags (macros Swift cannot import).
+extern const int crpod_clone_newipc;
+extern const int crpod_clone_newnet;
+extern const int crpod_clone_newpid;
+extern const int crpod_clone_newuts;
+extern const int crpod_clone_newcgroup;
+extern const int crpod_clone_newns;
+extern const int crpod_clone_newuser;
+extern const int crpod_clone_newtime;
+
+// Namespaces. Only for single-threaded callers: setns affects the calling thread.
+int crpod_setns(int fd, int nstype);
+int crpod_unshare(int flags);
+
+// pidfd.
+int crpod_pidfd_open(pid_t pid);
+int crpod_pidfd_send_signal(int pidfd, int sig);
+
+// openat2 with RESOLVE_* flags; returns an fd or -errno.
+extern const uint64_t crpod_resolve_in_root;
+extern const uint64_t crpod_resolve_no_symlinks;
+extern const uint64_t crpod_resolve_beneath;
+extern const uint64_t crpod_resolve_no_magiclinks;
+int crpod_openat2(int dirfd, const char *path, int flags, unsigned int mode, uint64_t resolve);
+
+// Mounts.
+int crpod_mount(const char *source, const char *target, const char *fstype,
+                unsigned long flags, const char *data);
+int crpod_umount2(const char *target, int flags);
+extern const int crpod_mnt_detach;
+
+// Capabilities (libcap): 1 if the effective set holds the capability, 0 if not, -errno on error.
+int crpod_cap_effective(int capability);
+int crpod_cap_from_name(const char *name);
+extern const int crpod_cap_sys_admin;
+extern const int crpod_cap_sys_ptrace;
+extern const int crpod_cap_checkpoint_restore;
+extern const int crpod_cap_sys_resource;
+
+// SELinux (libselinux). Labels are written into buf (NUL-terminated); return length or -errno.
+int crpod_selinux_enabled(void);
+int crpod_selinux_enforcing(void);
+int crpod_getpidcon(pid_t pid, char *buf, size_t len);
+int crpod_getfilecon(const char *path, char *buf, size_t len);
+
+// systemd (libsystemd).
+int crpod_sd_notify(int unset_environment, const char *state);
+int crpod_sd_listen_fds(int unset_environment);
+int crpod_sd_listen_fds_start(void);
+int crpod_sd_journal_sendv(const struct iovec *iov, int n);
+
+// inotify helpers.
+extern const uint32_t crpod_in_all_events;
+size_t crpod_inotify_event_header_size(void);
+
+#endif

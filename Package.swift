@@ -1,0 +1,66 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Targets point downward: CShims → CrpodLinux → CrpodCore (pure) → CrpodDrivers → CrpodEngine → crpod (CLI).
+let package = Package(
+    name: "crpod",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "crpod", targets: ["crpod"]),
+        .executable(name: "crpod-pause", targets: ["crpod-pause"]),
+        .executable(name: "crpod-logger", targets: ["crpod-logger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
+    ],
+    targets: [
+        .target(
+            name: "CShims",
+            path: "CShims",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("selinux"), .linkedLibrary("cap"), .linkedLibrary("systemd")]
+        ),
+        .executableTarget(name: "crpod-pause", path: "Sources/crpod-pause", cSettings: [.define("_GNU_SOURCE")]),
+        .executableTarget(name: "crpod-logger", path: "Sources/crpod-logger", cSettings: [.define("_GNU_SOURCE")]),
+        .target(
+            name: "CrpodLinux",
+            dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .target(name: "CrpodCore"),
+        .target(
+            name: "CrpodDrivers",
+            dependencies: [
+                "CrpodLinux", "CrpodCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CrpodEngine",
+            dependencies: [
+                "CrpodLinux", "CrpodCore", "CrpodDrivers",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "crpod",
+            dependencies: [
+                "CrpodEngine", "CrpodDrivers", "CrpodCore", "CrpodLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "CrpodLinuxTests", dependencies: ["CrpodLinux"]),
+        .testTarget(name: "CrpodCoreTests", dependencies: ["CrpodCore"]),
+        .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),
+        .testTarget(
+            name: "CrpodIntegrationTests",
+            dependencies: ["CrpodEngine", "CrpodLinux", "crpod", "crpod-pause", "crpod-logger"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

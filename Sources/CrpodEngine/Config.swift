@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CrpodDrivers
+import CrpodLinux
+
+/// crpod's configuration file: `key = value` lines (values may be quoted), `#` comments.
+/// Known keys: root, run_root, runtime, criu, cgroup_parent.
+public struct ConfigFile: Sendable, Equatable {
+    public var values: [String: String]
+    public static let defaultPath = "/etc/crpod/crpod.conf"
+    public static let knownKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent"]
+
+    public init(values: [String: String] = [:]) { self.values = values }
+
+    public static func parse(_ text: String, path: String) throws -> ConfigFile {
+        var values: [String: String] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let trimmed = line.trimmingCharacters(in: " \t\r")
+            if trimmed.isEmpty { continue }
+            let parts = trimmed.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: " \t") }
+            guard parts.count == 2, knownKeys.contains(parts[0]) else {
+                throw EngineError.invalidInput(what: "config \(path):\(index + 1)", detail: "expected one of \(knownKeys.sorted().joined(separator: ", ")) = value, got \"\(trimmed)\"")
+            }
+            values[parts[0]] = parts[1].trimmingCharacters(in: "\"")
+        }
+        return ConfigFile(values: values)
+    }
+
+    /// Reads `path`; a missing default file is an empty config, a missing explicit one an error.
+    public static func load(path: String?) throws -> ConfigFile {
+        let chosen = path ?? defaultPath
+        if path == nil && !Files.exists(chosen) { return ConfigFile() }
+        let text = try step("read config \(chosen)") { try Files.readText(chosen) }
+        return try parse(text, path: chosen)
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
+
+/// Where crpod keeps things and which tools it drives, resolved from flags, environment,
+/// the config file and PATH (in that order).
+public struct EngineSettings: Sendable {
+    public var root: String
+    public var runRoot: String
+    public var runtimePath: String?
+    public var criuPath: String?
+    public var criuSource: String?
+    public var cgroupParent: String
+    public var helperDirectory: String
+
+    public var runtimeStateRoot: String { runRoot + "/runc" }
+
+    public struct Overrides: Sendable {
+        public var root: String?
+        public var runRoot: String?
+        public var runtime: String?
+        public var criu: String?
+        public var configPath: String?
+        public init(root: String? = nil, runRoot: String? = nil, runtime: String? = nil, criu: String? = nil, configPath: String? = nil) {
+            self.root = root
+            self.runRoot = runRoot
+            self.runtime = runtime
+            self.criu = criu
+            self.configPath = configPath
+        }
+    }
+
+    public static func resolve(_ overrides: Overrides, environment: [String: String]) throws -> EngineSettings {
+        let config = try ConfigFile.load(path: overrides.configPath ?? environment["CRPOD_CONFIG"])
+        let searchPath = environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let criu = CRIUProbe.locate(explicit: overrides.criu, configured: config.values["criu"], searchPath: searchPath)
+        let runtime = overrides.runtime ?? config.values["runtime"] ?? ToolRunner.which("runc", searchPath: searchPath)
+        return EngineSettings(
+            root: overrides.root ?? environment["CRPOD_ROOT"] ?? config.values["root"] ?? "/var/lib/crpod",
+            runRoot: overrides.runRoot ?? environment["CRPOD_RUNROOT"] ?? config.values["run_root"] ?? "/run/crpod",
+            runtimePath: runtime, criuPath: criu?.path, criuSource: criu?.source,
+            cgroupParent: config.values["cgroup_parent"] ?? "/crpod",
+            helperDirectory: environment["CRPOD_HELPER_DIR"] ?? executableDirectory())
+    }
+
+    /// The directory of the running executable: crpod-pause and crpod-logger live beside it.
+    static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "/usr/local/libexec/crpod" }
+        return Files.parent(of: String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    public func helperPath(_ name: String) throws -> String {
+        let candidates = [helperDirectory + "/" + name, "/usr/local/libexec/crpod/" + name, "/usr/libexec/crpod/" + name]
+        guard let found = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw EngineError.helperMissing(name: name, searched: candidates)
+        }
+        return found
+    }
+
+    public func requireRuntime() throws -> String {
+        guard let runtimePath else {
+            throw EngineError.toolMissing(name: "OCI runtime (runc)", fix: "install runc (contrib/provision.sh) or pass --runtime PATH")
+        }
+        return runtimePath
+    }
+}

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CrpodCore
+import CrpodDrivers
+import CrpodLinux
+import SystemPackage
+
+public struct RunRequest: Sendable {
+    public var name: String
+    public var pod: String?
+    public var rootfs: String
+    public var env: [String]
+    public var workdir: String
+    public var command: [String]
+    public init(name: String, pod: String?, rootfs: String, env: [String] = [], workdir: String = "/", command: [String]) {
+        self.name = name
+        self.pod = pod
+        self.rootfs = rootfs
+        self.env = env
+        self.workdir = workdir
+        self.command = command
+    }
+}
+
+extension Engine {
+    /// Creates and starts a container; on any failure nothing is left behind (runtime state,
+    /// cgroup directories, overlay mount, container directory, record).
+    public func run(_ request: RunRequest) async throws -> ContainerRecord {
+        try validate(request)
+        return try await store.withLock {
+            if let existing = try store.containers().first(where: { $0.name == request.name }) {
+                throw EngineError.nameInUse(kind: "container", name: request.name, id: existing.id)
+            }
+            let pod = try request.pod.map { try store.pod($0) }
+            if let pod, let infra = pod.infra, !infra.isAlive() {
+                throw EngineError.infraNotRunning(pod: pod.name, pid: infra.pid)
+            }
+            return try await withRollback { rollback in
+                var record = try prepareContainer(request, pod: pod, rollback: rollback)
+                try await startContainer(record, rollback: rollback)
+                record.state = "running"
+                try store.save(record)
+                logger.info("container started", metadata: ["container": "\(record.name)", "pod": "\(pod?.name ?? "")"])
+                return record
+            }
+        }
+    }
+
+    private func validate(_ request: RunRequest) throws {
+        try NameRule.validate(request.name, what: "container name")
+        guard request.rootfs.hasPrefix("/"), Files.isDirectory(request.rootfs) else {
+            throw EngineError.rootfsMissing(path: request.rootfs)
+        }
+        guard !request.command.isEmpty else {
+            throw EngineError.invalidInput(what: "command", detail: "no command given to run")
+        }
+        for entry in request.env where !entry.contains("=") || entry.hasPrefix("=") {
+            throw EngineError.invalidInput(what: "--env", detail: "\"\(entry)\" is not KEY=VALUE")
+        }
+    }
+
+    /// Directory, overlay mount and config.json of a new container.
+    private func prepareContainer(_ request: RunRequest, pod: PodRecord?, rollback: Rollback) throws -> ContainerRecord {
+        let id = ObjectID.generate().rawValue
+        let directory = store.containerDirectory(id)
+        let overlay = Mounts.Overlay(lower: request.rootfs, upper: directory + "/upper", work: directory + "/work", target: directory + "/rootfs")
+        try step("create container directory \(directory)") {
+            for dir in [directory, overlay.upper, overlay.work, overlay.target, directory + "/bundle"] {
+                try Files.makeDirectories(dir, mode: 0o700)
+            }
+        }
+        rollback.add("remove container directory") { try? Files.removeTree(directory) }
+        try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
+        rollback.add("unmount overlay") { try? Mounts.unmount(overlay.target) }
+        let record = ContainerRecord(
+            id: id, name: request.name, podID: pod?.id, podName: pod?.name, rootfs: request.rootfs,
+            bundle: directory + "/bundle", overlay: overlay,
+            cgroupPath: (pod?.cgroupPath ?? settings.cgroupParent) + "/" + id,
+            command: request.command, env: request.env, workdir: request.workdir,
+            logPath: directory + "/ctr.log", created: timestamp(), state: "created")
+        let spec = try step("generate OCI spec") { try SpecBuilder.build(specRequest(for: record, pod: pod)) }
+        let data = try step("encode OCI spec") { try spec.data() }
+        try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(data), mode: 0o600) }
+        return record
+    }
+
+    func specRequest(for record: ContainerRecord, pod: PodRecord?) -> ContainerSpecRequest {
+        var joins: [String: String] = [:]
+        var privates: [String] = []
+        for kind in NamespaceKind.podShareable {
+            if let pod, let infra = pod.infra, pod.sharedKinds.contains(kind) {
+                joins[kind.ociType] = kind.procPath(pid: infra.pid)
+            } else {
+                privates.append(kind.ociType)
+            }
+        }
+        let limits = ResourceLimits.current().map { RLimit(type: $0.name, soft: $0.hard, hard: $0.hard) }
+        var annotations = ["io.crpod.container.name": record.name]
+        if let pod {
+            annotations["io.kubernetes.cri-o.SandboxID"] = pod.id
+            annotations["io.crpod.pod.name"] = pod.name
+        }
+        return ContainerSpecRequest(
+            args: record.command, env: record.env, workdir: record.workdir, rootfsPath: record.overlay.target,
+            hostname: pod == nil ? record.name : nil, joinNamespaces: joins, privateNamespaces: privates,
+            cgroupsPath: record.cgroupPath, rlimits: limits, annotations: annotations)
+    }
+
+    /// Logger first (it holds the read end of the output pipe), then runtime create + start.
+    private func startContainer(_ record: ContainerRecord, rollback: Rollback) async throws {
+        let (readEnd, writeEnd) = try step("create output pipe") { try FileDescriptor.pipe() }
+        defer { try? writeEnd.close() }
+        let logger = try settings.helperPath("crpod-logger")
+        let started = try await step("start \(logger)") {
+            defer { try? readEnd.close() }
+            return try await runner.run(logger, [record.logPath], stdin: readEnd)
+        }
+        guard started.succeeded else {
+            throw EngineError.step("start crpod-logger", cause: EngineError.invalidInput(what: "logger", detail: started.stderr))
+        }
+        let runtime = try runtime()
+        let cgroups = try cgroups()
+        rollback.add("delete runtime state") {
+            try? await runtime.delete(id: record.id, force: true)
+            try? cgroups.remove(record.cgroupPath)
+        }
+        try await step("runtime create \(record.name)") {
+            try await runtime.create(id: record.id, bundle: record.bundle, pidFile: record.bundle + "/pid",
+                                     stdio: writeEnd, logPath: record.bundle + "/runtime.log")
+        }
+        try await step("runtime start \(record.name)") { try await runtime.start(id: record.id) }
+    }
+}

@@ -1,0 +1,115 @@
+import CrpodCore
+import CrpodLinux
+
+public struct PodCreateRequest: Sendable {
+    public var name: String
+    /// /proc names (ipc, net, uts, pid, cgroup); podman's default is ipc,net,uts.
+    public var shares: [String]
+    public var cgroupParent: String?
+    public var hostname: String?
+    public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil) {
+        self.name = name
+        self.shares = shares
+        self.cgroupParent = cgroupParent
+        self.hostname = hostname
+    }
+}
+
+/// A pod with its live facts, as `pod ls` and `pod inspect` show it.
+public struct PodView: Codable, Sendable {
+    public var record: PodRecord
+    public var infraRunning: Bool
+    public var containers: [String]
+    public var status: String { infraRunning ? "Running" : "Exited" }
+}
+
+extension Engine {
+    public func createPod(_ request: PodCreateRequest) async throws -> PodRecord {
+        try NameRule.validate(request.name, what: "pod name")
+        let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
+        return try await store.withLock {
+            if let existing = try store.pods().first(where: { $0.name == request.name }) {
+                throw EngineError.nameInUse(kind: "pod", name: request.name, id: existing.id)
+            }
+            let id = ObjectID.generate().rawValue
+            var pod = PodRecord(
+                id: id, name: request.name, shares: request.shares,
+                hostname: request.shares.contains("uts") ? (request.hostname ?? request.name) : nil,
+                cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
+                processLabel: nil, mountLabel: nil, created: timestamp())
+            return try await withRollback { rollback in
+                try await startInfra(&pod, rollback: rollback)
+                try store.save(pod)
+                logger.info("pod created", metadata: ["pod": "\(pod.name)", "id": "\(id)"])
+                return pod
+            }
+        }
+    }
+
+    /// Creates the pod cgroup in every hierarchy and starts crpod-pause inside it.
+    func startInfra(_ pod: inout PodRecord, rollback: Rollback) async throws {
+        let cgroups = try cgroups()
+        let cgroupPath = pod.cgroupPath
+        try step("create pod cgroup \(cgroupPath)") { try cgroups.create(cgroupPath) }
+        rollback.add("remove pod cgroup") { try? cgroups.remove(cgroupPath) }
+        let infra = try await launchInfra(pod, procsFiles: try cgroups.procsFiles(cgroupPath))
+        rollback.add("stop infra") { try? Processes.terminate(infra, grace: 1) }
+        pod.infra = infra
+        pod.namespaces = try step("read infra namespaces") { try NamespaceRef.all(pid: infra.pid) }
+        pod.processLabel = try step("read infra SELinux label") { try SELinux.processLabel(pid: infra.pid) }
+        pod.mountLabel = try step("read SELinux mount label") { try SELinux.fileLabel(path: "/proc/\(infra.pid)/root") }
+    }
+
+    private func launchInfra(_ pod: PodRecord, procsFiles: [String]) async throws -> ProcessIdentity {
+        let pause = try settings.helperPath("crpod-pause")
+        var arguments = pod.shares.isEmpty ? [] : ["--share", pod.shares.joined(separator: ",")]
+        if let hostname = pod.hostname { arguments += ["--hostname", hostname] }
+        for file in procsFiles { arguments += ["--cgroup-procs", file] }
+        let result = try await step("start \(pause)") { try await runner.run(pause, arguments) }
+        guard result.succeeded, let pid = Int32(result.stdout.trimmingCharacters(in: " \n")) else {
+            throw EngineError.infraStartFailed(pod: pod.name, detail: "\(result.status): \(result.stderr.trimmingCharacters(in: " \n"))")
+        }
+        return try step("identify infra pid \(pid)") { try ProcessIdentity.of(pid: pid) }
+    }
+
+    private func validatedParent(_ parent: String) throws -> String {
+        let trimmed = parent.count > 1 && parent.hasSuffix("/") ? String(parent.dropLast()) : parent
+        do { return try validatedCgroupPath(trimmed) } catch {
+            throw EngineError.invalidInput(what: "cgroup parent", detail: "\"\(parent)\" must be an absolute cgroup path without . or ..")
+        }
+    }
+
+    public func listPods() throws -> [PodView] {
+        let containers = try store.containers()
+        return try store.pods().map { view(of: $0, containers: containers) }
+    }
+
+    public func inspectPod(_ reference: String) throws -> PodView {
+        view(of: try store.pod(reference), containers: try store.containers())
+    }
+
+    func view(of pod: PodRecord, containers: [ContainerRecord]) -> PodView {
+        PodView(record: pod, infraRunning: pod.infra?.isAlive() ?? false,
+                containers: containers.filter { $0.podID == pod.id }.map(\.name))
+    }
+
+    /// Removes a pod: refuses while it has containers unless `force`, which removes them first.
+    public func removePod(_ reference: String, force: Bool) async throws -> PodRecord {
+        try await store.withLock {
+            let pod = try store.pod(reference)
+            let members = try store.containers().filter { $0.podID == pod.id }
+            if !members.isEmpty && !force {
+                throw EngineError.podHasContainers(pod: pod.name, containers: members.map(\.name))
+            }
+            for member in members { try await removeContainerLocked(member, force: true) }
+            if let infra = pod.infra {
+                try step("stop infra of pod \(pod.name)") { try Processes.terminate(infra, grace: 2) }
+            }
+            let cgroups = try cgroups()
+            try step("remove pod cgroup \(pod.cgroupPath)") { try cgroups.remove(pod.cgroupPath) }
+            try store.deletePod(pod.id)
+            logger.info("pod removed", metadata: ["pod": "\(pod.name)"])
+            return pod
+        }
+    }
+}

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// Small file helpers over raw fds: every call goes through `sysCall`, fds are O_CLOEXEC.
+public enum Files {
+    /// Reads a whole file (kernel pseudo-files included, whose size is reported as 0).
+    public static func read(_ path: String, limit: Int = 16 << 20) throws(LinuxError) -> [UInt8] {
+        let fd = try sysCall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try sysCall("read", path: path) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+            if bytes.count > limit {
+                throw LinuxError.parse(file: path, line: nil, detail: "larger than \(limit) bytes")
+            }
+        }
+    }
+
+    public static func readText(_ path: String, limit: Int = 16 << 20) throws(LinuxError) -> String {
+        String(decoding: try read(path, limit: limit), as: UTF8.self)
+    }
+
+    /// Writes to an existing file without truncating or creating it (cgroupfs, procfs).
+    public static func writeExisting(_ path: String, _ text: String) throws(LinuxError) {
+        let fd = try sysCall("open", path: path) { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        _ = try sysCall("write", path: path) { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+    }
+
+    /// Writes `bytes` to `path` atomically: a temp file next to it, created with its final
+    /// mode, fsynced, renamed over the target, and the directory fsynced.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(LinuxError) {
+        let temp = "\(path).tmp-\(getpid())"
+        let fd = try sysCall("create", path: temp) { open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        do {
+            var offset = 0
+            while offset < bytes.count {
+                let n = try sysCall("write", path: temp) {
+                    bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                }
+                offset += n
+            }
+            try sysCall("fsync", path: temp) { fsync(fd) }
+            close(fd)
+            try sysCall("rename", path: path) { rename(temp, path) }
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        try syncDirectory(of: path)
+    }
+
+    public static func syncDirectory(of path: String) throws(LinuxError) {
+        let dir = parent(of: path)
+        let fd = try sysCall("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        try sysCall("fsync", path: dir) { fsync(fd) }
+    }
+
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// mkdir -p with `mode` for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(LinuxError) {
+        if isDirectory(path) { return }
+        let up = parent(of: path)
+        if up != path && up != "/" && up != "." { try makeDirectories(up, mode: mode) }
+        if mkdir(path, mode) != 0 && Glibc.errno != EEXIST {
+            throw LinuxError.syscall(operation: "mkdir", path: path, errno: Errno(rawValue: Glibc.errno))
+        }
+    }
+
+    /// rm -rf that never crosses into another filesystem's mount point.
+    public static func removeTree(_ path: String) throws(LinuxError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in try listDirectory(path) { try removeTree("\(path)/\(name)") }
+            try sysCall("rmdir", path: path) { rmdir(path) }
+        } else {
+            try sysCall("unlink", path: path) { unlink(path) }
+        }
+    }
+
+    public static func listDirectory(_ path: String) throws(LinuxError) -> [String] {
+        guard let dir = opendir(path) else {
+            throw LinuxError.syscall(operation: "opendir", path: path, errno: Errno(rawValue: Glibc.errno))
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}
+
+/// An exclusive advisory lock (flock) on a lock file, held for the duration of `body`.
+public struct FileLock: Sendable {
+    public let path: String
+    public init(path: String) { self.path = path }
+
+    public func withLock<T>(_ body: () async throws -> T) async throws -> T {
+        let fd = try sysCall("open lock", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        defer { close(fd) }
+        try sysCall("flock", path: path) { flock(fd, LOCK_EX) }
+        defer { flock(fd, LOCK_UN) }
+        return try await body()
+    }
+}

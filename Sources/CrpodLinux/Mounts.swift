@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// Overlay mounts for container root filesystems.
+public enum Mounts {
+    public struct Overlay: Sendable, Equatable, Codable {
+        public let lower: String
+        public let upper: String
+        public let work: String
+        public let target: String
+        public init(lower: String, upper: String, work: String, target: String) {
+            self.lower = lower
+            self.upper = upper
+            self.work = work
+            self.target = target
+        }
+
+        /// The mount data string; overlayfs separates options with commas, so paths with
+        /// commas or colons are refused rather than mis-parsed.
+        public func data() throws(LinuxError) -> String {
+            for path in [lower, upper, work] where path.contains(",") || path.contains(":") {
+                throw LinuxError.parse(file: path, line: nil, detail: "overlay paths may not contain ',' or ':'")
+            }
+            return "lowerdir=\(lower),upperdir=\(upper),workdir=\(work)"
+        }
+    }
+
+    public static func mount(_ overlay: Overlay) throws(LinuxError) {
+        let data = try overlay.data()
+        try shimCall("mount overlay", path: overlay.target) {
+            crpod_mount("overlay", overlay.target, "overlay", 0, data)
+        }
+    }
+
+    /// Lazily unmounts; a path that is not mounted counts as done.
+    public static func unmount(_ target: String) throws(LinuxError) {
+        let rc = crpod_umount2(target, crpod_mnt_detach)
+        if rc == 0 || rc == -EINVAL || rc == -ENOENT { return }
+        try shimCall("umount", path: target) { rc }
+    }
+
+    public static func isMountPoint(_ path: String) -> Bool {
+        guard let text = try? Files.readText("/proc/self/mounts"),
+              let mounts = try? MountTable.parse(text) else { return false }
+        return mounts.contains { $0.mountPoint == path }
+    }
+}
+
+/// Resource limits of this process.
+public enum ResourceLimits {
+    public struct Limit: Sendable, Equatable {
+        public let name: String
+        public let soft: UInt64
+        public let hard: UInt64
+    }
+
+    /// Current soft and hard limits for the rlimits a container spec sets.
+    public static func current() -> [Limit] {
+        let table: [(String, __rlimit_resource_t)] = [("RLIMIT_NOFILE", Int32(RLIMIT_NOFILE.rawValue)), ("RLIMIT_NPROC", Int32(__RLIMIT_NPROC.rawValue))]
+        return table.compactMap { name, resource in
+            var value = rlimit()
+            guard getrlimit(resource, &value) == 0 else { return nil }
+            return Limit(name: name, soft: UInt64(value.rlim_cur), hard: UInt64(value.rlim_max))
+        }
+    }
+}

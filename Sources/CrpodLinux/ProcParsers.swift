@@ -1,0 +1,115 @@
+/// Pure parsers for /proc text. Readers hand them text, tests hand them literals.
+
+/// One line of /proc/<pid>/cgroup: `hierarchy-ID:controller-list:cgroup-path`.
+public struct ProcCgroupEntry: Sendable, Equatable {
+    public let hierarchyID: Int
+    /// Empty for the cgroup v2 entry (`0::/path`); `name=systemd` style names are kept.
+    public let controllers: [String]
+    public let path: String
+
+    public var isUnified: Bool { hierarchyID == 0 && controllers.isEmpty }
+}
+
+public enum ProcCgroup {
+    public static func parse(_ text: String, file: String = "/proc/self/cgroup") throws(LinuxError) -> [ProcCgroupEntry] {
+        var entries: [ProcCgroupEntry] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, let id = Int(fields[0]), fields[2].hasPrefix("/") else {
+                throw LinuxError.parse(file: file, line: index + 1, detail: "expected ID:controllers:/path, got \"\(line)\"")
+            }
+            let controllers = fields[1].split(separator: ",").map(String.init)
+            entries.append(ProcCgroupEntry(hierarchyID: id, controllers: controllers, path: String(fields[2])))
+        }
+        return entries
+    }
+
+    /// The cgroup v2 path, if the process has one.
+    public static func unifiedPath(_ entries: [ProcCgroupEntry]) -> String? {
+        entries.first(where: \.isUnified)?.path
+    }
+
+    /// The v1 path for a controller (`memory`, `name=systemd`).
+    public static func path(forController controller: String, in entries: [ProcCgroupEntry]) -> String? {
+        entries.first { $0.controllers.contains(controller) }?.path
+    }
+}
+
+/// One line of /proc/<pid>/mounts (fstab format; spaces in paths are octal escapes).
+public struct MountEntry: Sendable, Equatable {
+    public let source: String
+    public let mountPoint: String
+    public let fsType: String
+    public let options: [String]
+}
+
+public enum MountTable {
+    public static func parse(_ text: String, file: String = "/proc/self/mounts") throws(LinuxError) -> [MountEntry] {
+        var entries: [MountEntry] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 4 else {
+                throw LinuxError.parse(file: file, line: index + 1, detail: "expected at least 4 fields, got \"\(line)\"")
+            }
+            entries.append(MountEntry(
+                source: unescape(fields[0]), mountPoint: unescape(fields[1]), fsType: String(fields[2]),
+                options: fields[3].split(separator: ",").map(String.init)))
+        }
+        return entries
+    }
+
+    /// Undoes the kernel's octal escapes (`\040` for space, `\011`, `\012`, `\134`).
+    public static func unescape(_ field: Substring) -> String {
+        guard field.contains("\\") else { return String(field) }
+        var bytes: [UInt8] = []
+        var utf8 = Array(field.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 3,
+               let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The fields of /proc/<pid>/stat that crpod needs.
+public struct ProcStat: Sendable, Equatable {
+    public let pid: Int32
+    public let command: String
+    /// R, S, D, Z, T, t, X, I ...
+    public let state: Character
+    public let parentPID: Int32
+    /// Start time in clock ticks since boot: with the pid, it identifies one process.
+    public let startTime: UInt64
+
+    public var isZombieOrDead: Bool { state == "Z" || state == "X" || state == "x" }
+
+    public static func parse(_ text: String, file: String = "/proc/<pid>/stat") throws(LinuxError) -> ProcStat {
+        // The command sits in parentheses and may itself hold spaces and ')'.
+        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close,
+              let pid = Int32(text[..<open].trimmingSpaces) else {
+            throw LinuxError.parse(file: file, line: 1, detail: "no \"pid (comm)\" prefix")
+        }
+        let rest = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
+        guard rest.count >= 20, let state = rest[0].first, let parent = Int32(rest[1]),
+              let start = UInt64(rest[19]) else {
+            throw LinuxError.parse(file: file, line: 1, detail: "expected at least 22 fields")
+        }
+        let command = String(text[text.index(after: open)..<close])
+        return ProcStat(pid: pid, command: command, state: state, parentPID: parent, startTime: start)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " || s.last == "\n" { s = s.dropLast() }
+        return s
+    }
+}

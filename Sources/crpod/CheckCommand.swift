@@ -1,0 +1,26 @@
+import ArgumentParser
+import CrpodEngine
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check that this host can checkpoint and restore containers into pods.",
+        discussion: "Prints one line per fact with ok/fail and a fix. Exits 1 when a pod restore could not work here."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "table or json") var format: OutputFormat = .table
+
+    func run() async throws {
+        let facts = await try global.engine().checkHost()
+        switch format {
+        case .json: try Output.json(facts)
+        case .table:
+            for fact in facts {
+                let fix = fact.ok ? "" : "  → \(fact.fix ?? "")"
+                print("\(fact.ok ? "ok  " : "FAIL") \(fact.name.padding(toLength: 22)) \(fact.detail)\(fix)")
+            }
+        }
+        if facts.contains(where: { $0.required && !$0.ok }) { throw ExitCode(1) }
+    }
+}

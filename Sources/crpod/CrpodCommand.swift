@@ -1,0 +1,27 @@
+import ArgumentParser
+
+@main
+struct Crpod: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crpod",
+        abstract: "Checkpoint containers out of pods and restore them into pods, with runc and CRIU.",
+        discussion: """
+        State lives under --root (default /var/lib/crpod, or CRPOD_ROOT) and --run-root
+        (default /run/crpod, or CRPOD_RUNROOT). CRIU is found by --criu, then the config
+        file (/etc/crpod/crpod.conf or CRPOD_CONFIG), then PATH.
+        """,
+        version: "0.1.0",
+        subcommands: [
+            CheckCommand.self, PodCommand.self, RunCommand.self, PsCommand.self, InspectCommand.self,
+            LogsCommand.self, StopCommand.self, RmCommand.self,
+        ]
+    )
+}
+
+struct PodCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pod",
+        abstract: "Manage pods: an infra process that owns shared namespaces and a cgroup.",
+        subcommands: [PodCreateCommand.self, PodListCommand.self, PodInspectCommand.self, PodRemoveCommand.self]
+    )
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import CrpodEngine
+import Logging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("State directory (env CRPOD_ROOT).", valueName: "dir"))
+    var root: String?
+
+    @Option(name: .customLong("run-root"), help: ArgumentHelp("Runtime state directory (env CRPOD_RUNROOT).", valueName: "dir"))
+    var runRoot: String?
+
+    @Option(help: ArgumentHelp("Path of the OCI runtime (default: runc on PATH).", valueName: "path"))
+    var runtime: String?
+
+    @Option(help: ArgumentHelp("Path of the criu binary (default: config, then PATH).", valueName: "path"))
+    var criu: String?
+
+    @Option(help: ArgumentHelp("Config file (default /etc/crpod/crpod.conf, env CRPOD_CONFIG).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .warning
+
+    func engine() throws -> Engine {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config)
+        let settings = try EngineSettings.resolve(overrides, environment: ProcessInfo.processInfo.environment)
+        return Engine(settings: settings, logger: Logger(label: "crpod"))
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    case json
+}
+
+/// Output helpers shared by the commands.
+enum Output {
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        for row in all {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index])
+            }
+            print(cells.joined(separator: "  "))
+        }
+    }
+}
+
+extension String {
+    func padding(toLength length: Int) -> String {
+        count >= length ? self : self + String(repeating: " ", count: length - count)
+    }
+}

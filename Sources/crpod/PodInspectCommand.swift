@@ -1,0 +1,30 @@
+import ArgumentParser
+import CrpodEngine
+
+struct PodInspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show a pod: shares, infra, namespaces, cgroup, labels.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "table or json") var format: OutputFormat = .table
+    @Argument(help: "Pod name or id.") var pod: String
+
+    func run() async throws {
+        let summary = PodSummary(try global.engine().inspectPod(pod))
+        if format == .json { return try Output.json(summary) }
+        print("ID:            \(summary.id)")
+        print("Name:          \(summary.name)")
+        print("Status:        \(summary.status)")
+        print("Shares:        \(summary.shares.isEmpty ? "none" : summary.shares.joined(separator: ","))")
+        print("Hostname:      \(summary.hostname ?? "-")")
+        print("Infra PID:     \(summary.infraPid.map(String.init) ?? "-")")
+        print("Cgroup:        \(summary.cgroupPath)")
+        print("Process label: \(summary.processLabel ?? "- (SELinux off)")")
+        print("Mount label:   \(summary.mountLabel ?? "- (SELinux off)")")
+        print("Created:       \(summary.created)")
+        print("Containers:    \(summary.containers.isEmpty ? "none" : summary.containers.joined(separator: ", "))")
+        print("Namespaces:")
+        for ns in summary.namespaces {
+            print("  \(ns.type.padding(toLength: 7)) \(String(ns.inode).padding(toLength: 11)) \(ns.path)\(ns.shared == true ? "  (shared)" : "")")
+        }
+    }
+}
