@@ -57,9 +57,10 @@ let package = Package(
         .testTarget(name: "CrpodLinuxTests", dependencies: ["CrpodLinux"]),
         .testTarget(name: "CrpodCoreTests", dependencies: ["CrpodCore"]),
         .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),
+        .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore"]),
         .testTarget(
             name: "CrpodIntegrationTests",
-            dependencies: ["CrpodEngine", "CrpodLinux", "crpod", "crpod-pause", "crpod-logger"]
+            dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers"]
         ),
     ],
     swiftLanguageModes: [.v6]

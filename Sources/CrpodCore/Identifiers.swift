@@ -15,15 +15,23 @@ public struct ObjectID: RawRepresentable, Hashable, Sendable, Codable, CustomStr
     }
 
     /// A random ID from `generator` (32 bytes). Like podman, it draws again when the short
-    /// form would be all digits, so a short ID is never mistaken for a number.
+    /// form would be all digits, so a short ID is never mistaken for a number; a generator
+    /// that keeps producing such IDs gets its eighth draw accepted rather than a hang.
     public static func generate<G: RandomNumberGenerator>(using generator: inout G) -> ObjectID {
-        while true {
-            let words = (0..<4).map { _ in generator.next() as UInt64 }
-            let hex = words.map(hex16).joined()
-            if hex.prefix(12).contains(where: { !$0.isNumber }), let id = ObjectID(rawValue: hex) {
-                return id
-            }
+        var id = draw(using: &generator)
+        for _ in 1..<8 where id.short.allSatisfy(\.isNumber) {
+            id = draw(using: &generator)
         }
+        return id
+    }
+
+    private static func draw<G: RandomNumberGenerator>(using generator: inout G) -> ObjectID {
+        let hex = (0..<4).map { _ in hex16(generator.next()) }.joined()
+        return ObjectID(uncheckedRawValue: hex)
+    }
+
+    private init(uncheckedRawValue: String) {
+        rawValue = uncheckedRawValue
     }
 
     /// The first 12 digits, as `podman ps` shows.

@@ -26,7 +26,10 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
             return "cannot start \(tool) at \(path): \(detail)"
         case .toolFailed(let tool, let arguments, let status, let stderrTail):
             let verb = DriverError.verb(in: arguments).map { " \($0)" } ?? ""
-            let tail = stderrTail.isEmpty ? "(no diagnostic output)" : stderrTail
+            // runc prefixes its own message with "runc create failed: "; say it once.
+            let echoed = "\(tool)\(verb) failed: "
+            let trimmed = stderrTail.hasPrefix(echoed) ? String(stderrTail.dropFirst(echoed.count)) : stderrTail
+            let tail = trimmed.isEmpty ? "(no diagnostic output)" : trimmed
             let command = ([tool] + arguments).joined(separator: " ")
             return "\(tool)\(verb) failed (\(status)): \(tail)\n  command: \(command)"
         case .unexpectedOutput(let tool, let detail):

@@ -92,11 +92,14 @@ extension Engine {
     /// Deletes runtime state, cgroup directories, the overlay mount, the directory and the record.
     func removeContainerLocked(_ record: ContainerRecord, force: Bool) async throws {
         let runtime = try runtime()
-        if let state = try await runtime.state(id: record.id), ["running", "paused", "created"].contains(state.status.rawValue) {
+        let state = try await runtime.state(id: record.id)
+        if let state, ["running", "paused", "created"].contains(state.status.rawValue) {
             guard force else { throw EngineError.containerRunning(name: record.name) }
             try await stopLocked(record, timeout: 0)
         }
-        try await step("runtime delete \(record.name)") { try await runtime.delete(id: record.id, force: true) }
+        if state != nil {
+            try await step("runtime delete \(record.name)") { try await runtime.delete(id: record.id, force: true) }
+        }
         let cgroups = try cgroups()
         try step("remove cgroup \(record.cgroupPath)") { try cgroups.remove(record.cgroupPath) }
         try step("unmount \(record.overlay.target)") { try Mounts.unmount(record.overlay.target) }

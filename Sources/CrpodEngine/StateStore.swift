@@ -124,5 +124,5 @@ public struct StateStore: Sendable {
 
 /// RFC 3339 UTC timestamp for records (sortable as text).
 func timestamp() -> String {
-    Date.now.formatted(.iso8601)
+    Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
 }

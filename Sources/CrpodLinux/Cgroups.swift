@@ -180,13 +180,12 @@ public struct CgroupSet: Sendable {
         var created: [any CgroupTree] = []
         do {
             for tree in v1 {
-                let existed = tree.exists(cgroup)
+                if !tree.exists(cgroup) { created.append(tree) }
                 try tree.createPopulated(cgroup)
-                if !existed { created.append(tree) }
             }
             if let v2, !v2.exists(cgroup) {
-                try v2.create(cgroup)
                 created.append(v2)
+                try v2.create(cgroup)
             }
         } catch {
             for tree in created.reversed() { try? tree.remove(cgroup) }

@@ -39,6 +39,7 @@ public enum Files {
         let temp = "\(path).tmp-\(getpid())"
         let fd = try sysCall("create", path: temp) { open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         do {
+            defer { close(fd) }
             var offset = 0
             while offset < bytes.count {
                 let n = try sysCall("write", path: temp) {
@@ -47,10 +48,11 @@ public enum Files {
                 offset += n
             }
             try sysCall("fsync", path: temp) { fsync(fd) }
-            close(fd)
-            try sysCall("rename", path: path) { rename(temp, path) }
         } catch {
-            close(fd)
+            unlink(temp)
+            throw error
+        }
+        do { try sysCall("rename", path: path) { rename(temp, path) } } catch {
             unlink(temp)
             throw error
         }
@@ -84,17 +86,31 @@ public enum Files {
         if isDirectory(path) { return }
         let up = parent(of: path)
         if up != path && up != "/" && up != "." { try makeDirectories(up, mode: mode) }
-        if mkdir(path, mode) != 0 && Glibc.errno != EEXIST {
-            throw LinuxError.syscall(operation: "mkdir", path: path, errno: Errno(rawValue: Glibc.errno))
+        if mkdir(path, mode) != 0 {
+            let code = Errno(rawValue: Glibc.errno)
+            guard code == .fileExists, isDirectory(path) else {
+                throw LinuxError.syscall(operation: "mkdir", path: path, errno: code == .fileExists ? .notDirectory : code)
+            }
         }
     }
 
-    /// rm -rf that never crosses into another filesystem's mount point.
+    /// rm -rf that never crosses into another filesystem's mount point: a directory on
+    /// another device than `path` makes it fail with EXDEV instead of emptying that mount.
     public static func removeTree(_ path: String) throws(LinuxError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
+        try removeTree(path, info: info, device: info.st_dev)
+    }
+
+    private static func removeTree(_ path: String, info: stat, device: dev_t) throws(LinuxError) {
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in try listDirectory(path) { try removeTree("\(path)/\(name)") }
+            guard info.st_dev == device else {
+                throw LinuxError.syscall(operation: "remove (mount point inside)", path: path, errno: .improperLink)
+            }
+            for name in try listDirectory(path) {
+                var child = stat()
+                if lstat("\(path)/\(name)", &child) == 0 { try removeTree("\(path)/\(name)", info: child, device: device) }
+            }
             try sysCall("rmdir", path: path) { rmdir(path) }
         } else {
             try sysCall("unlink", path: path) { unlink(path) }

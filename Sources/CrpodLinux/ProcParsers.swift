@@ -13,7 +13,7 @@ public struct ProcCgroupEntry: Sendable, Equatable {
 public enum ProcCgroup {
     public static func parse(_ text: String, file: String = "/proc/self/cgroup") throws(LinuxError) -> [ProcCgroupEntry] {
         var entries: [ProcCgroupEntry] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3, let id = Int(fields[0]), fields[2].hasPrefix("/") else {
                 throw LinuxError.parse(file: file, line: index + 1, detail: "expected ID:controllers:/path, got \"\(line)\"")
@@ -46,7 +46,7 @@ public struct MountEntry: Sendable, Equatable {
 public enum MountTable {
     public static func parse(_ text: String, file: String = "/proc/self/mounts") throws(LinuxError) -> [MountEntry] {
         var entries: [MountEntry] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 4 else {
                 throw LinuxError.parse(file: file, line: index + 1, detail: "expected at least 4 fields, got \"\(line)\"")

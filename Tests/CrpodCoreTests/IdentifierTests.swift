@@ -21,7 +21,8 @@ struct SeededGenerator: RandomNumberGenerator {
 /// Yields fixed words, so a test can force an all-digit short ID first.
 struct ScriptedGenerator: RandomNumberGenerator {
     var words: [UInt64]
-    mutating func next() -> UInt64 { words.isEmpty ? 0xABCD : words.removeFirst() }
+    /// Falls back to all-`f` words, which never need a redraw, so a test cannot spin.
+    mutating func next() -> UInt64 { words.isEmpty ? UInt64.max : words.removeFirst() }
 }
 
 @Suite("ObjectID")
@@ -41,14 +42,22 @@ struct ObjectIDTests {
         var first = SeededGenerator(state: 1)
         var second = SeededGenerator(state: 1)
         #expect(ObjectID.generate(using: &first) == ObjectID.generate(using: &second))
-        var zeros = ScriptedGenerator(words: [0xA, 0, 0, 0])
-        #expect(ObjectID.generate(using: &zeros).rawValue == "000000000000000a" + String(repeating: "0", count: 48))
+        var padded = ScriptedGenerator(words: [UInt64.max, 0xA, 0, 0])
+        let expected = String(repeating: "f", count: 16) + "000000000000000a" + String(repeating: "0", count: 32)
+        #expect(ObjectID.generate(using: &padded).rawValue == expected)
     }
 
     @Test func redrawsWhenShortFormIsAllDigits() {
         var generator = ScriptedGenerator(words: [0x1234_5678_9012_3456, 1, 2, 3, 0xFFFF_0000_0000_0000, 0, 0, 0])
         let id = ObjectID.generate(using: &generator)
         #expect(id.short == "ffff00000000")
+    }
+
+    @Test func stubbornAllDigitGeneratorStillTerminates() {
+        var generator = ScriptedGenerator(words: Array(repeating: 0x1111_1111_1111_1111, count: 64))
+        let id = ObjectID.generate(using: &generator)
+        #expect(ObjectID(rawValue: id.rawValue) == id)
+        #expect(generator.words.count == 64 - 8 * 4, "eight draws, then accepted")
     }
 
     @Test(arguments: [

@@ -70,7 +70,7 @@ final class FakeTools: Sendable {
 
     /// Writes with O_CLOEXEC so a child spawned concurrently by another test cannot keep the
     /// script open for writing (which would make exec fail with ETXTBSY).
-    func writeFile(_ path: String, _ text: String, mode: UInt16) throws {
+    func writeFile(_ path: String, _ text: String, mode: UInt32) throws {
         let fd = try FileDescriptor.open(
             path, .writeOnly, options: [.create, .truncate, .closeOnExec],
             permissions: FilePermissions(rawValue: mode))

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodDrivers
+import CrpodLinux
+import Testing
+
+/// Privileged tests need root, runc, CRIU, the busybox test rootfs and the built binaries.
+/// Locally they skip with the reason; under CI=true they always run, so a missing tool fails.
+enum PrivilegedHost {
+    static let rootfs = ProcessInfo.processInfo.environment["CRPOD_TEST_ROOTFS"] ?? "/var/lib/crpod-test/rootfs-busybox"
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    static var binaryDirectory: String {
+        if let dir = ProcessInfo.processInfo.environment["CRPOD_BIN_DIR"] { return dir }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
+        return Files.parent(of: exe)
+    }
+
+    /// Why the privileged tests cannot run here, or nil when they can.
+    static var missing: String? {
+        if geteuid() != 0 { return "not root" }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        if ToolRunner.which("runc", searchPath: path) == nil { return "runc not on PATH (run contrib/provision.sh)" }
+        if ToolRunner.which("criu", searchPath: path) == nil { return "criu not on PATH (run contrib/provision.sh)" }
+        if !Files.isDirectory(rootfs) { return "test rootfs \(rootfs) missing (run contrib/provision.sh)" }
+        for binary in ["crpod", "crpod-pause", "crpod-logger"] where access("\(binaryDirectory)/\(binary)", X_OK) != 0 {
+            return "\(binaryDirectory)/\(binary) not built (run swift build first)"
+        }
+        return nil
+    }
+
+    static var enabled: Bool { isCI || missing == nil }
+}
+
+/// One isolated crpod instance: temp root, run root, config with its own cgroup parent.
+/// Teardown removes everything in reverse order and reports leaks.
+final class CrpodInstance: @unchecked Sendable {
+    let base: String
+    let cgroupParent: String
+    let runner = ToolRunner()
+
+    var root: String { base + "/root" }
+    var runRoot: String { base + "/run" }
+    var crpod: String { PrivilegedHost.binaryDirectory + "/crpod" }
+
+    init() throws {
+        if let reason = PrivilegedHost.missing { Issue.record("privileged test cannot run: \(reason)") }
+        try #require(PrivilegedHost.missing == nil)
+        let suffix = String(ObjectIDs.random().prefix(12))
+        base = "/tmp/crpod-it-\(suffix)"
+        cgroupParent = "/crpod-it-\(suffix)"
+        try Files.makeDirectories(base, mode: 0o700)
+        try Files.writeAtomically(base + "/crpod.conf", Array("cgroup_parent = \"\(cgroupParent)\"\n".utf8))
+    }
+
+    struct Outcome {
+        let status: ToolStatus
+        let stdout: String
+        let stderr: String
+        var ok: Bool { status == .exited(0) }
+        var trimmed: String {
+            String(stdout.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+        }
+    }
+
+    /// Runs `crpod <arguments>` against this instance.
+    @discardableResult
+    func run(_ arguments: [String]) async throws -> Outcome {
+        let global = ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"]
+        let (first, rest) = (arguments.first.map { [$0] } ?? [], Array(arguments.dropFirst()))
+        let result: ToolResult
+        if first == ["pod"], let verb = rest.first {
+            result = try await runner.run(crpod, ["pod", verb] + global + Array(rest.dropFirst()))
+        } else {
+            result = try await runner.run(crpod, first + global + rest)
+        }
+        return Outcome(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    }
+
+    /// Runs and requires success, returning trimmed stdout.
+    @discardableResult
+    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let outcome = try await run(arguments)
+        #expect(outcome.ok, "crpod \(arguments.joined(separator: " ")) failed: \(outcome.stderr)", sourceLocation: sourceLocation)
+        try #require(outcome.ok, sourceLocation: sourceLocation)
+        return outcome.trimmed
+    }
+
+    func json<T: Decodable>(_ type: T.Type, _ arguments: [String]) async throws -> T {
+        let text = try await ok(arguments + ["--format", "json"])
+        return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    /// Everything crpod left on the host for this instance: runtime state, cgroup dirs, mounts.
+    func leftovers() async throws -> [String] {
+        var found: [String] = []
+        let runcRoot = runRoot + "/runc"
+        if Files.isDirectory(runcRoot) {
+            found += try Files.listDirectory(runcRoot).map { "runc state \(runcRoot)/\($0)" }
+        }
+        let cgroups = CgroupSet(layout: try CgroupLayout.current())
+        for tree in cgroups.v1.map({ $0 as any CgroupTree }) + (cgroups.v2.map { [$0] } ?? []) {
+            let dir = try tree.directory(cgroupParent)
+            if Files.isDirectory(dir) {
+                found += try Files.listDirectory(dir).filter { !$0.contains(".") && $0 != "tasks" && $0 != "notify_on_release" }
+                    .map { "cgroup \(dir)/\($0)" }
+            }
+        }
+        let mounts = try MountTable.parse(Files.readText("/proc/self/mounts"))
+        found += mounts.filter { $0.mountPoint.hasPrefix(base) }.map { "mount \($0.mountPoint)" }
+        if Files.isDirectory(root + "/containers") {
+            found += try Files.listDirectory(root + "/containers").map { "container dir \($0)" }
+        }
+        return found
+    }
+
+    /// Removes every pod and container, then the cgroup parent and the temp directory.
+    func tearDown() async {
+        if let pods = try? await run(["pod", "ls", "-q"]) {
+            for id in pods.stdout.split(separator: "\n") { _ = try? await run(["pod", "rm", "-f", String(id)]) }
+        }
+        if let all = try? await run(["ps", "-a", "-q"]) {
+            for id in all.stdout.split(separator: "\n") { _ = try? await run(["rm", "-f", String(id)]) }
+        }
+        if let cgroups = try? CgroupSet(layout: CgroupLayout.current()) { try? cgroups.remove(cgroupParent) }
+        for mount in (try? MountTable.parse(Files.readText("/proc/self/mounts"))) ?? [] where mount.mountPoint.hasPrefix(base) {
+            try? Mounts.unmount(mount.mountPoint)
+        }
+        try? Files.removeTree(base)
+    }
+}
+
+enum ObjectIDs {
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(generator.next() as UInt8, radix: 16) }.joined()
+    }
+}
+
+/// Polls `condition` every 50 ms for up to `seconds`.
+func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# contrib/demo.sh - the crpod demo on a fresh Debian 12 machine (as root).
+#
+# Provisions the host (contrib/provision.sh), builds crpod, creates two pods, runs a counter
+# in the first and shows it running with the namespaces it shares with the pod's infra.
+# State goes to a demo root (/tmp/crpod-demo) that is removed at the end; pass --keep to
+# leave the pods running and poke at them (the commands to clean up are printed).
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+keep=0
+[[ "${1:-}" == "--keep" ]] && keep=1
+
+ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
+export CRPOD_ROOT=/tmp/crpod-demo/root CRPOD_RUNROOT=/tmp/crpod-demo/run
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+crpod() { echo "+ crpod $*" >&2; .build/debug/crpod "$@"; }
+
+say "provisioning (idempotent) and building"
+contrib/provision.sh >/tmp/crpod-demo-provision.log 2>&1 || { cat /tmp/crpod-demo-provision.log; exit 1; }
+swift build 2>&1 | tail -1
+
+cleanup() {
+    .build/debug/crpod pod rm -f pod-a pod-b >/dev/null 2>&1 || true
+    rm -rf /tmp/crpod-demo
+}
+cleanup
+(( keep )) || trap cleanup EXIT
+
+say "host check"
+crpod check
+
+say "two pods: pod-a shares ipc,net,uts; pod-b also shares pid"
+crpod pod create --hostname pod-a pod-a
+crpod pod create --share ipc,net,uts,pid --hostname pod-b pod-b
+crpod pod ls
+
+say "a counter in pod-a"
+crpod run --name counter --pod pod-a --rootfs "$ROOTFS" -- \
+    sh -c 'i=0; while true; do echo "count $i on $(hostname)"; i=$((i+1)); sleep 1; done'
+sleep 3
+crpod ps
+crpod logs counter | tail -n 3
+
+say "the counter's namespaces next to pod-a's infra"
+infra=$(crpod pod inspect pod-a --format json | sed -n 's/.*"infraPid" : \([0-9]*\).*/\1/p')
+pid=$(crpod inspect counter --format json | sed -n 's/.*"pid" : \([0-9]*\).*/\1/p')
+printf '%-7s %-12s %-12s %s\n' TYPE INFRA COUNTER SHARED
+for ns in ipc net uts pid cgroup mnt; do
+    a=$(stat -L -c %i "/proc/$infra/ns/$ns"); b=$(stat -L -c %i "/proc/$pid/ns/$ns")
+    printf '%-7s %-12s %-12s %s\n' "$ns" "$a" "$b" "$([[ $a == "$b" ]] && echo yes || echo no)"
+done
+
+say "stop and remove"
+crpod stop -t 1 counter
+crpod rm counter
+if (( keep )); then
+    echo "pods left running; clean up with: CRPOD_ROOT=$CRPOD_ROOT CRPOD_RUNROOT=$CRPOD_RUNROOT .build/debug/crpod pod rm -f pod-a pod-b"
+fi
