@@ -101,6 +101,25 @@ struct PodLifecycleTests {
         #expect(try await crpod.leftovers() == [])
     }
 
+    @Test("the infra of a PID-sharing pod reaps orphans, so no zombie keeps a PID")
+    func infraReapsOrphans() async throws {
+        let crpod = try CrpodInstance()
+        defer { Task { await crpod.tearDown() } }
+        try await crpod.ok(["pod", "create", "--share", "ipc,net,uts,pid", "pz"])
+        let infra = try #require(try await crpod.json(PodJSON.self, ["pod", "inspect", "pz"]).infraPid)
+        // The subshell exits at once, so its `sleep 0.2` is reparented to PID 1 of the pod: the infra.
+        try await crpod.ok(["run", "--name", "orphans", "--pod", "pz", "--rootfs", PrivilegedHost.rootfs, "--",
+                            "sh", "-c", "for i in 1 2 3; do (sleep 0.2 &); done; echo spawned; sleep 100"])
+        #expect(try await eventually { try await crpod.ok(["logs", "orphans"]).contains("spawned") })
+        try await Task.sleep(for: .milliseconds(800))
+        let children = try Files.listDirectory("/proc").compactMap { Int32($0) }.compactMap { pid in
+            (try? Files.readText("/proc/\(pid)/stat")).flatMap { try? ProcStat.parse($0) }
+        }.filter { $0.parentPID == infra }
+        #expect(children.filter(\.isZombieOrDead).isEmpty, "zombies under the infra: \(children)")
+        try await crpod.ok(["pod", "rm", "-f", "pz"])
+        #expect(try await crpod.leftovers() == [])
+    }
+
     @Test("pod rm refuses while the pod has containers; -f removes them too")
     func podRemovalNeedsForce() async throws {
         let crpod = try CrpodInstance()
