@@ -21,7 +21,10 @@ let package = Package(
             name: "CShims",
             path: "CShims",
             cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.linkedLibrary("selinux"), .linkedLibrary("cap"), .linkedLibrary("systemd")]
+            linkerSettings: [
+                .linkedLibrary("selinux"), .linkedLibrary("cap"), .linkedLibrary("systemd"),
+                .linkedLibrary("archive"), .linkedLibrary("crypto"),
+            ]
         ),
         .executableTarget(name: "crpod-pause", path: "Sources/crpod-pause", cSettings: [.define("_GNU_SOURCE")]),
         .executableTarget(name: "crpod-logger", path: "Sources/crpod-logger", cSettings: [.define("_GNU_SOURCE")]),
@@ -30,6 +33,7 @@ let package = Package(
             dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(name: "CrpodCore"),
+        .target(name: "CrpodArchive", dependencies: ["CShims", "CrpodLinux", "CrpodCore"]),
         .target(
             name: "CrpodDrivers",
             dependencies: [
@@ -42,7 +46,7 @@ let package = Package(
         .target(
             name: "CrpodEngine",
             dependencies: [
-                "CrpodLinux", "CrpodCore", "CrpodDrivers",
+                "CrpodLinux", "CrpodCore", "CrpodDrivers", "CrpodArchive",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -56,6 +60,7 @@ let package = Package(
         ),
         .testTarget(name: "CrpodLinuxTests", dependencies: ["CrpodLinux"]),
         .testTarget(name: "CrpodCoreTests", dependencies: ["CrpodCore"]),
+        .testTarget(name: "CrpodArchiveTests", dependencies: ["CrpodArchive", "CrpodCore", "CrpodLinux"]),
         .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),
         .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore"]),
         .testTarget(

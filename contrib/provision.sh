@@ -45,7 +45,7 @@ APT_STAMP=/var/lib/crpod-test/apt-update.stamp
 # `tar`/`gzip` for tmpfs contents.
 APT_PACKAGES=(
     runc busybox-static
-    libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev
+    libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
     iptables nftables iproute2 util-linux ca-certificates
     tar gzip
 )
