@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore"]),
         .testTarget(
             name: "CrpodIntegrationTests",
-            dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers"]
+            dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers", "CrpodArchive"]
         ),
     ],
     swiftLanguageModes: [.v6]

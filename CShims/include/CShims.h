@@ -64,4 +64,29 @@ int crpod_sd_journal_sendv(const struct iovec *iov, int n);
 extern const uint32_t crpod_in_all_events;
 size_t crpod_inotify_event_header_size(void);
 
+// libarchive (the archive module uses it directly) and the file-type macros Swift cannot
+// import because they are casts: ((__LA_MODE_T)0100000).
+#include <archive.h>
+#include <archive_entry.h>
+extern const uint32_t crpod_ae_ifmt;
+extern const uint32_t crpod_ae_ifreg;
+extern const uint32_t crpod_ae_ifdir;
+extern const uint32_t crpod_ae_iflnk;
+extern const uint32_t crpod_ae_ifchr;
+extern const uint32_t crpod_ae_ifblk;
+extern const uint32_t crpod_ae_ififo;
+extern const uint32_t crpod_ae_ifsock;
+
+// SHA-256 through OpenSSL 3 EVP. new returns NULL on failure; update/final return 0 or -EIO.
+// final writes 32 bytes to out and may be called once.
+typedef struct crpod_sha256 crpod_sha256;
+crpod_sha256 *crpod_sha256_new(void);
+int crpod_sha256_update(crpod_sha256 *ctx, const void *data, size_t len);
+int crpod_sha256_final(crpod_sha256 *ctx, uint8_t out[32]);
+void crpod_sha256_free(crpod_sha256 *ctx);
+
+// Extended attributes by fd (sys/xattr.h is not visible to Swift). Length or -errno.
+long crpod_flistxattr(int fd, char *list, size_t size);
+long crpod_fgetxattr(int fd, const char *name, void *value, size_t size);
+
 #endif

@@ -13,7 +13,7 @@ struct Crpod: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             CheckCommand.self, PodCommand.self, RunCommand.self, PsCommand.self, InspectCommand.self,
-            LogsCommand.self, StopCommand.self, RmCommand.self,
+            LogsCommand.self, StopCommand.self, RmCommand.self, CheckpointCommand.self, ArchiveCommand.self,
         ]
     )
 }
@@ -23,5 +23,13 @@ struct PodCommand: AsyncParsableCommand {
         commandName: "pod",
         abstract: "Manage pods: an infra process that owns shared namespaces and a cgroup.",
         subcommands: [PodCreateCommand.self, PodListCommand.self, PodInspectCommand.self, PodRemoveCommand.self]
+    )
+}
+
+struct ArchiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive",
+        abstract: "Work with checkpoint archives (crpod's, podman's, CRI-O's).",
+        subcommands: [ArchiveInspectCommand.self]
     )
 }

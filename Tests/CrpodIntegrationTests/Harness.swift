@@ -77,7 +77,9 @@ final class CrpodInstance: @unchecked Sendable {
         let global = ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"]
         let (first, rest) = (arguments.first.map { [$0] } ?? [], Array(arguments.dropFirst()))
         let result: ToolResult
-        if first == ["pod"], let verb = rest.first {
+        if first == ["archive"] {
+            result = try await runner.run(crpod, arguments)  // archive commands take no state options
+        } else if first == ["pod"], let verb = rest.first {
             result = try await runner.run(crpod, ["pod", verb] + global + Array(rest.dropFirst()))
         } else {
             result = try await runner.run(crpod, first + global + rest)
@@ -136,6 +138,19 @@ final class CrpodInstance: @unchecked Sendable {
         }
         try? Files.removeTree(base)
     }
+}
+
+/// Runs `body` with a fresh instance and always awaits its teardown (an unstructured
+/// `defer { Task { … } }` may never run before the test process exits).
+func withCrpod(_ body: (CrpodInstance) async throws -> Void) async throws {
+    let crpod = try CrpodInstance()
+    do {
+        try await body(crpod)
+    } catch {
+        await crpod.tearDown()
+        throw error
+    }
+    await crpod.tearDown()
 }
 
 enum ObjectIDs {

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import CrpodLinux
+
+/// One libarchive reader over one file. Not Sendable: it is created, used and freed inside a
+/// single function call (`ArchiveScanner.scan`, `CompressionMethod.detect`).
+final class ArchiveReadHandle {
+    let path: String
+    let fileSize: UInt64
+    private let archive: OpaquePointer
+    private let fd: Int32
+
+    init(path: String) throws(ArchiveError) {
+        self.path = path
+        let fd = try sys("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        var info = stat()
+        if fstat(fd, &info) != 0 {
+            let code = errno
+            close(fd)
+            throw ArchiveError.io(.syscall(operation: "fstat", path: path, errno: .init(rawValue: code)))
+        }
+        guard let archive = archive_read_new() else {
+            close(fd)
+            throw ArchiveError.libarchive(operation: "archive_read_new", path: path, message: "out of memory")
+        }
+        self.fd = fd
+        self.archive = archive
+        self.fileSize = UInt64(max(0, info.st_size))
+        // Only in-process decompressors: `support_filter_all` would also enable filters that
+        // run an external program (lrzip, lzop, grzip) on hostile input.
+        archive_read_support_filter_gzip(archive)
+        archive_read_support_filter_zstd(archive)
+        archive_read_support_filter_xz(archive)
+        archive_read_support_filter_bzip2(archive)
+        archive_read_support_filter_lz4(archive)
+        archive_read_support_format_tar(archive)
+        guard archive_read_open_fd(archive, fd, 1 << 16) == ARCHIVE_OK else {
+            throw error("open archive")
+        }
+    }
+
+    deinit {
+        archive_read_free(archive)
+        close(fd)
+    }
+
+    /// The next member's entry, valid until the next call; nil at the end of the archive.
+    func nextHeader() throws(ArchiveError) -> OpaquePointer? {
+        var entry: OpaquePointer?
+        let rc = archive_read_next_header(archive, &entry)
+        if rc == ARCHIVE_EOF { return nil }
+        guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else { throw error("read header") }
+        return entry
+    }
+
+    /// Reads the current member's data; 0 at its end.
+    func readData(into buffer: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int {
+        let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
+        if n < 0 { throw error("read data") }
+        return n
+    }
+
+    /// Skips the current member's data without decompressing more than needed.
+    func skipData() throws(ArchiveError) {
+        let rc = archive_read_data_skip(archive)
+        guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else { throw error("skip data") }
+    }
+
+    /// Filters libarchive stacked on the stream (outermost first) and the tar flavour.
+    func detection() -> CompressionMethod.Detection {
+        let count = archive_filter_count(archive)
+        var names: [String] = []
+        var codes: [Int32] = []
+        for index in 0..<max(0, count) where archive_filter_code(archive, index) != ARCHIVE_FILTER_NONE {
+            codes.append(archive_filter_code(archive, index))
+            names.append(archive_filter_name(archive, index).map { String(cString: $0) } ?? "filter \(codes.last ?? -1)")
+        }
+        let compression: CompressionMethod? = switch codes.count {
+        case 0: CompressionMethod.none
+        case 1: CompressionMethod(filterCode: codes[0])
+        default: nil
+        }
+        let format = archive_format_name(archive).map { String(cString: $0) }
+        return .init(compression: compression, filterNames: names.isEmpty ? ["none"] : names, formatName: format)
+    }
+
+    /// libarchive's message for the last failure, with errno when it recorded one.
+    func error(_ operation: String) -> ArchiveError {
+        ArchiveError.libarchive(operation: operation, path: path, message: libarchiveMessage(archive))
+    }
+}
+
+/// libarchive's error string plus its errno, for any `struct archive *`.
+func libarchiveMessage(_ archive: OpaquePointer) -> String {
+    let text = archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+    let code = archive_errno(archive)
+    guard code > 0 else { return text }
+    return "\(text) (errno \(code): \(String(cString: strerror(code))))"
+}

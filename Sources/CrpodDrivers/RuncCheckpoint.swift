@@ -1,0 +1,130 @@
+import SystemPackage
+
+/// Options of `runc checkpoint`. Image and work paths are always explicit.
+public struct CheckpointOptions: Sendable, Equatable {
+    public var imagePath: String
+    public var workPath: String
+    public var leaveRunning = false
+    public var tcpEstablished = false
+    public var fileLocks = false
+    /// soft, full, strict or ignore (runc's --manage-cgroups-mode); nil keeps runc's default.
+    public var manageCgroupsMode: String?
+
+    public init(imagePath: String, workPath: String, leaveRunning: Bool = false, tcpEstablished: Bool = false, fileLocks: Bool = false) {
+        self.imagePath = imagePath
+        self.workPath = workPath
+        self.leaveRunning = leaveRunning
+        self.tcpEstablished = tcpEstablished
+        self.fileLocks = fileLocks
+    }
+}
+
+/// Options of `runc restore` (always detached: crpod never keeps a runtime process around).
+public struct RestoreOptions: Sendable, Equatable {
+    public var imagePath: String
+    public var workPath: String
+    public var bundle: String
+    public var pidFile: String
+    public var tcpEstablished = false
+    public var fileLocks = false
+    public var manageCgroupsMode: String?
+    /// `selinux:<label>` from the pod's infra when SELinux is on.
+    public var lsmProfile: String?
+    /// The infra's mount label when SELinux is on.
+    public var lsmMountContext: String?
+
+    public init(imagePath: String, workPath: String, bundle: String, pidFile: String) {
+        self.imagePath = imagePath
+        self.workPath = workPath
+        self.bundle = bundle
+        self.pidFile = pidFile
+    }
+}
+
+extension RuncDriver {
+    public func checkpointArguments(id: String, options: CheckpointOptions, logPath: String?) -> [String] {
+        var arguments = globalArguments(logPath: logPath) + ["checkpoint", "--image-path", options.imagePath, "--work-path", options.workPath]
+        if options.leaveRunning { arguments.append("--leave-running") }
+        if options.tcpEstablished { arguments.append("--tcp-established") }
+        if options.fileLocks { arguments.append("--file-locks") }
+        if let mode = options.manageCgroupsMode { arguments += ["--manage-cgroups-mode", mode] }
+        return arguments + [id]
+    }
+
+    public func restoreArguments(id: String, options: RestoreOptions, logPath: String?) -> [String] {
+        var arguments = globalArguments(logPath: logPath) + [
+            "restore", "--detach", "--image-path", options.imagePath, "--work-path", options.workPath,
+            "--bundle", options.bundle, "--pid-file", options.pidFile,
+        ]
+        if options.tcpEstablished { arguments.append("--tcp-established") }
+        if options.fileLocks { arguments.append("--file-locks") }
+        if let mode = options.manageCgroupsMode { arguments += ["--manage-cgroups-mode", mode] }
+        if let profile = options.lsmProfile { arguments += ["--lsm-profile", profile] }
+        if let context = options.lsmMountContext { arguments += ["--lsm-mount-context", context] }
+        return arguments + [id]
+    }
+
+    /// `runc checkpoint`. On failure the error carries the CRIU log's relevant lines
+    /// (`<workPath>/dump.log`); runc and CRIU leave the container running (thawed).
+    public func checkpoint(id: String, options: CheckpointOptions, logPath: String? = nil) async throws {
+        do {
+            try await runChecked(checkpointArguments(id: id, options: options, logPath: logPath), logPath: logPath)
+        } catch let error as DriverError {
+            throw CRIULog.attach(to: error, logPath: options.workPath + "/dump.log")
+        }
+    }
+
+    /// `runc restore --detach`; stdio as for `create`. On failure the error carries the
+    /// relevant lines of `<workPath>/restore.log`.
+    public func restore(id: String, options: RestoreOptions, stdio: FileDescriptor?, logPath: String) async throws {
+        let arguments = restoreArguments(id: id, options: options, logPath: logPath)
+        let offset = RuncLog.size(of: logPath)
+        let devNull = stdio == nil ? try Self.openDevNull() : nil
+        defer { try? devNull?.close() }
+        guard let sink = stdio ?? devNull else { return }
+        let result = try await runner.run(runtimePath, arguments, stdout: sink)
+        guard result.succeeded else {
+            let error = failure(arguments, result, logMessages: logMessages(logPath, since: offset))
+            throw CRIULog.attach(to: error, logPath: options.workPath + "/restore.log")
+        }
+    }
+}
+
+/// Picks the lines of a CRIU log that explain a failure.
+public enum CRIULog {
+    /// Errors CRIU reports on every run here that change nothing (no CAP_SYS_RESOURCE).
+    static let harmless = ["rlimit: Can't setup RLIMIT_NOFILE for self"]
+
+    /// Every `Error` line (CRIU marks them `Error (file:line):`) plus the last lines.
+    public static func excerpt(_ text: String, maxLines: Int = 20, tail: Int = 5) -> [String] {
+        let lines = text.split(separator: "\n").map(String.init)
+        let errors = lines.filter { line in
+            (line.contains("Error (") || line.contains("Error:") || line.contains("fail"))
+                && !harmless.contains { line.contains($0) }
+        }
+        let last = lines.suffix(tail).filter { !errors.contains($0) }
+        return Array((errors.suffix(maxLines - last.count)) + last)
+    }
+
+    static func attach(to error: DriverError, logPath: String) -> DriverError {
+        guard case let .toolFailed(tool, arguments, status, stderrTail) = error,
+              let text = try? String(decoding: readFile(logPath), as: UTF8.self) else { return error }
+        let lines = excerpt(text)
+        guard !lines.isEmpty else { return error }
+        let detail = stderrTail + "\n  CRIU log \(logPath):\n    " + lines.joined(separator: "\n    ")
+        return .toolFailed(tool: tool, arguments: arguments, status: status, stderrTail: detail)
+    }
+
+    private static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if n == 0 { return bytes }
+            bytes += chunk[0..<n]
+            if bytes.count > 64 << 20 { return bytes }
+        }
+    }
+}

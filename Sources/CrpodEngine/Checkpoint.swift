@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CrpodArchive
+import CrpodCore
+import CrpodDrivers
+import CrpodLinux
+
+public struct CheckpointRequest: Sendable {
+    public var export: String?
+    public var compression: CompressionMethod?
+    public var leaveRunning = false
+    public var tcpEstablished = false
+    public var fileLocks = false
+    public var ignoreRootfs = false
+    public var keep = false
+    /// Bytes written to the archive so far (for progress output).
+    public var progress: (@Sendable (UInt64) -> Void)?
+
+    public init(export: String? = nil, compression: CompressionMethod? = nil) {
+        self.export = export
+        self.compression = compression
+    }
+}
+
+/// What one checkpoint did, with podman's statistics keys.
+public struct CheckpointOutcome: Sendable, Codable {
+    public var id: String
+    public var name: String
+    public var archive: String?
+    public var imagesKept: String?
+    /// Microseconds.
+    public var runtimeCheckpointDuration: UInt64
+    public var criuStatistics: CheckpointCRIUStatistics?
+}
+
+public struct CheckpointCRIUStatistics: Sendable, Codable {
+    public var freezingTime: UInt64
+    public var frozenTime: UInt64
+    public var memdumpTime: UInt64
+    public var memwriteTime: UInt64
+    public var pagesScanned: UInt64
+    public var pagesWritten: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case freezingTime = "freezing_time", frozenTime = "frozen_time", memdumpTime = "memdump_time"
+        case memwriteTime = "memwrite_time", pagesScanned = "pages_scanned", pagesWritten = "pages_written"
+    }
+}
+
+extension CheckpointRequest {
+    /// podman's refusals for option combinations, checked before anything is touched.
+    func validate(containerCount: Int) throws {
+        if export == nil && compression != nil {
+            throw EngineError.invalidInput(what: "--compress", detail: "--compress can only be used with --export")
+        }
+        if export == nil && ignoreRootfs {
+            throw EngineError.invalidInput(what: "--ignore-rootfs", detail: "--ignore-rootfs can only be used with --export")
+        }
+        if export != nil && containerCount != 1 {
+            throw EngineError.invalidInput(what: "--export", detail: "--export works with exactly one container")
+        }
+        if let export, !export.hasPrefix("/") {
+            throw EngineError.invalidInput(what: "--export", detail: "\"\(export)\" must be an absolute path")
+        }
+    }
+}
+
+/// Where a container's checkpoint files live.
+struct CheckpointPaths {
+    let images: String
+    let work: String
+    init(containerDirectory: String) {
+        images = containerDirectory + "/checkpoint"
+        work = containerDirectory + "/checkpoint-work"
+    }
+}
+
+extension Engine {
+    public func checkpoint(_ references: [String], _ request: CheckpointRequest) async throws -> [CheckpointOutcome] {
+        try request.validate(containerCount: references.count)
+        return try await store.withLock {
+            var outcomes: [CheckpointOutcome] = []
+            for reference in references {
+                outcomes.append(try await checkpointLocked(try store.container(reference), request))
+            }
+            return outcomes
+        }
+    }
+
+    private func checkpointLocked(_ record: ContainerRecord, _ request: CheckpointRequest) async throws -> CheckpointOutcome {
+        var record = record
+        let runtime = try runtime()
+        let state = try await step("runtime state \(record.name)") { try await runtime.state(id: record.id) }
+        guard let state, state.status.rawValue == "running" else {
+            throw EngineError.containerNotRunning(name: record.name, state: state?.status.rawValue ?? "exited")
+        }
+        let paths = CheckpointPaths(containerDirectory: store.containerDirectory(record.id))
+        try step("prepare \(paths.images)") {
+            for dir in [paths.images, paths.work] {
+                try Files.removeTree(dir)
+                try Files.makeDirectories(dir, mode: 0o700)
+            }
+        }
+        var options = CheckpointOptions(imagePath: paths.images, workPath: paths.work, leaveRunning: request.leaveRunning,
+                                        tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks)
+        options.manageCgroupsMode = "soft"
+        let started = ContinuousClock.now
+        try await step("checkpoint \(record.name)") {
+            try await runtime.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")
+        }
+        let runtimeDuration = microseconds(since: started)
+        var outcome = CheckpointOutcome(id: record.id, name: record.name, archive: nil, imagesKept: paths.images,
+                                        runtimeCheckpointDuration: runtimeDuration, criuStatistics: readDumpStatistics(paths.work))
+        if let export = request.export {
+            do { try await exportArchive(record, paths: paths, to: export, request: request) } catch {
+                // The runtime already checkpointed (and, without -R, stopped) the container:
+                // keep its images so `crpod restore NAME` still works, and say so.
+                record.state = request.leaveRunning ? "running" : "checkpointed"
+                try? store.save(record)
+                throw EngineError.step("export \(record.name) to \(export) (the checkpoint is kept in \(paths.images))", cause: error)
+            }
+            outcome.archive = export
+        }
+        if !request.leaveRunning { try? cgroups().remove(record.cgroupPath) }
+        if !request.keep {
+            try? Files.removeTree(paths.work)
+            if request.export != nil && !request.leaveRunning {
+                try? Files.removeTree(paths.images)
+                outcome.imagesKept = nil
+            }
+        }
+        record.state = request.leaveRunning ? "running" : (outcome.imagesKept == nil ? "exited" : "checkpointed")
+        try store.save(record)
+        logger.info("container checkpointed", metadata: ["container": "\(record.name)", "archive": "\(request.export ?? "")"])
+        return outcome
+    }
+
+    func readDumpStatistics(_ workPath: String) -> CheckpointCRIUStatistics? {
+        guard let bytes = try? Files.read(workPath + "/stats-dump"),
+              let dump = try? CRIUStatsDecoder.decode(bytes).dump else { return nil }
+        return CheckpointCRIUStatistics(
+            freezingTime: UInt64(dump.freezingTime), frozenTime: UInt64(dump.frozenTime),
+            memdumpTime: UInt64(dump.memdumpTime), memwriteTime: UInt64(dump.memwriteTime),
+            pagesScanned: UInt64(dump.pagesScanned), pagesWritten: UInt64(dump.pagesWritten))
+    }
+}
+
+func microseconds(since start: ContinuousClock.Instant) -> UInt64 {
+    let elapsed = ContinuousClock.now - start
+    return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
+}

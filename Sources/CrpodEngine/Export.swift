@@ -1,0 +1,76 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodArchive
+import CrpodCore
+import CrpodDrivers
+import CrpodLinux
+
+extension Engine {
+    /// Writes the podman-compatible archive: config.dump, spec.dump, checkpoint/, rootfs-diff.tar,
+    /// deleted.files, network.status, stats-dump and, last, the manifest. The archive appears
+    /// under its final name only when complete (temp file, fsync, rename), mode 0600.
+    func exportArchive(_ record: ContainerRecord, paths: CheckpointPaths, to destination: String, request: CheckpointRequest) async throws {
+        let pod = try record.podID.flatMap { try? store.pod($0) } ?? nil
+        let diffTar = paths.work + "/" + CheckpointMember.rootfsDiff
+        var deleted: [String] = []
+        if !request.ignoreRootfs {
+            deleted = try step("build \(CheckpointMember.rootfsDiff) from \(record.overlay.upper)") {
+                try RootfsDiff.build(upperDirectory: record.overlay.upper, tarPath: diffTar)
+            }
+        }
+        let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
+        let spec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
+        let writer = try step("create \(destination)") {
+            try ArchiveWriter(destination: destination, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+        }
+        do {
+            try writer.addBytes(config, as: CheckpointMember.config)
+            try writer.addBytes(spec, as: CheckpointMember.spec)
+            _ = try writer.addDirectory(at: paths.images, as: CheckpointMember.checkpointDirectory)
+            if Files.exists(paths.work + "/dump.log") { try writer.addFile(at: paths.work + "/dump.log", as: CheckpointMember.dumpLog) }
+            if !request.ignoreRootfs {
+                try writer.addFile(at: diffTar, as: CheckpointMember.rootfsDiff)
+                try writer.addBytes(Array(try JSONEncoder().encode(deleted)), as: CheckpointMember.deletedFiles)
+            }
+            try writer.addBytes(Array("null".utf8), as: CheckpointMember.networkStatus)
+            if Files.exists(paths.work + "/stats-dump") { try writer.addFile(at: paths.work + "/stats-dump", as: CheckpointMember.statsDump) }
+            _ = try writer.finish(manifestName: CheckpointMember.manifest)
+        } catch {
+            writer.abort()
+            throw EngineError.step("write archive \(destination)", cause: error)
+        }
+    }
+
+    func criuVersionNumber() async -> Int? {
+        guard let path = settings.criuPath else { return nil }
+        return try? await CRIUProbe(runner: runner).version(at: path).number
+    }
+
+    /// config.dump with podman's field names for what crpod has, plus a `crpod` section.
+    /// crpod's infra is not a container, so the pod id stands where podman names the infra.
+    func checkpointConfig(_ record: ContainerRecord, pod: PodRecord?, criuVersion: Int?) throws -> [UInt8] {
+        let privates = NamespaceKind.podShareable.filter { !(pod?.sharedKinds.contains($0) ?? false) }
+        let section = CrpodSection(
+            podName: pod?.name, podID: pod?.id, podShares: pod?.shares ?? [],
+            containerPrivateNamespaces: privates.map(\.rawValue), rootfs: record.rootfs, criuVersion: criuVersion,
+            checkpointedAt: timestamp(), hostname: pod?.hostname)
+        let config = CheckpointConfig.make(
+            id: record.id, name: record.name, createdTime: record.created, createCommand: createCommand(record),
+            cgroupParent: pod?.cgroupPath ?? settings.cgroupParent, runtime: settings.runtimePath ?? "runc",
+            infraID: pod?.id, mountLabel: pod?.mountLabel, processLabel: pod?.processLabel, crpod: section)
+        return try step("encode \(CheckpointMember.config)") { Array(try config.data()) }
+    }
+
+    /// The command line that would recreate the container, like podman's CreateCommand.
+    func createCommand(_ record: ContainerRecord) -> [String] {
+        var command = ["crpod", "run", "--name", record.name]
+        if let pod = record.podID { command += ["--pod", pod] }
+        command += ["--rootfs", record.rootfs]
+        for entry in record.env { command += ["--env", entry] }
+        if record.workdir != "/" { command += ["--workdir", record.workdir] }
+        return command + ["--"] + record.command
+    }
+}

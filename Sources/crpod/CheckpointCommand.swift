@@ -1,0 +1,112 @@
+import ArgumentParser
+import CrpodArchive
+import CrpodEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct CheckpointCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Checkpoint running containers with runc and CRIU.",
+        discussion: """
+        Without --export the checkpoint stays in the container's directory and the container
+        becomes `checkpointed` (crpod restore NAME brings it back). With --export FILE the
+        checkpoint is written as a podman-compatible archive (zstd by default), atomically and
+        mode 0600; the local images are then removed unless --keep or -R.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Export the checkpoint to this archive file.", valueName: "file"))
+    var export: String?
+    @Option(help: ArgumentHelp("Archive compression: zstd (default), gzip or none.", valueName: "method"))
+    var compress: CompressionMethod?
+    @Flag(name: [.customShort("R"), .customLong("leave-running")], help: "Leave the container running after the checkpoint.")
+    var leaveRunning = false
+    @Flag(name: .customLong("tcp-established"), help: "Checkpoint established TCP connections.") var tcpEstablished = false
+    @Flag(name: .customLong("file-locks"), help: "Checkpoint file locks.") var fileLocks = false
+    @Flag(name: .customLong("ignore-rootfs"), help: "Leave the rootfs changes out of the exported archive.") var ignoreRootfs = false
+    @Flag(name: .customLong("print-stats"), help: "Print checkpoint statistics as JSON (podman's keys).") var printStats = false
+    @Flag(name: .shortAndLong, help: "Keep CRIU's logs, statistics and (with --export) the local images.") var keep = false
+    @Argument(help: "Container names or ids.") var containers: [String]
+
+    func validate() throws {
+        if containers.isEmpty { throw ValidationError("name at least one container") }
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        var request = CheckpointRequest(export: export.map(absolutePath), compression: compress)
+        request.leaveRunning = leaveRunning
+        request.tcpEstablished = tcpEstablished
+        request.fileLocks = fileLocks
+        request.ignoreRootfs = ignoreRootfs
+        request.keep = keep
+        if !printStats && isatty(1) == 1 { request.progress = Progress.reporter(label: "export") }
+        let outcomes = try await global.engine().checkpoint(containers, request)
+        if isatty(1) == 1 && request.progress != nil && export != nil { Progress.finishLine() }
+        guard printStats else { return outcomes.forEach { print($0.id) } }
+        try Output.json(CheckpointStatsJSON(
+            podmanCheckpointDuration: microsecondsSince(started),
+            containerStatistics: outcomes.map {
+                .init(id: $0.id, name: $0.name, runtimeCheckpointDuration: $0.runtimeCheckpointDuration, criuStatistics: $0.criuStatistics)
+            }))
+    }
+}
+
+/// podman's `--print-stats` shape.
+struct CheckpointStatsJSON: Encodable {
+    var podmanCheckpointDuration: UInt64
+    var containerStatistics: [Container]
+
+    struct Container: Encodable {
+        var id: String
+        var name: String
+        var runtimeCheckpointDuration: UInt64
+        var criuStatistics: CheckpointCRIUStatistics?
+        enum CodingKeys: String, CodingKey {
+            case id = "Id", name = "Name", runtimeCheckpointDuration = "runtime_checkpoint_duration", criuStatistics = "criu_statistics"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case podmanCheckpointDuration = "podman_checkpoint_duration", containerStatistics = "container_statistics"
+    }
+}
+
+extension CompressionMethod: ExpressibleByArgument {}
+
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return cwd == "/" ? "/" + path : cwd + "/" + path
+}
+
+func microsecondsSince(_ start: ContinuousClock.Instant) -> UInt64 {
+    let elapsed = ContinuousClock.now - start
+    return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
+}
+
+/// Byte-count progress on stderr, for TTYs only.
+enum Progress {
+    static func reporter(label: String) -> @Sendable (UInt64) -> Void {
+        let start = ContinuousClock.now
+        return { bytes in
+            let elapsed = ContinuousClock.now - start
+            let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
+            let mib = Double(bytes) / 1_048_576
+            let line = "\r\(label): \(formatted(mib)) MiB (\(formatted(mib / seconds)) MiB/s)   "
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+    }
+
+    static func finishLine() { _ = write(2, "\n", 1) }
+
+    static func formatted(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+}
