@@ -2,8 +2,11 @@
 #include "CShims.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/xattr.h>
+
+const int crpod_o_path = O_PATH;
 
 const uint32_t crpod_ae_ifmt = AE_IFMT;
 const uint32_t crpod_ae_ifreg = AE_IFREG;

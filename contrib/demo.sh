@@ -2,7 +2,8 @@
 # contrib/demo.sh - the crpod demo on a fresh Debian 12 machine (as root).
 #
 # Provisions the host (contrib/provision.sh), builds crpod, creates two pods, runs a counter
-# in the first and shows it running with the namespaces it shares with the pod's infra.
+# in pod-a, checkpoints it into an archive, restores the archive into pod-b and shows that the
+# counter continued there and that its namespaces are now pod-b's infra's.
 # State goes to a demo root (/tmp/crpod-demo) that is removed at the end; pass --keep to
 # leave the pods running and poke at them (the commands to clean up are printed).
 set -Eeuo pipefail
@@ -31,9 +32,9 @@ cleanup
 say "host check"
 crpod check
 
-say "two pods: pod-a shares ipc,net,uts; pod-b also shares pid"
+say "two pods, each sharing ipc,net,uts among its members"
 crpod pod create --hostname pod-a pod-a
-crpod pod create --share ipc,net,uts,pid --hostname pod-b pod-b
+crpod pod create --hostname pod-b pod-b
 crpod pod ls
 
 say "a counter in pod-a"
@@ -43,18 +44,38 @@ sleep 3
 crpod ps
 crpod logs counter | tail -n 3
 
-say "the counter's namespaces next to pod-a's infra"
-infra=$(crpod pod inspect pod-a --format json | sed -n 's/.*"infraPid" : \([0-9]*\).*/\1/p')
-pid=$(crpod inspect counter --format json | sed -n 's/.*"pid" : \([0-9]*\).*/\1/p')
-printf '%-7s %-12s %-12s %s\n' TYPE INFRA COUNTER SHARED
-for ns in ipc net uts pid cgroup mnt; do
-    a=$(stat -L -c %i "/proc/$infra/ns/$ns"); b=$(stat -L -c %i "/proc/$pid/ns/$ns")
-    printf '%-7s %-12s %-12s %s\n' "$ns" "$a" "$b" "$([[ $a == "$b" ]] && echo yes || echo no)"
-done
+ns_table() {  # ns_table POD CONTAINER
+    local infra pid
+    infra=$(crpod pod inspect "$1" --format json | sed -n 's/.*"infraPid" : \([0-9]*\).*/\1/p')
+    pid=$(crpod inspect "$2" --format json | sed -n 's/.*"pid" : \([0-9]*\).*/\1/p')
+    printf '%-7s %-12s %-12s %s\n' TYPE "$1-INFRA" "$2" SAME
+    for ns in ipc net uts pid mnt; do
+        a=$(stat -L -c %i "/proc/$infra/ns/$ns"); b=$(stat -L -c %i "/proc/$pid/ns/$ns")
+        printf '%-7s %-12s %-12s %s\n' "$ns" "$a" "$b" "$([[ $a == "$b" ]] && echo yes || echo no)"
+    done
+}
 
-say "stop and remove"
-crpod stop -t 1 counter
-crpod rm counter
+say "the counter's namespaces next to pod-a's infra"
+ns_table pod-a counter
+
+say "checkpoint the counter into an archive (the container stops)"
+crpod checkpoint --export /tmp/crpod-demo/counter.tar.zst counter
+crpod archive inspect /tmp/crpod-demo/counter.tar.zst | grep -v '^  .*checkpoint/'
+last=$(crpod logs counter | tail -n 1)
+echo "last line before the checkpoint: $last"
+
+say "restore the archive into pod-b (a new name, so the archive could be restored again)"
+crpod restore --import /tmp/crpod-demo/counter.tar.zst --pod pod-b --name counter-b
+sleep 3
+crpod ps
+echo "the restored counter continues where it stopped:"
+crpod logs counter-b | head -n 3
+
+say "the restored counter's namespaces are pod-b's infra's"
+ns_table pod-b counter-b
+
+say "clean up"
+crpod rm -f counter counter-b
 if (( keep )); then
     echo "pods left running; clean up with: CRPOD_ROOT=$CRPOD_ROOT CRPOD_RUNROOT=$CRPOD_RUNROOT .build/debug/crpod pod rm -f pod-a pod-b"
 fi

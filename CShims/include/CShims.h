@@ -33,6 +33,8 @@ extern const uint64_t crpod_resolve_no_symlinks;
 extern const uint64_t crpod_resolve_beneath;
 extern const uint64_t crpod_resolve_no_magiclinks;
 int crpod_openat2(int dirfd, const char *path, int flags, unsigned int mode, uint64_t resolve);
+// O_PATH (glibc defines it only under _GNU_SOURCE, which Swift's Glibc module does not see).
+extern const int crpod_o_path;
 
 // Mounts.
 int crpod_mount(const char *source, const char *target, const char *fstype,

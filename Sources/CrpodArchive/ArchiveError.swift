@@ -31,6 +31,21 @@ public enum ArchiveError: Error, CustomStringConvertible {
     case writerClosed(path: String)
     /// A manifest could not be encoded or decoded.
     case manifest(path: String, detail: String)
+    /// A member of `path` whose type the extractor does not write (a symlink, hard link,
+    /// device, fifo, socket or sparse file in a checkpoint; a device in a rootfs diff).
+    case memberTypeRefused(path: String, member: String, type: String)
+    /// A hard link in `path` whose target is not a safe relative name inside the extraction root.
+    case unsafeLinkTarget(path: String, member: String, target: String, reason: String)
+    /// `path` decompresses to more than `ratio` × its size on disk (plus slack): a decompression
+    /// bomb. `uncompressed` is what was declared or read when `member` was reached.
+    case compressionRatioExceeded(path: String, member: String, uncompressed: UInt64, compressed: UInt64, ratio: UInt64)
+    /// An extraction target that exists and is not an empty directory.
+    case targetNotEmpty(path: String)
+    /// A `deleted.files` entry that is not a safe path inside the upper directory.
+    case unsafeDeletedPath(path: String, reason: String)
+    /// A `deleted.files` entry whose place in the upper directory already holds something
+    /// other than a whiteout (the rootfs diff wrote it).
+    case deletedPathConflict(path: String, existing: String)
 
     public var description: String {
         switch self {
@@ -43,7 +58,7 @@ public enum ArchiveError: Error, CustomStringConvertible {
         case let .unsafeMemberName(name, reason):
             return "unsafe archive member name \(String(reflecting: name)): \(reason)"
         case let .duplicateMember(name):
-            return "archive member \(String(reflecting: name)) added twice"
+            return "archive member \(String(reflecting: name)) appears twice"
         case let .memberTooLarge(name, size, limit):
             return "archive member \(String(reflecting: name)) has \(size) bytes, limit \(limit)"
         case let .tooManyMembers(path, limit):
@@ -62,6 +77,19 @@ public enum ArchiveError: Error, CustomStringConvertible {
             return "archive writer for \(path) is already finished, aborted or failed"
         case let .manifest(path, detail):
             return "archive manifest of \(path): \(oneLine(detail))"
+        case let .memberTypeRefused(path, member, type):
+            return "archive \(path): member \(String(reflecting: member)) is a \(type), which is not extracted"
+        case let .unsafeLinkTarget(path, member, target, reason):
+            return "archive \(path): hard link \(String(reflecting: member)) -> \(String(reflecting: target)): \(reason)"
+        case let .compressionRatioExceeded(path, member, uncompressed, compressed, ratio):
+            return "archive \(path) expands to at least \(uncompressed) bytes at member \(String(reflecting: member)) "
+                + "from \(compressed) bytes on disk (more than \(ratio):1): refused as a decompression bomb"
+        case let .targetNotEmpty(path):
+            return "extraction target \(path) is not an empty directory"
+        case let .unsafeDeletedPath(path, reason):
+            return "unsafe deleted.files entry \(String(reflecting: path)): \(reason)"
+        case let .deletedPathConflict(path, existing):
+            return "deleted.files entry \(String(reflecting: path)) names a \(existing) the rootfs diff wrote"
         }
     }
 }

@@ -47,18 +47,18 @@ final class ArchiveReadHandle {
     }
 
     /// The next member's entry, valid until the next call; nil at the end of the archive.
-    func nextHeader() throws(ArchiveError) -> OpaquePointer? {
+    func nextHeader(operation: String = "read header") throws(ArchiveError) -> OpaquePointer? {
         var entry: OpaquePointer?
         let rc = archive_read_next_header(archive, &entry)
         if rc == ARCHIVE_EOF { return nil }
-        guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else { throw error("read header") }
+        guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else { throw error(operation) }
         return entry
     }
 
     /// Reads the current member's data; 0 at its end.
-    func readData(into buffer: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int {
+    func readData(into buffer: UnsafeMutableRawBufferPointer, operation: String = "read data") throws(ArchiveError) -> Int {
         let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
-        if n < 0 { throw error("read data") }
+        if n < 0 { throw error(operation) }
         return n
     }
 
@@ -66,6 +66,12 @@ final class ArchiveReadHandle {
     func skipData() throws(ArchiveError) {
         let rc = archive_read_data_skip(archive)
         guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else { throw error("skip data") }
+    }
+
+    /// Bytes of decompressed tar stream consumed so far (headers, data, padding): what a
+    /// decompression-bomb guard compares with `fileSize`.
+    var uncompressedPosition: UInt64 {
+        UInt64(max(0, archive_filter_bytes(archive, 0)))
     }
 
     /// Filters libarchive stacked on the stream (outermost first) and the tar flavour.

@@ -99,7 +99,7 @@ public enum ArchiveScanner {
     }
 
     /// The member and its declared size (counted against the total even when no data is read).
-    private static func describe(_ entry: OpaquePointer) -> (ScannedMember, UInt64) {
+    static func describe(_ entry: OpaquePointer) -> (ScannedMember, UInt64) {
         var name = text(archive_entry_pathname(entry)) ?? text(archive_entry_pathname_utf8(entry)) ?? ""
         let fileType = UInt32(archive_entry_filetype(entry)) & crpod_ae_ifmt
         let hardlink = text(archive_entry_hardlink(entry))
@@ -123,7 +123,7 @@ public enum ArchiveScanner {
         return (member, declared)
     }
 
-    private static func text(_ pointer: UnsafePointer<CChar>?) -> String? {
+    static func text(_ pointer: UnsafePointer<CChar>?) -> String? {
         pointer.map { String(cString: $0) }
     }
 }

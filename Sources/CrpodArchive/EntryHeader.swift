@@ -60,6 +60,14 @@ struct EntryHeader {
 /// Extended attributes podman carries in rootfs-diff.tar: `security.capability` and `user.*`
 /// (never `trusted.overlay.*` or `security.selinux`, which belong to the host's layer store).
 enum PortableXattrs {
+    /// The attributes crpod carries across a checkpoint; everything else (overlay, SELinux,
+    /// trusted.*, ACLs) belongs to the host and is neither read nor written.
+    static func isPortable(_ name: String) -> Bool {
+        name == capability || name.hasPrefix("user.")
+    }
+
+    static let capability = "security.capability"
+
     static func read(fd: Int32) -> [(name: String, value: [UInt8])] {
         let needed = Int(crpod_flistxattr(fd, nil, 0))
         guard needed > 0 else { return [] }
@@ -69,7 +77,7 @@ enum PortableXattrs {
         var result: [(name: String, value: [UInt8])] = []
         for raw in list[0..<length].split(separator: 0) {
             let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard name == "security.capability" || name.hasPrefix("user.") else { continue }
+            guard isPortable(name) else { continue }
             var value = [UInt8](repeating: 0, count: 65536)
             let size = Int(crpod_fgetxattr(fd, name, &value, value.count))
             if size >= 0 { result.append((name, Array(value[0..<size]))) }

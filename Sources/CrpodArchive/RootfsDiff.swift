@@ -13,6 +13,9 @@
 ///   (tar cannot hold them) and reported in `Result.skipped`;
 /// - multiply-linked files keep their links as tar hardlinks; `security.capability` and
 ///   `user.*` xattrs are kept, overlay and SELinux xattrs are not.
+///
+/// `apply` (RootfsDiff+Apply.swift) does the reverse on restore: the tar and the deleted
+/// paths (as whiteouts) into an empty upper directory.
 public enum RootfsDiff {
     public static let tarName = "rootfs-diff.tar"
     public static let deletedFilesName = "deleted.files"

@@ -51,7 +51,7 @@ enum TreeWalker {
     }
 
     /// The entry names of the directory open at `fd`, sorted, without `.` and `..`.
-    private static func names(in fd: Int32, path: String) throws(ArchiveError) -> [String] {
+    static func names(in fd: Int32, path: String) throws(ArchiveError) -> [String] {
         let copy = try sys("dup", path: path) { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
         guard let dir = fdopendir(copy) else {
             let code = errno

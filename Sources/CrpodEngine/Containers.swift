@@ -109,26 +109,34 @@ extension Engine {
 
     /// Logger first (it holds the read end of the output pipe), then runtime create + start.
     private func startContainer(_ record: ContainerRecord, rollback: Rollback) async throws {
-        let (readEnd, writeEnd) = try step("create output pipe") { try FileDescriptor.pipe() }
-        defer { try? writeEnd.close() }
-        let logger = try settings.helperPath("crpod-logger")
-        let started = try await step("start \(logger)") {
-            defer { try? readEnd.close() }
-            return try await runner.run(logger, [record.logPath], stdin: readEnd)
-        }
-        guard started.succeeded else {
-            throw EngineError.step("start crpod-logger", cause: EngineError.invalidInput(what: "logger", detail: started.stderr))
-        }
         let runtime = try runtime()
         let cgroups = try cgroups()
         rollback.add("delete runtime state") {
             try? await runtime.delete(id: record.id, force: true)
             try? cgroups.remove(record.cgroupPath)
         }
-        try await step("runtime create \(record.name)") {
-            try await runtime.create(id: record.id, bundle: record.bundle, pidFile: record.bundle + "/pid",
-                                     stdio: writeEnd, logPath: record.bundle + "/runtime.log")
+        try await withOutputPipe(logPath: record.logPath) { output in
+            try await step("runtime create \(record.name)") {
+                try await runtime.create(id: record.id, bundle: record.bundle, pidFile: record.bundle + "/pid",
+                                         stdio: output, logPath: record.bundle + "/runtime.log")
+            }
         }
         try await step("runtime start \(record.name)") { try await runtime.start(id: record.id) }
+    }
+
+    /// Starts crpod-logger on the read end of a new pipe (appending to `logPath`) and hands
+    /// the write end to `body`, which gives it to the container; crpod's copy is closed after.
+    func withOutputPipe<T>(logPath: String, _ body: (FileDescriptor) async throws -> T) async throws -> T {
+        let (readEnd, writeEnd) = try step("create output pipe") { try FileDescriptor.pipe() }
+        defer { try? writeEnd.close() }
+        let logger = try settings.helperPath("crpod-logger")
+        let started = try await step("start \(logger)") {
+            defer { try? readEnd.close() }
+            return try await runner.run(logger, [logPath], stdin: readEnd)
+        }
+        guard started.succeeded else {
+            throw EngineError.step("start crpod-logger", cause: EngineError.invalidInput(what: "logger", detail: started.stderr))
+        }
+        return try await body(writeEnd)
     }
 }

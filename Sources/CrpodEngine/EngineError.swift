@@ -18,6 +18,10 @@ public enum EngineError: Error, CustomStringConvertible {
     case helperMissing(name: String, searched: [String])
     case toolMissing(name: String, fix: String)
     case stateCorrupt(path: String, detail: String)
+    /// The archive failed validation; every problem is listed. The archive is untouched.
+    case archiveInvalid(path: String, problems: [String])
+    /// The restore plan found problems; every one is listed. Nothing was changed.
+    case restoreRefused(problems: [String])
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -51,9 +55,19 @@ public enum EngineError: Error, CustomStringConvertible {
             return "\(name) not found: \(fix)"
         case let .stateCorrupt(path, detail):
             return "state file \(path) is unreadable: \(detail)"
+        case let .archiveInvalid(path, problems):
+            return "archive \(path) is not valid (left untouched):" + Self.list(problems)
+        case let .restoreRefused(problems):
+            return problems.count == 1 ? problems[0] : "cannot restore:" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }
+    }
+}
+
+extension EngineError {
+    static func list(_ items: [String]) -> String {
+        items.map { "\n  - \($0)" }.joined()
     }
 }
 

@@ -1,0 +1,83 @@
+import CrpodCore
+import CrpodLinux
+
+public struct RestoreRequest: Sendable {
+    /// `--import FILE`; nil restores the in-place checkpoint of `container`.
+    public var importPath: String?
+    /// `crpod restore NAME` (a checkpoint kept in the container's directory).
+    public var container: String?
+    /// `--pod` (name, id or unique id prefix).
+    public var pod: String?
+    /// `--name`: a new name and id, so one archive can be restored many times.
+    public var name: String?
+    /// `--rootfs`: the base rootfs (needed for podman archives, whose base is an image).
+    public var rootfs: String?
+    public var ignoreRootfs = false
+    public var tcpEstablished = false
+    public var fileLocks = false
+    public var keep = false
+    /// `--allow-private-pid`: a private-PID checkpoint may go into a PID-sharing pod.
+    public var allowPrivatePID = false
+
+    public init(importPath: String? = nil, container: String? = nil) {
+        self.importPath = importPath
+        self.container = container
+    }
+
+    func validate() throws {
+        switch (importPath, container) {
+        case (nil, nil):
+            throw EngineError.invalidInput(what: "restore", detail: "name a checkpointed container or pass --import FILE")
+        case (.some, .some):
+            throw EngineError.invalidInput(what: "restore", detail: "--import and a container name exclude each other")
+        case let (path?, nil):
+            guard path.hasPrefix("/"), Files.exists(path) else {
+                throw EngineError.invalidInput(what: "--import", detail: "archive \(path) does not exist")
+            }
+        case (nil, .some):
+            if pod != nil || name != nil || rootfs != nil {
+                throw EngineError.invalidInput(what: "restore", detail: "--pod, --name and --rootfs need --import")
+            }
+        }
+        if let rootfs, !(rootfs.hasPrefix("/") && Files.isDirectory(rootfs)) {
+            throw EngineError.rootfsMissing(path: rootfs)
+        }
+    }
+}
+
+/// What one restore did, with podman's statistics keys.
+public struct RestoreOutcome: Sendable, Codable {
+    public var id: String
+    public var name: String
+    public var podID: String?
+    public var podName: String?
+    /// Microseconds.
+    public var runtimeRestoreDuration: UInt64
+    public var criuStatistics: RestoreCRIUStatistics?
+    public var notes: [String]
+}
+
+public struct RestoreCRIUStatistics: Sendable, Codable {
+    public var forkingTime: UInt64
+    public var restoreTime: UInt64
+    public var pagesRestored: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case forkingTime = "forking_time", restoreTime = "restore_time", pagesRestored = "pages_restored"
+    }
+}
+
+extension Engine {
+    /// Restores a checkpoint archive (into a pod with `--pod`) or a checkpoint kept in place.
+    /// Every problem the plan finds is reported together; any failure leaves the archive as it
+    /// was and nothing behind (runtime state, cgroup directories, mounts, directories, record).
+    public func restore(_ request: RestoreRequest) async throws -> RestoreOutcome {
+        try request.validate()
+        return try await store.withLock {
+            if let path = request.importPath {
+                return try await restoreImport(path, request)
+            }
+            return try await restoreInPlace(try store.container(request.container ?? ""), request)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CrpodArchive
+import CrpodCore
+import CrpodDrivers
+import CrpodLinux
+
+extension Engine {
+    /// Builds the container (directory, rootfs, spec), fixes the CRIU images for the target
+    /// pod, and restores through the runtime. Every step registers its undo.
+    func applyRestore(_ plan: RestorePlan, archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, rollback: Rollback) async throws -> RestoreOutcome {
+        let base = try baseRootfs(archive, request)
+        var record = restoredRecord(plan, archive: archive, rootfs: base)
+        try prepareRootfs(record, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
+        var spec = try restoredSpec(archive.spec, plan: plan, rootPath: record.overlay.target)
+        try replaceMissingBindSources(&spec, containerDirectory: store.containerDirectory(record.id), hostname: pod?.hostname ?? plan.containerName)
+        clampRLimits(&spec)
+        try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
+        try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
+        let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, request: request,
+                                               lsm: (plan.lsmProfile, plan.lsmMountContext), rollback: rollback)
+        record.state = "running"
+        try store.save(record)
+        logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
+        return RestoreOutcome(id: record.id, name: record.name, podID: plan.podID, podName: plan.podName,
+                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes)
+    }
+
+    /// The base rootfs: --rootfs, else the directory crpod recorded at checkpoint time.
+    func baseRootfs(_ archive: ImportedArchive, _ request: RestoreRequest) throws -> String {
+        if let rootfs = request.rootfs { return rootfs }
+        if let rootfs = archive.config.crpod?.rootfs ?? archive.config.rootfs, rootfs.hasPrefix("/"), Files.isDirectory(rootfs) {
+            return rootfs
+        }
+        let image = archive.config.rootfsImageName ?? archive.config.rootfs ?? "unknown"
+        throw EngineError.invalidInput(what: "rootfs", detail: "the archive's base rootfs (\(image)) is not a directory here: pass --rootfs DIR")
+    }
+
+    func restoredRecord(_ plan: RestorePlan, archive: ImportedArchive, rootfs: String) -> ContainerRecord {
+        let directory = store.containerDirectory(plan.containerID)
+        return ContainerRecord(
+            id: plan.containerID, name: plan.containerName, podID: plan.podID, podName: plan.podName, rootfs: rootfs,
+            bundle: directory + "/bundle",
+            overlay: Mounts.Overlay(lower: rootfs, upper: directory + "/upper", work: directory + "/work", target: directory + "/rootfs"),
+            cgroupPath: plan.cgroupsPath, command: archive.spec.processArgs, env: archive.spec.processEnv,
+            workdir: archive.spec.json["process"]?["cwd"]?.stringValue ?? "/", logPath: directory + "/ctr.log",
+            created: timestamp(), state: "restoring")
+    }
+
+    /// Container directory, the overlay upper rebuilt from rootfs-diff.tar + deleted.files, the mount.
+    func prepareRootfs(_ record: ContainerRecord, archive: ImportedArchive, ignoreRootfs: Bool, rollback: Rollback) throws {
+        let directory = store.containerDirectory(record.id)
+        let overlay = record.overlay
+        try step("create container directory \(directory)") {
+            for dir in [directory, overlay.upper, overlay.work, overlay.target, record.bundle] { try Files.makeDirectories(dir, mode: 0o700) }
+        }
+        rollback.add("remove container directory") { try? Files.removeTree(directory) }
+        let diff = archive.directory + "/" + CheckpointMember.rootfsDiff
+        if !ignoreRootfs && Files.exists(diff) {
+            _ = try step("apply \(CheckpointMember.rootfsDiff)") {
+                try RootfsDiff.apply(tarPath: diff, upperDirectory: overlay.upper, deletedFiles: archive.deletedFiles)
+            }
+        }
+        try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
+        rollback.add("unmount overlay") { try? Mounts.unmount(overlay.target) }
+    }
+
+    /// The archive's spec repointed by the plan: namespaces, cgroup, root, annotations, labels.
+    func restoredSpec(_ original: OCISpec, plan: RestorePlan, rootPath: String) throws -> OCISpec {
+        var spec = original
+        spec.rootPath = rootPath
+        for kind in NamespaceKind.podShareable {
+            let type = kind.ociType
+            if let path = plan.joinNamespaces[type] {
+                spec.joinNamespace(type: type, path: path)
+            } else if plan.privateNamespaces.contains(type) {
+                spec.makeNamespacePrivate(type: type)
+            } else {
+                spec.removeNamespace(type: type)
+            }
+        }
+        spec.cgroupsPath = plan.cgroupsPath
+        spec.annotations = plan.annotations
+        if plan.joinNamespaces[NamespaceKind.uts.ociType] != nil { spec.hostname = nil }
+        if let context = plan.lsmMountContext { spec.mountLabel = context }
+        if let profile = plan.lsmProfile, profile.hasPrefix("selinux:") { spec.processLabel = String(profile.dropFirst(8)) }
+        return spec
+    }
+
+    /// CRIU would re-create every SysV object of a shared IPC namespace (other members'
+    /// included: "Failed to create shm set: File exists") and write the checkpoint's hostname
+    /// into a joined UTS namespace. Drop the former, rewrite the latter to the pod's hostname.
+    func adjustImages(_ images: String, dropIPCObjects: Bool, hostname: String?) throws {
+        let names = try step("list \(images)") { try Files.listDirectory(images) }
+        if dropIPCObjects {
+            for name in CRIUIPCImages.objectImages(in: names) {
+                try step("drop \(name)") { try Files.removeTree(images + "/" + name) }
+            }
+        }
+        guard let hostname else { return }
+        for name in names where name.hasPrefix("utsns-") && name.hasSuffix(".img") {
+            let path = images + "/" + name
+            let rewritten = try step("rewrite \(name) to hostname \(hostname)") { try CRIUUtsns.rewrite(Files.read(path), nodename: hostname) }
+            try step("write \(path)") { try Files.writeAtomically(path, rewritten, mode: 0o600) }
+        }
+    }
+
+    /// runc restore with a new output pipe; returns the runtime's duration and CRIU's statistics.
+    func runtimeRestore(_ record: ContainerRecord, images: String, request: RestoreRequest,
+                        lsm: (profile: String?, mountContext: String?), rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
+        let runtime = try runtime()
+        let cgroups = try cgroups()
+        let work = store.containerDirectory(record.id) + "/restore-work"
+        try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
+        if !request.keep { rollback.onSuccess { try? Files.removeTree(work) } }
+        rollback.add("delete runtime state") {
+            try? await runtime.delete(id: record.id, force: true)
+            try? cgroups.remove(record.cgroupPath)
+        }
+        var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
+        options.manageCgroupsMode = "soft"
+        options.tcpEstablished = request.tcpEstablished
+        options.fileLocks = request.fileLocks
+        options.lsmProfile = lsm.profile
+        options.lsmMountContext = lsm.mountContext
+        let started = ContinuousClock.now
+        try await withOutputPipe(logPath: record.logPath) { output in
+            try await step("restore \(record.name)") {
+                try await runtime.restore(id: record.id, options: options, stdio: output, logPath: record.bundle + "/runtime.log")
+            }
+        }
+        return (microseconds(since: started), readRestoreStatistics(work))
+    }
+
+    func readRestoreStatistics(_ work: String) -> RestoreCRIUStatistics? {
+        guard let bytes = try? Files.read(work + "/stats-restore"),
+              let restore = try? CRIUStatsDecoder.decode(bytes).restore else { return nil }
+        return RestoreCRIUStatistics(forkingTime: UInt64(restore.forkingTime), restoreTime: UInt64(restore.restoreTime),
+                                     pagesRestored: UInt64(restore.pagesRestored))
+    }
+}

@@ -1,0 +1,131 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodArchive
+import CrpodCore
+import CrpodDrivers
+import CrpodLinux
+
+/// What an import learned before planning: the extracted archive and its parsed metadata.
+struct ImportedArchive {
+    let path: String
+    /// Where the archive was extracted (`checkpoint/`, `rootfs-diff.tar`, ...).
+    let directory: String
+    let facts: ArchiveFacts
+    let config: CheckpointConfig
+    let spec: OCISpec
+    let deletedFiles: [String]
+
+    var imagesDirectory: String { directory + "/" + CheckpointMember.checkpointDirectory }
+}
+
+extension Engine {
+    func restoreImport(_ path: String, _ request: RestoreRequest) async throws -> RestoreOutcome {
+        try await withRollback { rollback in
+            let work = try makeWorkDirectory(prefix: "restore", rollback: rollback, keep: request.keep)
+            let archive = try extractAndValidate(path, into: work + "/archive")
+            let pod = try request.pod.map { reference in try? store.pod(reference) } ?? nil
+            let plan = try await planRestore(archive, pod: pod, request: request)
+            return try await applyRestore(plan, archive: archive, pod: pod, request: request, rollback: rollback)
+        }
+    }
+
+    /// A fresh directory under the state root; removed on failure, and on success unless `keep`.
+    func makeWorkDirectory(prefix: String, rollback: Rollback, keep: Bool) throws -> String {
+        let path = "\(store.root)/work/\(prefix)-\(ObjectID.generate().short)"
+        try step("create \(path)") { try Files.makeDirectories(path, mode: 0o700) }
+        rollback.add("remove \(path)") { try? Files.removeTree(path) }
+        if !keep { rollback.onSuccess { try? Files.removeTree(path) } }
+        return path
+    }
+
+    /// Extracts in one streaming pass (every member hashed), then validates everything
+    /// before anything else is touched. The archive itself is only read.
+    func extractAndValidate(_ path: String, into directory: String) throws -> ImportedArchive {
+        let wanted: Set<String> = [
+            CheckpointMember.config, CheckpointMember.spec, CheckpointMember.manifest, CheckpointMember.deletedFiles,
+            CheckpointMember.statsDump, CheckpointMember.inventory, CheckpointMember.dumpLog,
+        ]
+        let result = try step("extract \(path)") {
+            try ArchiveExtractor.extract(archive: path, into: directory, keepContentOf: { wanted.contains($0) }, contentLimit: 8 << 20)
+        }
+        var facts = ArchiveFacts(members: result.members.map(\.archiveMember), compression: result.summary.detection.vocabulary)
+        let contents = result.contents
+        if let bytes = contents[CheckpointMember.config] { facts.readConfig(Data(bytes)) }
+        if let bytes = contents[CheckpointMember.spec] { facts.readSpec(Data(bytes)) }
+        if let bytes = contents[CheckpointMember.manifest] { facts.readManifest(Data(bytes)) }
+        if let bytes = contents[CheckpointMember.statsDump] { facts.readStats(bytes) }
+        if let bytes = contents[CheckpointMember.inventory] { facts.readInventory(bytes) }
+        let problems = ArchiveValidator.validate(facts)
+        guard problems.isEmpty, let config = facts.config, let spec = facts.spec else {
+            throw EngineError.archiveInvalid(path: path, problems: problems.map(\.message))
+        }
+        var deleted: [String] = []
+        if let bytes = contents[CheckpointMember.deletedFiles] {
+            do { deleted = try JSONDecoder().decode([String].self, from: Data(bytes)) } catch {
+                throw EngineError.archiveInvalid(path: path, problems: ["\(CheckpointMember.deletedFiles) is not a JSON list of paths: \(error)"])
+            }
+        }
+        return ImportedArchive(path: path, directory: directory, facts: facts, config: config, spec: spec, deletedFiles: deleted)
+    }
+
+    /// Gathers archive, pod and host facts and asks the pure planner; all problems at once.
+    func planRestore(_ archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest) async throws -> RestorePlan {
+        let archiveFacts = try archivePlanFacts(archive)
+        let podFacts = try pod.map(podPlanFacts)
+        let host = await hostPlanFacts(needsPodSupport: request.pod != nil)
+        let options = RestorePlanOptions(
+            podReference: request.pod, newName: request.name, newID: ObjectID.generate().rawValue,
+            allowPrivatePIDInSharedPod: request.allowPrivatePID, podLookupFailed: request.pod != nil && pod == nil)
+        switch RestorePlanner.plan(archive: archiveFacts, pod: podFacts, host: host, options: options) {
+        case let .success(plan):
+            if try store.containers().contains(where: { $0.id == plan.containerID }) {
+                throw EngineError.invalidInput(what: "restore", detail: "a container with id \(plan.containerID.prefix(12)) already exists: restore with --name to get a new name and id")
+            }
+            return plan
+        case let .failure(problems):
+            throw EngineError.restoreRefused(problems: problems.problems.map(\.message))
+        }
+    }
+
+    func archivePlanFacts(_ archive: ImportedArchive) throws -> ArchivePlanFacts {
+        let config = archive.config
+        let imageNames = (try? Files.listDirectory(archive.imagesDirectory)) ?? []
+        let pstree = try step("read \(CheckpointMember.checkpointDirectory)/pstree.img") {
+            try CRIUPstree.decode(Files.read(archive.imagesDirectory + "/pstree.img"))
+        }
+        return ArchivePlanFacts(
+            containerID: config.id ?? "", containerName: config.name ?? "", podID: config.pod,
+            sharedNamespaces: Set(config.sharedNamespaceOwners.keys),
+            privateNamespaces: Set(archive.spec.namespaces.filter { $0.path == nil }.map(\.type)),
+            dependencies: config.dependenciesOutsidePod, createCommand: config.createCommand,
+            annotations: archive.spec.annotations, checkpointPIDs: pstree.allPIDs,
+            hostname: archive.spec.hostname ?? config.crpod?.hostname,
+            hasIPCObjectImages: !CRIUIPCImages.objectImages(in: imageNames).isEmpty)
+    }
+
+    func podPlanFacts(_ pod: PodRecord) throws -> PodPlanFacts {
+        let alive = pod.infra?.isAlive() ?? false
+        var pidsInUse: Set<Int32> = []
+        if alive, pod.shares.contains("pid"), let infra = pod.infra {
+            pidsInUse = try step("list PIDs in use in pod \(pod.name)") {
+                try PidNamespaces.pidsInUse(namespaceInode: NamespaceRef.of(pid: infra.pid, kind: .pid).inode)
+            }
+        }
+        return PodPlanFacts(
+            id: pod.id, name: pod.name, shares: Set(pod.shares), infraPID: pod.infra?.pid, infraRunning: alive,
+            cgroupPath: pod.cgroupPath, processLabel: pod.processLabel, mountLabel: pod.mountLabel,
+            hostname: pod.hostname, pidsInUse: pidsInUse)
+    }
+
+    func hostPlanFacts(needsPodSupport: Bool) async -> HostPlanFacts {
+        let runtimePath = settings.runtimePath ?? "runc"
+        let supports = needsPodSupport ? await RuntimeProbe(runner: runner).supportsPodRestore(at: runtimePath).isSupported : true
+        let names = Set(((try? store.containers()) ?? []).map(\.name))
+        return HostPlanFacts(
+            criuVersion: await criuVersionNumber(), runtimePath: runtimePath, runtimeSupportsPodRestore: supports,
+            selinuxEnabled: SELinux.isEnabled, existingContainerNames: names, cgroupParent: settings.cgroupParent)
+    }
+}

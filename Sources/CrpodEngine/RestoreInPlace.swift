@@ -1,0 +1,45 @@
+import CrpodCore
+import CrpodLinux
+
+extension Engine {
+    /// `crpod restore NAME`: the checkpoint kept in the container's directory, back into the
+    /// same pod, with the same image fixes and PID check as an import.
+    func restoreInPlace(_ record: ContainerRecord, _ request: RestoreRequest) async throws -> RestoreOutcome {
+        var record = record
+        let paths = CheckpointPaths(containerDirectory: store.containerDirectory(record.id))
+        guard record.state == "checkpointed", Files.exists(paths.images + "/inventory.img") else {
+            throw EngineError.invalidInput(what: "restore", detail: "container \(record.name) has no checkpoint to restore (state: \(record.state))")
+        }
+        let pod = try record.podID.map { try store.pod($0) }
+        if let pod {
+            try checkPodCanTakeBack(pod, images: paths.images)
+        }
+        return try await withRollback { rollback in
+            try adjustImages(paths.images, dropIPCObjects: pod?.shares.contains("ipc") ?? false,
+                             hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil)
+            let lsm = (pod?.processLabel.map { "selinux:" + $0 }, pod?.mountLabel)
+            let outcome = try await runtimeRestore(record, images: paths.images, request: request,
+                                                   lsm: SELinux.isEnabled ? lsm : (nil, nil), rollback: rollback)
+            record.state = "running"
+            try store.save(record)
+            if !request.keep { rollback.onSuccess { try? Files.removeTree(paths.images) } }
+            return RestoreOutcome(id: record.id, name: record.name, podID: pod?.id, podName: pod?.name,
+                                  runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: [])
+        }
+    }
+
+    /// The pod's infra must run and, with a shared PID namespace, the checkpoint's PIDs be free.
+    private func checkPodCanTakeBack(_ pod: PodRecord, images: String) throws {
+        let facts = try podPlanFacts(pod)
+        guard facts.infraRunning, let infra = pod.infra else {
+            throw EngineError.infraNotRunning(pod: pod.name, pid: pod.infra?.pid ?? 0)
+        }
+        _ = infra
+        guard pod.shares.contains("pid") else { return }
+        let pstree = try step("read pstree.img") { try CRIUPstree.decode(Files.read(images + "/pstree.img")) }
+        let taken = pstree.allPIDs.filter { facts.pidsInUse.contains($0) }.sorted()
+        if !taken.isEmpty {
+            throw EngineError.restoreRefused(problems: taken.map { "pid \($0) of the checkpoint is already in use in pod \(pod.name)'s PID namespace" })
+        }
+    }
+}

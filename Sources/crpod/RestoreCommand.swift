@@ -1,0 +1,72 @@
+import ArgumentParser
+import CrpodEngine
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a checkpoint archive (into a pod with --pod), or a container checkpointed in place.",
+        discussion: """
+        crpod restore --import FILE [--pod POD] [--name NAME] [--rootfs DIR] ...
+        crpod restore NAME
+
+        Every problem the restore plan finds is reported at once; nothing is changed then.
+        The archive is only read. A failed restore leaves no runtime state, cgroup, mount,
+        directory or record behind. Podman archives need --rootfs (their base is an image).
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.customShort("i"), .customLong("import")], help: ArgumentHelp("Checkpoint archive to restore.", valueName: "file"))
+    var importPath: String?
+    @Option(help: ArgumentHelp("Pod (name, id or id prefix) to restore into.", valueName: "pod")) var pod: String?
+    @Option(name: [.customShort("n"), .long], help: ArgumentHelp("New name (and id), so an archive can be restored many times.", valueName: "name"))
+    var name: String?
+    @Option(help: ArgumentHelp("Base rootfs directory (needed for podman archives).", valueName: "dir")) var rootfs: String?
+    @Flag(name: .customLong("ignore-rootfs"), help: "Do not apply the archive's rootfs changes.") var ignoreRootfs = false
+    @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections.") var tcpEstablished = false
+    @Flag(name: .customLong("file-locks"), help: "Restore file locks.") var fileLocks = false
+    @Flag(name: .customLong("allow-private-pid"), help: "Let a checkpoint with a private PID namespace into a pod that shares PID (it keeps a PID namespace of its own).")
+    var allowPrivatePID = false
+    @Flag(name: .customLong("print-stats"), help: "Print restore statistics as JSON (podman's keys).") var printStats = false
+    @Flag(name: .shortAndLong, help: "Keep the extracted images and CRIU's logs.") var keep = false
+    @Argument(help: "A container checkpointed in place (without --import).") var container: String?
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        var request = RestoreRequest(importPath: importPath.map(absolutePath), container: container)
+        request.pod = pod
+        request.name = name
+        request.rootfs = rootfs.map(absolutePath)
+        request.ignoreRootfs = ignoreRootfs
+        request.tcpEstablished = tcpEstablished
+        request.fileLocks = fileLocks
+        request.allowPrivatePID = allowPrivatePID
+        request.keep = keep
+        let outcome = try await global.engine().restore(request)
+        guard printStats else { return print(outcome.id) }
+        try Output.json(RestoreStatsJSON(
+            podmanRestoreDuration: microsecondsSince(started),
+            containerStatistics: [.init(id: outcome.id, name: outcome.name, runtimeRestoreDuration: outcome.runtimeRestoreDuration,
+                                        criuStatistics: outcome.criuStatistics)]))
+    }
+}
+
+/// podman's `--print-stats` shape for restore.
+struct RestoreStatsJSON: Encodable {
+    var podmanRestoreDuration: UInt64
+    var containerStatistics: [Container]
+
+    struct Container: Encodable {
+        var id: String
+        var name: String
+        var runtimeRestoreDuration: UInt64
+        var criuStatistics: RestoreCRIUStatistics?
+        enum CodingKeys: String, CodingKey {
+            case id = "Id", name = "Name", runtimeRestoreDuration = "runtime_restore_duration", criuStatistics = "criu_statistics"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case podmanRestoreDuration = "podman_restore_duration", containerStatistics = "container_statistics"
+    }
+}

@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+#
+# contrib/bench/checkpoint-bench.sh - checkpoint + export benchmark:
+# crpod vs podman vs bare runc (+ zstd), for containers in pods.
+#
+# Usage (as root, after contrib/provision.sh, contrib/podman/setup-podman.sh
+# and a release build of crpod):
+#   contrib/bench/checkpoint-bench.sh [RUNS]        (RUNS >= 5, default 5)
+#
+# Workloads:
+#   counter    busybox sh printing a counter every second
+#   dirty-mem  contrib/bench/workloads/dirty-mem.c, 100 MiB of dirty,
+#              semi-compressible memory (zstd -3 ratio about 3x)
+#
+# Measured per workload, each RUNS times, on a fresh container every time
+# (start it, wait for its first output line, `sync`, then time only the
+# checkpoint command; wall clock from bash's $EPOCHREALTIME):
+#   crpod         crpod checkpoint --export F --compress zstd --print-stats
+#                 of a container in a crpod pod (shares ipc,net,uts)
+#   podman        podman container checkpoint --export F --compress zstd
+#                 --print-stats of a container in a podman pod (--share
+#                 ipc,net,uts)
+#   runc          runc --root <run-root>/runc checkpoint --manage-cgroups-mode
+#                 soft --image-path I --work-path W <id> on a crpod-started
+#                 container (the same runc call crpod makes, without crpod)
+#   tar|zstd      tar -C I -c . | zstd -T2 -3 > x of that run's image dir,
+#                 timed separately
+#   runc+zstd     runc + tar|zstd of the same run (sum)
+# --print-stats does not change what is done (both tools always read CRIU's
+# stats-dump); it gives the time spent inside `runc checkpoint`.
+#
+# Output: a markdown table (min/median/max ms, archive sizes, and the ratios
+# podman/crpod and crpod/(runc+zstd) of the medians) printed and written to
+# contrib/bench/results/checkpoint-<date>.md.
+#
+# Everything the run creates (crpod pods and containers, podman pods and
+# containers, the work directory, the bench cgroup parent) is removed on exit,
+# also on failure or Ctrl-C.  Kept between runs as fixtures: the rootfs
+# $CRPOD_BENCH_ROOTFS (busybox + /usr/bin/dirty-mem) and the podman image
+# localhost/crpod-bench:latest made from it; both are rebuilt only when the
+# dirty-mem binary changes.
+#
+# Environment:
+#   CRPOD               crpod binary (default <repo>/.build-release/release/crpod)
+#   CRPOD_TEST_ROOTFS   busybox rootfs (default /var/lib/crpod-test/rootfs-busybox)
+#   CRPOD_BENCH_ROOTFS  bench rootfs   (default /var/lib/crpod-test/rootfs-bench)
+#   CRPOD_BENCH_TMP     parent of the work directory (default /var/tmp)
+#   CRPOD_BENCH_MIB     dirty-mem size in MiB (default 100)
+#   CRPOD_BENCH_OUT     result file (default contrib/bench/results/checkpoint-<date>.md)
+#   CRPOD_BENCH_QUIET_IDLE     before each timed command, wait until the host's
+#                       CPUs were at least this % idle over 0.5 s (default 85;
+#                       0 turns it off): on a small shared host a parallel
+#                       build otherwise dominates the spread
+#   CRPOD_BENCH_QUIET_TIMEOUT  give up waiting after this many seconds and time
+#                       anyway (default 120); such samples are counted in the report
+#
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RUNS=${1:-5}
+CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
+SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
+BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
+TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
+MIB=${CRPOD_BENCH_MIB:-100}
+IMAGE=localhost/crpod-bench:latest
+STAMP_LABEL=crpod.bench.dirty-mem-sha256
+DATE=$(date -u +%Y-%m-%d)
+OUT=${CRPOD_BENCH_OUT:-$HERE/results/checkpoint-$DATE.md}
+COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
+READY_TIMEOUT=60   # seconds a workload may take to print its first line
+QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}        # % idle wanted before each timed command (0: off)
+QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}  # seconds to wait for it, then time anyway
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+export LC_ALL=C
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'checkpoint-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+
+case $RUNS in
+    -h|--help) sed -n '2,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    ''|*[!0-9]*) die "RUNS must be a number (got '$RUNS')" ;;
+esac
+[ "$RUNS" -ge 5 ] || die "RUNS must be at least 5 (got $RUNS)"
+[ "$(id -u)" = 0 ] || die "must run as root"
+[ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --scratch-path .build-release (or set CRPOD)"
+[ -d "$SRC_ROOTFS/bin" ] || die "no busybox rootfs at $SRC_ROOTFS (run contrib/provision.sh)"
+for tool in runc criu podman zstd tar gcc jq sync; do
+    command -v "$tool" >/dev/null || die "$tool not found on PATH"
+done
+[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (\$EPOCHREALTIME)"
+
+# ------------------------------------------------------------ state + cleanup
+
+TAG=crpod-bench-$$
+WORK=""
+CG_PARENT=/$TAG
+CRPOD_PODS=()
+CRPOD_CTRS=()
+PODMAN_PODS=()
+PODMAN_CTRS=()
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - ERR
+    log "cleaning up"
+    local c p d
+    for c in "${PODMAN_CTRS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+    for p in "${PODMAN_PODS[@]}"; do podman pod rm -f -t 0 "$p" >/dev/null 2>&1; done
+    if [ -n "$WORK" ]; then
+        for c in "${CRPOD_CTRS[@]}"; do
+            "$CRPOD" rm -f --root "$WORK/root" --run-root "$WORK/run" "$c" >/dev/null 2>&1
+        done
+        for p in "${CRPOD_PODS[@]}"; do
+            "$CRPOD" pod rm -f --root "$WORK/root" --run-root "$WORK/run" "$p" >/dev/null 2>&1
+        done
+        # runc state left by an interrupted runc checkpoint
+        if [ -d "$WORK/run/runc" ]; then
+            for d in "$WORK/run/runc"/*; do
+                [ -d "$d" ] && runc --root "$WORK/run/runc" delete -f "$(basename "$d")" >/dev/null 2>&1
+            done
+        fi
+        # crpod's overlays live under its root; unmount anything still there
+        awk -v w="$WORK" '$2 ~ "^" w {print $2}' /proc/self/mounts | sort -r | while read -r d; do
+            umount -l "$d" 2>/dev/null
+        done
+        rm -rf "$WORK"
+    fi
+    for d in /sys/fs/cgroup"$CG_PARENT" /sys/fs/cgroup/*"$CG_PARENT"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    # anything podman still lists under our tag means cleanup failed: say so
+    if podman ps -a --format '{{.Names}}' 2>/dev/null | grep -q "^$TAG"; then
+        printf 'checkpoint-bench.sh: WARNING: podman containers named %s* remain\n' "$TAG" >&2
+    fi
+    if podman pod ls --format '{{.Name}}' 2>/dev/null | grep -q "^$TAG"; then
+        printf 'checkpoint-bench.sh: WARNING: podman pods named %s* remain\n' "$TAG" >&2
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+trap 'printf "checkpoint-bench.sh: ERROR: command failed (exit %s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+mkdir -p "$TMP_PARENT"
+WORK=$(mktemp -d "$TMP_PARENT/$TAG.XXXXXX")
+mkdir -p "$WORK/out" "$WORK/data" "$WORK/logs"
+CR=(--root "$WORK/root" --run-root "$WORK/run")
+ERRLOG=$WORK/logs/stderr.log
+
+fstype() { findmnt -n -o FSTYPE --target "$1"; }
+fsdev() { findmnt -n -o SOURCE --target "$1"; }
+
+# ------------------------------------------------------------ fixtures
+
+log "building dirty-mem (static)"
+gcc -O2 -static -o "$WORK/dirty-mem" "$HERE/workloads/dirty-mem.c"
+SHA=$(sha256sum "$WORK/dirty-mem" | cut -c1-64)
+
+if [ "$(cat "$BENCH_ROOTFS/.crpod-bench-stamp" 2>/dev/null)" != "$SHA" ]; then
+    log "making $BENCH_ROOTFS (busybox + /usr/bin/dirty-mem)"
+    rm -rf "$BENCH_ROOTFS"
+    cp -a "$SRC_ROOTFS" "$BENCH_ROOTFS"
+    install -m 0755 "$WORK/dirty-mem" "$BENCH_ROOTFS/usr/bin/dirty-mem"
+    echo "$SHA" > "$BENCH_ROOTFS/.crpod-bench-stamp"
+fi
+if [ "$(podman image inspect --format "{{index .Labels \"$STAMP_LABEL\"}}" "$IMAGE" 2>/dev/null)" != "$SHA" ]; then
+    log "importing $BENCH_ROOTFS as $IMAGE"
+    tar -C "$BENCH_ROOTFS" -c . | podman import -q --change "LABEL $STAMP_LABEL=$SHA" - "$IMAGE" >/dev/null
+fi
+
+# ------------------------------------------------------------ helpers
+
+# now_us: microseconds since the epoch, without forking
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+# record TOOL WORKLOAD VALUE: append a measurement (ms, or bytes for sizes)
+record() { echo "$3" >> "$WORK/data/$1.$2"; }
+
+# wait_output DESCRIPTION COMMAND...: until COMMAND prints a non-empty line
+wait_output() {
+    local what=$1; shift
+    local deadline=$(( $(now_us) + READY_TIMEOUT * 1000000 ))
+    while [ "$(now_us)" -lt "$deadline" ]; do
+        if "$@" 2>/dev/null | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    die "$what printed nothing within ${READY_TIMEOUT}s"
+}
+
+# cpu_idle_pct: % of CPU time idle (idle + iowait) over the next 0.5 s
+cpu_idle_pct() {
+    local a b
+    read -r -a a < /proc/stat
+    sleep 0.5
+    read -r -a b < /proc/stat
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    local idle=$(( b[4] - a[4] + b[5] - a[5] ))
+    [ "$total" -gt 0 ] || { echo 100; return; }
+    echo $(( 100 * idle / total ))
+}
+
+# wait_quiet: wait until the host is idle enough to time something (see QUIET_IDLE)
+NOISY=0
+wait_quiet() {
+    [ "$QUIET_IDLE" -gt 0 ] || return 0
+    local deadline=$(( $(now_us) + QUIET_TIMEOUT * 1000000 )) warned=""
+    while [ "$(cpu_idle_pct)" -lt "$QUIET_IDLE" ]; do
+        if [ "$(now_us)" -ge "$deadline" ]; then
+            NOISY=$(( NOISY + 1 ))
+            log "host still busy after ${QUIET_TIMEOUT}s; timing anyway"
+            return 0
+        fi
+        [ -n "$warned" ] || { log "waiting for the host to be >= ${QUIET_IDLE}% idle"; warned=1; }
+    done
+}
+
+# timed VAR COMMAND...: run COMMAND (stdout to $WORK/logs/last.out), put its wall time in us in VAR
+timed() {
+    local __var=$1; shift
+    local t0 t1
+    wait_quiet
+    t0=$(now_us)
+    if ! "$@" > "$WORK/logs/last.out" 2>>"$ERRLOG"; then
+        tail -n 30 "$ERRLOG" >&2
+        die "timed command failed: $*"
+    fi
+    t1=$(now_us)
+    printf -v "$__var" '%s' "$(( t1 - t0 ))"
+}
+
+workload_args() {   # workload_args WORKLOAD -> the command line inside the container
+    case $1 in
+        counter) printf '%s\0' sh -c "$COUNTER_CMD" ;;
+        dirty-mem) printf '%s\0' /usr/bin/dirty-mem "$MIB" ;;
+    esac
+}
+
+# ------------------------------------------------------------ pods
+
+log "work directory $WORK ($(fstype "$WORK") on $(fsdev "$WORK"))"
+CRPOD_POD=$TAG-pod
+"$CRPOD" pod create "${CR[@]}" --share ipc,net,uts --cgroup-parent "$CG_PARENT" "$CRPOD_POD" >/dev/null
+CRPOD_PODS+=("$CRPOD_POD")
+PODMAN_POD=$TAG-pod
+PODMAN_PODS+=("$PODMAN_POD")
+podman pod create --name "$PODMAN_POD" --share ipc,net,uts >/dev/null
+PODMAN_STORAGE=$(podman info --format '{{.Store.GraphRoot}}')
+
+# ------------------------------------------------------------ one run of each tool
+
+bench_crpod() {   # bench_crpod WORKLOAD RUN
+    local w=$1 i=$2 name=$TAG-crpod-$1-$2 t file=$WORK/out/crpod-$1-$2.tar.zst
+    local -a cmd
+    mapfile -d '' cmd < <(workload_args "$w")
+    CRPOD_CTRS+=("$name")
+    "$CRPOD" run "${CR[@]}" --name "$name" --pod "$CRPOD_POD" --rootfs "$BENCH_ROOTFS" -- "${cmd[@]}" >/dev/null
+    wait_output "crpod container $name" "$CRPOD" logs "${CR[@]}" "$name"
+    sync
+    timed t "$CRPOD" checkpoint "${CR[@]}" --export "$file" --compress zstd --print-stats "$name"
+    record crpod "$w" "$t"
+    record crpod-runc-part "$w" "$(jq '.container_statistics[0].runtime_checkpoint_duration' "$WORK/logs/last.out")"
+    record crpod-size "$w" "$(stat -c %s "$file")"
+    "$CRPOD" rm -f "${CR[@]}" "$name" >/dev/null
+    rm -f "$file"
+}
+
+bench_podman() {   # bench_podman WORKLOAD RUN
+    local w=$1 i=$2 name=$TAG-podman-$1-$2 t file=$WORK/out/podman-$1-$2.tar.zst
+    local -a cmd
+    mapfile -d '' cmd < <(workload_args "$w")
+    PODMAN_CTRS+=("$name")
+    podman run -d --pod "$PODMAN_POD" --name "$name" "$IMAGE" "${cmd[@]}" >/dev/null
+    wait_output "podman container $name" podman logs "$name"
+    sync
+    timed t podman container checkpoint --export "$file" --compress zstd --print-stats "$name"
+    record podman "$w" "$t"
+    record podman-runc-part "$w" "$(jq '.container_statistics[0].runtime_checkpoint_duration' "$WORK/logs/last.out")"
+    record podman-size "$w" "$(stat -c %s "$file")"
+    podman rm -f -t 0 "$name" >/dev/null
+    rm -f "$file"
+}
+
+bench_runc() {   # bench_runc WORKLOAD RUN: runc checkpoint of a crpod container, then tar|zstd
+    local w=$1 i=$2 name=$TAG-runc-$1-$2 id t tz
+    local img=$WORK/out/runc-img-$1-$2 wrk=$WORK/out/runc-work-$1-$2 file=$WORK/out/runc-$1-$2.tar.zst
+    local -a cmd
+    mapfile -d '' cmd < <(workload_args "$w")
+    CRPOD_CTRS+=("$name")
+    id=$("$CRPOD" run "${CR[@]}" --name "$name" --pod "$CRPOD_POD" --rootfs "$BENCH_ROOTFS" -- "${cmd[@]}")
+    wait_output "crpod container $name" "$CRPOD" logs "${CR[@]}" "$name"
+    mkdir -p "$img" "$wrk"
+    sync
+    timed t runc --root "$WORK/run/runc" checkpoint --manage-cgroups-mode soft \
+        --image-path "$img" --work-path "$wrk" "$id"
+    record runc "$w" "$t"
+    sync
+    timed tz sh -c 'tar -C "$1" -c . | zstd -q -T2 -3 > "$2"' sh "$img" "$file"
+    record zstd "$w" "$tz"
+    record runc+zstd "$w" "$(( t + tz ))"
+    record runc-size "$w" "$(stat -c %s "$file")"
+    record images-size "$w" "$(du -sb "$img" | cut -f1)"
+    "$CRPOD" rm -f "${CR[@]}" "$name" >/dev/null
+    rm -rf "$img" "$wrk" "$file"
+}
+
+# ------------------------------------------------------------ run
+
+WORKLOADS=(counter dirty-mem)
+for w in "${WORKLOADS[@]}"; do
+    for i in $(seq 1 "$RUNS"); do
+        log "$w run $i/$RUNS"
+        # interleaved so that drift on the host hits every tool alike
+        bench_crpod "$w" "$i"
+        bench_podman "$w" "$i"
+        bench_runc "$w" "$i"
+    done
+done
+
+# ------------------------------------------------------------ report
+
+# stats FILE [DIV]: "min median max" of the numbers in FILE, divided by DIV
+stats() {
+    sort -n "$1" | awk -v d="${2:-1}" '{ v[NR] = $1 / d }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf "%.1f %.1f %.1f\n", v[1], m, v[NR] }'
+}
+median() { stats "$1" "${2:-1}" | awk '{print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() {   # verdict VALUE OP TARGET
+    awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "**missed**" }'
+}
+
+wl_label() {
+    case $1 in
+        counter) echo "busybox counter" ;;
+        dirty-mem) echo "dirty-mem ${MIB} MiB" ;;
+    esac
+}
+
+first_line() { "$@" 2>&1 | head -n 1; }
+
+{
+    echo "### Checkpoint + export: crpod vs podman vs runc ($DATE)"
+    echo
+    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(first_line podman --version), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
+    echo "- $RUNS runs per tool and workload, a fresh container each run, wall-clock ms of the checkpoint command only"
+    if [ "$QUIET_IDLE" -gt 0 ]; then
+        echo "- each timed command started once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
+    else
+        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
+    fi
+    echo "- files: crpod root/run-root, runc images and all archives under $TMP_PARENT/$TAG.* ($(fstype "$WORK") on $(fsdev "$WORK")); podman's checkpoint images under $PODMAN_STORAGE ($(fstype "$PODMAN_STORAGE") on $(fsdev "$PODMAN_STORAGE"))"
+    echo
+    echo "| workload | tool | min ms | median ms | max ms | archive MiB (median) |"
+    echo "|---|---|---:|---:|---:|---:|"
+    for w in "${WORKLOADS[@]}"; do
+        label=$(wl_label "$w")
+        mib() { awk -v b="$(median "$WORK/data/$1.$w")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
+        read -r a b c < <(stats "$WORK/data/crpod.$w" 1000)
+        echo "| $label | crpod \`checkpoint --export --compress zstd\` | $a | $b | $c | $(mib crpod-size) |"
+        read -r a b c < <(stats "$WORK/data/crpod-runc-part.$w" 1000)
+        echo "| $label | &nbsp;&nbsp;of which inside \`runc checkpoint\` (print-stats) | $a | $b | $c | |"
+        read -r a b c < <(stats "$WORK/data/podman.$w" 1000)
+        echo "| $label | podman \`container checkpoint --export\` (zstd) | $a | $b | $c | $(mib podman-size) |"
+        read -r a b c < <(stats "$WORK/data/podman-runc-part.$w" 1000)
+        echo "| $label | &nbsp;&nbsp;of which inside \`runc checkpoint\` (print-stats) | $a | $b | $c | |"
+        read -r a b c < <(stats "$WORK/data/runc.$w" 1000)
+        echo "| $label | \`runc checkpoint\` alone | $a | $b | $c | $(mib images-size) (images, raw) |"
+        read -r a b c < <(stats "$WORK/data/zstd.$w" 1000)
+        echo "| $label | \`tar \| zstd -T2 -3\` of the images | $a | $b | $c | $(mib runc-size) |"
+        read -r a b c < <(stats "$WORK/data/runc+zstd.$w" 1000)
+        echo "| $label | runc checkpoint + zstd (sum) | $a | $b | $c | |"
+    done
+    echo
+    echo "Ratios of the medians (targets: podman/crpod ≥ 2× for ${MIB} MiB zstd; crpod/(runc+zstd) ≤ 1.25×):"
+    echo
+    echo "| workload | podman / crpod | crpod / (runc+zstd) | crpod / runc alone |"
+    echo "|---|---:|---:|---:|"
+    for w in "${WORKLOADS[@]}"; do
+        c=$(median "$WORK/data/crpod.$w"); p=$(median "$WORK/data/podman.$w")
+        rz=$(median "$WORK/data/runc+zstd.$w"); r=$(median "$WORK/data/runc.$w")
+        pc=$(ratio "$p" "$c"); crz=$(ratio "$c" "$rz")
+        if [ "$w" = dirty-mem ]; then
+            pcv=" ($(verdict "$pc" '>=' 2))"
+        else
+            pcv=" (no target)"
+        fi
+        echo "| $(wl_label "$w") | ${pc}×${pcv} | ${crz}× ($(verdict "$crz" '<=' 1.25)) | $(ratio "$c" "$r")× |"
+    done
+    echo
+    echo "Raw samples (ms):"
+    echo
+    for w in "${WORKLOADS[@]}"; do
+        for t in crpod podman runc zstd; do
+            echo "- $w $t: $(awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }' "$WORK/data/$t.$w")"
+        done
+    done
+} > "$WORK/report.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/report.md" "$OUT"
+cat "$WORK/report.md"
+log "written to $OUT"
