@@ -79,12 +79,24 @@ struct HostileArchiveTests {
         }
     }
 
+    @Test func theDefaultLimitsRefuseALargeBomb() throws {
+        try Sandbox.run { box throws in
+            // 1 GiB of zeros: past the 256 MiB slack the default 1000:1 ratio applies.
+            try writeTar(box.archive, [TarMember(name: "checkpoint/pages-1.img", kind: .zeros(1 << 30))], filter: .zstd)
+            let error = archiveError { _ = try ArchiveExtractor.extract(archive: box.archive, into: box.target) }
+            #expect(error?.description.contains("decompression bomb") == true)
+            #expect(!FileManager.default.fileExists(atPath: "\(box.target)/checkpoint/pages-1.img"))
+        }
+    }
+
     @Test func theRatioBombIsRefusedBeforeDecompressing() throws {
         try Sandbox.run { box throws in
             try writeTar(box.archive, HostileOuter.ratioBomb.members(box), filter: .zstd)
             let size = try #require(fileBytes(box.archive)).count
             #expect(size < 100_000, "50 MiB of zeros should compress far below the 200:1 limit")
-            let error = archiveError { _ = try ArchiveExtractor.extract(archive: box.archive, into: box.target) }
+            let error = archiveError {
+                _ = try ArchiveExtractor.extract(archive: box.archive, into: box.target, limits: HostileOuter.ratioBomb.limits)
+            }
             #expect(error?.description.contains("decompression bomb") == true)
             #expect(error?.description.contains("checkpoint/pages-1.img") == true)
             #expect(!FileManager.default.fileExists(atPath: "\(box.target)/checkpoint"))
