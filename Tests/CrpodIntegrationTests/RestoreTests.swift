@@ -1,0 +1,97 @@
+import CrpodLinux
+import Testing
+
+@Suite("restore into pods with real runc and CRIU", .serialized, .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
+struct RestoreTests {
+    @Test("a counter checkpointed in pod A continues in pod B; its namespaces are B's infra's", arguments: [
+        ["ipc", "net", "uts"], ["ipc", "net", "uts", "pid"],
+    ])
+    func restoreIntoAnotherPod(shares: [String]) async throws {
+        try await withCrpod { crpod in
+            let share = shares.joined(separator: ",")
+            try await crpod.ok(["pod", "create", "--share", share, "--hostname", "host-a", "pa"])
+            let podB = try await crpod.ok(["pod", "create", "--share", share, "--hostname", "host-b", "pb"])
+            let (archive, last) = try await crpod.checkpointedCounter(pod: "pa")
+            try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "moved"])
+
+            let restored = try await crpod.json(ContainerJSON.self, ["inspect", "moved"])
+            #expect(restored.state == "running")
+            #expect(restored.pod == podB)
+            let log = try await crpod.ok(["logs", "moved"])
+            let first = try #require(log.split(separator: "\n").first.flatMap { Int($0.dropFirst(6)) })
+            #expect(first == last + 1, "the counter continued: \(last) then \(first)")
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "moved"])) ?? 0) > first + 3 })
+
+            let infra = try await crpod.infraPid(ofPod: "pb")
+            let pid = try await crpod.pid(ofContainer: "moved")
+            for kind in ["ipc", "net", "uts", "pid"] {
+                let same = try NamespaceRef.of(pid: pid, kind: NamespaceKind(rawValue: kind)).inode
+                    == NamespaceRef.of(pid: infra, kind: NamespaceKind(rawValue: kind)).inode
+                #expect(same == shares.contains(kind), "\(kind): shared \(shares.contains(kind)), same inode \(same)")
+            }
+            #expect(try ProcCgroup.unifiedPath(ProcCgroup.parse(Files.readText("/proc/\(pid)/cgroup")))?.hasPrefix(
+                try await crpod.json(PodJSON.self, ["pod", "inspect", "pb"]).cgroupPath + "/") == true)
+            #expect(try await crpod.hostname(ofProcess: infra) == "host-b", "pod B keeps its hostname")
+        }
+    }
+
+    @Test("one archive restored twice with --name gives two containers")
+    func restoreTwiceWithNames() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["pod", "create", "pb"])
+            let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
+            let first = try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "one"])
+            let second = try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "two"])
+            #expect(first != second)
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "one"]).state == "running")
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "two"]).state == "running")
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "pb", "--name", "two"], "two", archive: archive)
+        }
+    }
+
+    @Test("a checkpoint kept in place restores into the same pod")
+    func restoreInPlace() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "c"])) ?? 0 >= 3 })
+            try await crpod.ok(["checkpoint", "c"])
+            let last = try #require(lastCount(try await crpod.ok(["logs", "c"])))
+            try await crpod.ok(["restore", "c"])
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "running")
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "c"])) ?? 0) > last + 3 })
+        }
+    }
+
+    @Test("refusals change nothing and leave the archive as it was")
+    func refusalsLeaveNothing() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["pod", "create", "--share", "ipc,net", "nouts"])
+            try await crpod.ok(["pod", "create", "--share", "ipc,net,uts,pid", "withpid"])
+            let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
+            try await crpod.ok(["run", "--name", "solo", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+            try await crpod.ok(["checkpoint", "--export", crpod.base + "/solo.tar.zst", "solo"])
+            try await crpod.expectRefusal(["restore", "--import", archive], "cannot restore pod container without --pod", archive: archive)
+            try await crpod.expectRefusal(["restore", "--import", crpod.base + "/solo.tar.zst", "--pod", "pa", "--name", "x"],
+                                          "cannot restore non pod container into pod", archive: crpod.base + "/solo.tar.zst")
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "ghost"], "pod \"ghost\" cannot be retrieved", archive: archive)
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "nouts", "--name", "x"], "does not share the UTS namespace", archive: archive)
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "withpid", "--name", "x"], "private PID namespace", archive: archive)
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "pa"], "c", archive: archive)
+        }
+    }
+
+    @Test("a corrupted archive is refused before anything is touched")
+    func corruptedArchive() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
+            let bytes = try Files.read(archive)
+            let cut = crpod.base + "/cut.tar.zst"
+            try Files.writeAtomically(cut, Array(bytes.prefix(bytes.count * 2 / 3)))
+            try await crpod.expectRefusal(["restore", "--import", cut, "--pod", "pa", "--name", "x"], cut, archive: cut)
+        }
+    }
+}
