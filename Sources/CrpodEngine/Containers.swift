@@ -71,6 +71,8 @@ extension Engine {
             }
         }
         rollback.add("remove container directory") { try? Files.removeTree(directory) }
+        // The overlay root shows the upper directory's mode: give it the rootfs's own.
+        try step("set the mode of \(overlay.upper)") { try Files.copyMode(from: request.rootfs, to: overlay.upper, override: nil) }
         try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
         rollback.add("unmount overlay") { try? Mounts.unmount(overlay.target) }
         let record = ContainerRecord(

@@ -56,6 +56,11 @@ extension Engine {
             for dir in [directory, overlay.upper, overlay.work, overlay.target, record.bundle] { try Files.makeDirectories(dir, mode: 0o700) }
         }
         rollback.add("remove container directory") { try? Files.removeTree(directory) }
+        // The overlay root takes the upper directory's mode, and CRIU refuses a root whose
+        // mode differs from the dumped one ("File . has bad mode 040700 (expect 040555)").
+        let files = archive.imagesDirectory + "/files.img"
+        let recorded = try? CRIUFiles.rootDirectoryMode(Files.read(files))
+        try step("set the mode of \(overlay.upper)") { try Files.copyMode(from: record.rootfs, to: overlay.upper, override: recorded) }
         let diff = archive.directory + "/" + CheckpointMember.rootfsDiff
         if !ignoreRootfs && Files.exists(diff) {
             _ = try step("apply \(CheckpointMember.rootfsDiff)") {

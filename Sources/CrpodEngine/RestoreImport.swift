@@ -99,7 +99,7 @@ extension Engine {
         return ArchivePlanFacts(
             containerID: config.id ?? "", containerName: config.name ?? "", podID: config.pod,
             sharedNamespaces: Set(config.sharedNamespaceOwners.keys),
-            privateNamespaces: Set(archive.spec.namespaces.filter { $0.path == nil }.map(\.type)),
+            privateNamespaces: Set(archive.spec.namespaces.filter { $0.path == nil || config.pod == nil }.map(\.type)),
             dependencies: config.dependenciesOutsidePod, createCommand: config.createCommand,
             annotations: archive.spec.annotations, checkpointPIDs: pstree.allPIDs,
             hostname: archive.spec.hostname ?? config.crpod?.hostname,

@@ -117,6 +117,14 @@ public enum Files {
         }
     }
 
+    /// Gives `target` the permission bits of `source` (or of `override`, an st_mode).
+    public static func copyMode(from source: String, to target: String, override: UInt32?) throws(LinuxError) {
+        var info = stat()
+        if override == nil { try sysCall("stat", path: source) { stat(source, &info) } }
+        let mode = mode_t(override ?? UInt32(info.st_mode)) & 0o7777
+        try sysCall("chmod", path: target) { chmod(target, mode) }
+    }
+
     public static func listDirectory(_ path: String) throws(LinuxError) -> [String] {
         guard let dir = opendir(path) else {
             throw LinuxError.syscall(operation: "opendir", path: path, errno: Errno(rawValue: Glibc.errno))

@@ -95,3 +95,31 @@ struct RestoreTests {
         }
     }
 }
+
+@Suite("import real podman 4.3.1 archives into crpod pods", .serialized, .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
+struct PodmanImportTests {
+    static let fixtures = Files.parent(of: Files.parent(of: Files.parent(of: #filePath))) + "/Tests/Fixtures/podman"
+
+    @Test("a podman pod member continues counting in a crpod pod", arguments: [
+        ("pod-member.tar.zst", "ipc,net,uts"), ("pod-member-pid.tar.gz", "ipc,net,uts,pid"),
+    ])
+    func importIntoPod(fixture: String, share: String) async throws {
+        try await withCrpod { crpod in
+            let archive = Self.fixtures + "/" + fixture
+            let bytes = try Files.read(archive)
+            let podID = try await crpod.ok(["pod", "create", "--share", share, "target"])
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "target"], "pass --rootfs", archive: archive)
+            try await crpod.ok(["restore", "--import", archive, "--pod", "target", "--rootfs", PrivilegedHost.rootfs, "--name", "imported"])
+            let restored = try await crpod.json(ContainerJSON.self, ["inspect", "imported"])
+            #expect(restored.state == "running")
+            #expect(restored.pod == podID)
+            // podman's counter logged 0, 1, 2 before the checkpoint; it goes on from there.
+            let lastNumber = { (log: String) in log.split(separator: "\n").last.flatMap { Int($0) } ?? -1 }
+            #expect(try await eventually { lastNumber(try await crpod.ok(["logs", "imported"])) >= 4 })
+            let infra = try await crpod.infraPid(ofPod: "target")
+            let pid = try await crpod.pid(ofContainer: "imported")
+            #expect(try NamespaceRef.of(pid: pid, kind: .net).inode == NamespaceRef.of(pid: infra, kind: .net).inode)
+            #expect(try Files.read(archive) == bytes, "the archive is only read")
+        }
+    }
+}
