@@ -102,6 +102,9 @@ extension Engine {
         }
         let cgroups = try cgroups()
         try step("remove cgroup \(record.cgroupPath)") { try cgroups.remove(record.cgroupPath) }
+        if let holder = record.namespaceHolder {
+            try step("stop the namespace holder of \(record.name)") { try Processes.terminate(holder, grace: 2) }
+        }
         try step("unmount \(record.overlay.target)") { try Mounts.unmount(record.overlay.target) }
         try step("remove \(store.containerDirectory(record.id))") { try Files.removeTree(store.containerDirectory(record.id)) }
         logger.info("container removed", metadata: ["container": "\(record.name)"])

@@ -48,7 +48,7 @@ public enum EngineError: Error, CustomStringConvertible {
         case let .infraNotRunning(pod, pid):
             return "the infra process (pid \(pid)) of pod \(pod) is not running; remove the pod and create it again"
         case let .infraStartFailed(pod, detail):
-            return "cannot start the infra process of pod \(pod): \(detail)"
+            return "cannot start the infra process of \(pod): \(detail)"
         case let .helperMissing(name, searched):
             return "helper \(name) not found (looked in \(searched.joined(separator: ", "))); set CRPOD_HELPER_DIR"
         case let .toolMissing(name, fix):

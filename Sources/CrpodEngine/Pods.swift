@@ -61,15 +61,20 @@ extension Engine {
     }
 
     private func launchInfra(_ pod: PodRecord, procsFiles: [String]) async throws -> ProcessIdentity {
+        try await launchPause(owner: "pod \(pod.name)", shares: pod.shares, hostname: pod.hostname, procsFiles: procsFiles)
+    }
+
+    /// Starts crpod-pause holding new namespaces of the given kinds; returns its identity.
+    func launchPause(owner: String, shares: [String], hostname: String?, procsFiles: [String]) async throws -> ProcessIdentity {
         let pause = try settings.helperPath("crpod-pause")
-        var arguments = pod.shares.isEmpty ? [] : ["--share", pod.shares.joined(separator: ",")]
-        if let hostname = pod.hostname { arguments += ["--hostname", hostname] }
+        var arguments = shares.isEmpty ? [] : ["--share", shares.joined(separator: ",")]
+        if let hostname { arguments += ["--hostname", hostname] }
         for file in procsFiles { arguments += ["--cgroup-procs", file] }
         let result = try await step("start \(pause)") { try await runner.run(pause, arguments) }
         guard result.succeeded, let pid = Int32(result.stdout.trimmingCharacters(in: " \n")) else {
-            throw EngineError.infraStartFailed(pod: pod.name, detail: "\(result.status): \(result.stderr.trimmingCharacters(in: " \n"))")
+            throw EngineError.infraStartFailed(pod: owner, detail: "\(result.status): \(result.stderr.trimmingCharacters(in: " \n"))")
         }
-        return try step("identify infra pid \(pid)") { try ProcessIdentity.of(pid: pid) }
+        return try step("identify crpod-pause pid \(pid)") { try ProcessIdentity.of(pid: pid) }
     }
 
     private func validatedParent(_ parent: String) throws -> String {

@@ -36,4 +36,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     public var created: String
     /// crpod's own view: created, running, exited; refined by the runtime's state.
     public var state: String
+    /// A crpod-pause holding namespaces the container joins by path outside a pod (a restored
+    /// standalone checkpoint whose network namespace was external); stopped with the container.
+    public var namespaceHolder: ProcessIdentity? = nil
 }

@@ -15,6 +15,7 @@ extension Engine {
         try prepareRootfs(record, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
         var spec = try restoredSpec(archive.spec, plan: plan, rootPath: record.overlay.target)
         try replaceMissingBindSources(&spec, containerDirectory: store.containerDirectory(record.id), hostname: pod?.hostname ?? plan.containerName)
+        if pod == nil { record.namespaceHolder = try await holdExternalNamespaces(&spec, original: archive.spec, owner: record.name, rollback: rollback) }
         clampRLimits(&spec)
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
         try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
@@ -25,6 +26,18 @@ extension Engine {
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
         return RestoreOutcome(id: record.id, name: record.name, podID: plan.podID, podName: plan.podName,
                               runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes)
+    }
+
+    /// runc marked the namespaces a standalone container joined by path (podman's
+    /// /run/netns/...) as external at checkpoint; CRIU then needs a namespace handed in by
+    /// path at restore. A crpod-pause holds a fresh one for the container's lifetime.
+    func holdExternalNamespaces(_ spec: inout OCISpec, original: OCISpec, owner: String, rollback: Rollback) async throws -> ProcessIdentity? {
+        let external = [NamespaceKind.net].filter { original.namespacePath(type: $0.ociType) != nil }
+        guard !external.isEmpty else { return nil }
+        let holder = try await launchPause(owner: "container \(owner)", shares: external.map(\.rawValue), hostname: nil, procsFiles: [])
+        rollback.add("stop namespace holder") { try? Processes.terminate(holder, grace: 1) }
+        for kind in external { spec.joinNamespace(type: kind.ociType, path: kind.procPath(pid: holder.pid)) }
+        return holder
     }
 
     /// The base rootfs: --rootfs, else the directory crpod recorded at checkpoint time.

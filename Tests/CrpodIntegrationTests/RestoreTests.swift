@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CrpodLinux
 import Testing
 
@@ -120,6 +123,24 @@ struct PodmanImportTests {
             let pid = try await crpod.pid(ofContainer: "imported")
             #expect(try NamespaceRef.of(pid: pid, kind: .net).inode == NamespaceRef.of(pid: infra, kind: .net).inode)
             #expect(try Files.read(archive) == bytes, "the archive is only read")
+        }
+    }
+}
+
+extension PodmanImportTests {
+    @Test("a standalone podman container restores outside pods with a fresh network namespace")
+    func importStandalone() async throws {
+        try await withCrpod { crpod in
+            let archive = Self.fixtures + "/standalone.tar"
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "nope", "--rootfs", PrivilegedHost.rootfs],
+                                          "cannot restore non pod container into pod", archive: archive)
+            try await crpod.ok(["restore", "--import", archive, "--rootfs", PrivilegedHost.rootfs, "--name", "alone"])
+            let pid = try await crpod.pid(ofContainer: "alone")
+            #expect(try NamespaceRef.of(pid: pid, kind: .net).inode != NamespaceRef.of(pid: getpid(), kind: .net).inode, "not the host's network")
+            let lastNumber = { (log: String) in log.split(separator: "\n").last.flatMap { Int($0) } ?? -1 }
+            #expect(try await eventually { lastNumber(try await crpod.ok(["logs", "alone"])) >= 4 })
+            try await crpod.ok(["rm", "-f", "alone"])
+            #expect(try await crpod.leftovers() == [])
         }
     }
 }
