@@ -47,7 +47,7 @@ APT_PACKAGES=(
     runc busybox-static
     libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
     iptables nftables iproute2 util-linux ca-certificates
-    tar gzip
+    tar gzip gcc libc6-dev
 )
 
 # trixie packages unpacked into the private CRIU prefix.
