@@ -26,10 +26,16 @@ extension Engine {
         try await withRollback { rollback in
             let work = try makeWorkDirectory(prefix: "restore", rollback: rollback, keep: request.keep)
             let archive = try extractAndValidate(path, into: work + "/archive")
-            let pod = try request.pod.map { reference in try? store.pod(reference) } ?? nil
+            let pod = try request.pod.flatMap(existingPod)
             let plan = try await planRestore(archive, pod: pod, request: request)
             return try await applyRestore(plan, archive: archive, pod: pod, request: request, rollback: rollback)
         }
+    }
+
+    /// The pod named by `reference`, or nil when there is none (the planner then reports
+    /// `pod "x" cannot be retrieved` with every other problem); ambiguity is an error.
+    func existingPod(_ reference: String) throws -> PodRecord? {
+        do { return try store.pod(reference) } catch EngineError.podNotFound(_) { return nil }
     }
 
     /// A fresh directory under the state root; removed on failure, and on success unless `keep`.

@@ -34,12 +34,16 @@ public struct CgroupLayout: Sendable, Equatable {
 
     public static func detect(mounts: [MountEntry]) throws(LinuxError) -> CgroupLayout {
         var hierarchies: [CgroupHierarchy] = []
-        for mount in mounts where mount.fsType == "cgroup2" || mount.fsType == "cgroup" {
-            if hierarchies.contains(where: { $0.mountPoint == mount.mountPoint }) { continue }
-            let controllers = mount.options.filter { v1Controllers.contains($0) || $0.hasPrefix("name=") }
-            hierarchies.append(CgroupHierarchy(
-                mountPoint: mount.mountPoint, isUnified: mount.fsType == "cgroup2",
-                controllers: mount.fsType == "cgroup2" ? [] : controllers))
+        // A hierarchy can be mounted more than once: CRIU mounts its "cgyard" copies under its
+        // work directory while it runs. The copy under /sys/fs/cgroup wins, else the first one.
+        let cgroupMounts = mounts.filter { $0.fsType == "cgroup2" || $0.fsType == "cgroup" }
+        let preferred = cgroupMounts.filter { $0.mountPoint.hasPrefix("/sys/fs/cgroup") }
+            + cgroupMounts.filter { !$0.mountPoint.hasPrefix("/sys/fs/cgroup") }
+        for mount in preferred {
+            let unified = mount.fsType == "cgroup2"
+            let controllers = unified ? [] : mount.options.filter { v1Controllers.contains($0) || $0.hasPrefix("name=") }
+            if hierarchies.contains(where: { $0.isUnified == unified && Set($0.controllers) == Set(controllers) }) { continue }
+            hierarchies.append(CgroupHierarchy(mountPoint: mount.mountPoint, isUnified: unified, controllers: controllers))
         }
         let hasV1 = hierarchies.contains { !$0.isUnified }
         let hasV2 = hierarchies.contains(where: \.isUnified)

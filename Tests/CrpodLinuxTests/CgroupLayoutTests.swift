@@ -122,3 +122,20 @@ struct ValidatedCgroupPathTests {
         #expect(try tree.directory("/a/b") == "/nonexistent-root/a/b")
     }
 }
+
+@Suite("CgroupLayout with duplicate mounts")
+struct CgroupDuplicateMountTests {
+    /// While CRIU restores, it mounts "cgyard" copies of the hierarchies under its work dir;
+    /// another crpod reading /proc/self/mounts then must not take them for new hierarchies.
+    @Test func criuCgyardCopiesAreIgnored() throws {
+        let mounts = try MountTable.parse("""
+        cgroup /sys/fs/cgroup/pids cgroup rw,relatime,pids 0 0
+        cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+        none /var/tmp/x/restore-work/.criu.cgyard.KDEXhO/pids cgroup rw,relatime,pids 0 0
+        none /var/tmp/x/restore-work/.criu.cgyard.KDEXhO/unified cgroup2 rw,relatime 0 0
+        """)
+        let layout = try CgroupLayout.detect(mounts: mounts)
+        #expect(layout.hierarchies.map(\.mountPoint) == ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"])
+        #expect(layout.mode == .hybrid)
+    }
+}

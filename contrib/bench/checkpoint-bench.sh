@@ -84,6 +84,10 @@ case $RUNS in
     ''|*[!0-9]*) die "RUNS must be a number (got '$RUNS')" ;;
 esac
 [ "$RUNS" -ge 5 ] || die "RUNS must be at least 5 (got $RUNS)"
+for v in MIB QUIET_IDLE QUIET_TIMEOUT; do
+    case ${!v} in ''|*[!0-9]*) die "$v must be a non-negative integer (got '${!v}')" ;; esac
+done
+[ "$MIB" -gt 0 ] || die "CRPOD_BENCH_MIB must be positive"
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --scratch-path .build-release (or set CRPOD)"
 [ -d "$SRC_ROOTFS/bin" ] || die "no busybox rootfs at $SRC_ROOTFS (run contrib/provision.sh)"
@@ -176,20 +180,19 @@ fi
 
 # now_us: microseconds since the epoch, without forking
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 
 # record TOOL WORKLOAD VALUE: append a measurement (ms, or bytes for sizes)
 record() { echo "$3" >> "$WORK/data/$1.$2"; }
 
-# wait_output DESCRIPTION COMMAND...: until COMMAND prints a non-empty line
+# wait_output DESCRIPTION PATTERN COMMAND...: until COMMAND prints a line matching PATTERN
 wait_output() {
-    local what=$1; shift
+    local what=$1 pattern=$2; shift 2
     local deadline=$(( $(now_us) + READY_TIMEOUT * 1000000 ))
     while [ "$(now_us)" -lt "$deadline" ]; do
-        if "$@" 2>/dev/null | grep -q .; then return 0; fi
+        if "$@" 2>/dev/null | grep -q -- "$pattern"; then return 0; fi
         sleep 0.1
     done
-    die "$what printed nothing within ${READY_TIMEOUT}s"
+    die "$what did not print a line matching '$pattern' within ${READY_TIMEOUT}s; its output: $("$@" 2>&1 | tail -n 3)"
 }
 
 # cpu_idle_pct: % of CPU time idle (idle + iowait) over the next 0.5 s
@@ -234,6 +237,13 @@ timed() {
     printf -v "$__var" '%s' "$(( t1 - t0 ))"
 }
 
+ready_pattern() {   # ready_pattern WORKLOAD -> the first line the workload prints
+    case $1 in
+        counter) echo '^0$' ;;
+        dirty-mem) echo '^ready' ;;
+    esac
+}
+
 workload_args() {   # workload_args WORKLOAD -> the command line inside the container
     case $1 in
         counter) printf '%s\0' sh -c "$COUNTER_CMD" ;;
@@ -260,7 +270,7 @@ bench_crpod() {   # bench_crpod WORKLOAD RUN
     mapfile -d '' cmd < <(workload_args "$w")
     CRPOD_CTRS+=("$name")
     "$CRPOD" run "${CR[@]}" --name "$name" --pod "$CRPOD_POD" --rootfs "$BENCH_ROOTFS" -- "${cmd[@]}" >/dev/null
-    wait_output "crpod container $name" "$CRPOD" logs "${CR[@]}" "$name"
+    wait_output "crpod container $name" "$(ready_pattern "$w")" "$CRPOD" logs "${CR[@]}" "$name"
     sync
     timed t "$CRPOD" checkpoint "${CR[@]}" --export "$file" --compress zstd --print-stats "$name"
     record crpod "$w" "$t"
@@ -276,7 +286,7 @@ bench_podman() {   # bench_podman WORKLOAD RUN
     mapfile -d '' cmd < <(workload_args "$w")
     PODMAN_CTRS+=("$name")
     podman run -d --pod "$PODMAN_POD" --name "$name" "$IMAGE" "${cmd[@]}" >/dev/null
-    wait_output "podman container $name" podman logs "$name"
+    wait_output "podman container $name" "$(ready_pattern "$w")" podman logs "$name"
     sync
     timed t podman container checkpoint --export "$file" --compress zstd --print-stats "$name"
     record podman "$w" "$t"
@@ -293,7 +303,7 @@ bench_runc() {   # bench_runc WORKLOAD RUN: runc checkpoint of a crpod container
     mapfile -d '' cmd < <(workload_args "$w")
     CRPOD_CTRS+=("$name")
     id=$("$CRPOD" run "${CR[@]}" --name "$name" --pod "$CRPOD_POD" --rootfs "$BENCH_ROOTFS" -- "${cmd[@]}")
-    wait_output "crpod container $name" "$CRPOD" logs "${CR[@]}" "$name"
+    wait_output "crpod container $name" "$(ready_pattern "$w")" "$CRPOD" logs "${CR[@]}" "$name"
     mkdir -p "$img" "$wrk"
     sync
     timed t runc --root "$WORK/run/runc" checkpoint --manage-cgroups-mode soft \

@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+#
+# contrib/bench/restore-bench.sh - import + restore benchmark: crpod vs
+# podman vs bare runc (+ decompression), for containers restored into a
+# second pod.
+#
+# Usage (as root, after contrib/provision.sh, contrib/podman/setup-podman.sh
+# and a release build of crpod):
+#   contrib/bench/restore-bench.sh [RUNS]        (RUNS >= 5, default 5)
+#
+# Workloads (the same as checkpoint-bench.sh):
+#   counter    busybox sh printing a counter every second
+#   dirty-mem  contrib/bench/workloads/dirty-mem.c, 100 MiB of dirty,
+#              semi-compressible memory (zstd -3 ratio about 3x)
+#
+# Fixtures, made once per workload outside any timing:
+#   - crpod: the workload in crpod pod "src" (shares ipc,net,uts), checkpointed
+#     with `crpod checkpoint --export A --compress zstd`; a second crpod pod
+#     "dst" (same sharing) is the restore target.
+#   - podman: the workload in podman pod "src" (--share ipc,net,uts),
+#     checkpointed with `podman container checkpoint --export A --compress
+#     zstd`; a second podman pod "dst" is the restore target.
+#   - runc: one `crpod restore --keep` of the crpod archive into "dst"; its
+#     runc container is then deleted (process and cgroup gone), which leaves
+#     what crpod prepared for runc: the extracted, adjusted CRIU images
+#     (<root>/work/restore-*/archive/checkpoint), the bundle with its
+#     config.json, and the mounted overlay rootfs.
+#
+# Measured per workload, each RUNS times, interleaved (wall clock from bash's
+# $EPOCHREALTIME; `sync` and an idle host before each timed command):
+#   crpod         crpod restore --import A --pod dst --name rN --print-stats
+#                 (rN is removed after the timing)
+#   podman        podman container restore --import A --pod <dst pod id>
+#                 --name rN --print-stats (podman 4.3.1 takes only the id;
+#                 rN is removed after the timing)
+#   runc          runc --root <run-root>/runc --log L --log-format json
+#                 restore --detach --image-path I --work-path W --bundle B
+#                 --pid-file P --manage-cgroups-mode soft ID: the runc call
+#                 crpod makes, on the images and bundle crpod prepared
+#                 (`runc delete -f` + cgroup removal after the timing)
+#   zstd -dc|tar  zstd -dc A | tar -x -C <empty dir> of the crpod archive
+#   runc+decomp   runc + zstd -dc|tar of the same run (sum)
+# --print-stats changes nothing done (both tools always read CRIU's
+# stats-restore); it gives the time spent inside `runc restore` and each
+# tool's own total.
+#
+# Output: a markdown table (min/median/max ms, and the ratios of the medians
+# crpod/(runc+decomp), target <= 1.15x, and podman/crpod, target >= 2.5x)
+# printed and written to contrib/bench/results/restore-<date>.md.
+#
+# Everything the run creates (crpod pods and containers, podman pods and
+# containers, runc state, the work directory, the bench cgroup parent) is
+# removed on exit, also on failure or Ctrl-C.  Kept between runs as fixtures
+# (shared with checkpoint-bench.sh): the rootfs $CRPOD_BENCH_ROOTFS (busybox
+# + /usr/bin/dirty-mem) and the podman image localhost/crpod-bench:latest
+# made from it; both are rebuilt only when the dirty-mem binary changes.
+#
+# Environment:
+#   CRPOD               crpod binary (default <repo>/.build-release/release/crpod)
+#   CRPOD_TEST_ROOTFS   busybox rootfs (default /var/lib/crpod-test/rootfs-busybox)
+#   CRPOD_BENCH_ROOTFS  bench rootfs   (default /var/lib/crpod-test/rootfs-bench)
+#   CRPOD_BENCH_TMP     parent of the work directory (default /var/tmp)
+#   CRPOD_BENCH_MIB     dirty-mem size in MiB (default 100)
+#   CRPOD_BENCH_OUT     result file (default contrib/bench/results/restore-<date>.md)
+#   CRPOD_BENCH_QUIET_IDLE     before each timed command, wait until the host's
+#                       CPUs were at least this % idle over 0.5 s (default 85;
+#                       0 turns it off)
+#   CRPOD_BENCH_QUIET_TIMEOUT  give up waiting after this many seconds and time
+#                       anyway (default 120); such samples are counted in the report
+#
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RUNS=${1:-5}
+CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
+SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
+BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
+TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
+MIB=${CRPOD_BENCH_MIB:-100}
+IMAGE=localhost/crpod-bench:latest
+STAMP_LABEL=crpod.bench.dirty-mem-sha256
+DATE=$(date -u +%Y-%m-%d)
+OUT=${CRPOD_BENCH_OUT:-$HERE/results/restore-$DATE.md}
+COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
+READY_TIMEOUT=60   # seconds a workload may take to print its first line
+QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}        # % idle wanted before each timed command (0: off)
+QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}  # seconds to wait for it, then time anyway
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+export LC_ALL=C
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'restore-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+
+case $RUNS in
+    -h|--help) sed -n '2,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    ''|*[!0-9]*) die "RUNS must be a number (got '$RUNS')" ;;
+esac
+[ "$RUNS" -ge 5 ] || die "RUNS must be at least 5 (got $RUNS)"
+[ "$(id -u)" = 0 ] || die "must run as root"
+[ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --scratch-path .build-release (or set CRPOD)"
+[ -d "$SRC_ROOTFS/bin" ] || die "no busybox rootfs at $SRC_ROOTFS (run contrib/provision.sh)"
+for tool in runc criu podman zstd tar gcc jq sync findmnt; do
+    command -v "$tool" >/dev/null || die "$tool not found on PATH"
+done
+[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (\$EPOCHREALTIME)"
+
+# ------------------------------------------------------------ state + cleanup
+
+TAG=crpod-rbench-$$
+WORK=""
+CG_PARENT=/$TAG
+CRPOD_PODS=()
+CRPOD_CTRS=()
+PODMAN_PODS=()
+PODMAN_CTRS=()
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - ERR
+    log "cleaning up"
+    local c p d
+    for c in "${PODMAN_CTRS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+    for p in "${PODMAN_PODS[@]}"; do podman pod rm -f -t 0 "$p" >/dev/null 2>&1; done
+    if [ -n "$WORK" ]; then
+        # runc containers first (the bare runc restores use crpod's ids)
+        if [ -d "$WORK/run/runc" ]; then
+            for d in "$WORK/run/runc"/*; do
+                [ -d "$d" ] && runc --root "$WORK/run/runc" delete -f "$(basename "$d")" >/dev/null 2>&1
+            done
+        fi
+        for c in "${CRPOD_CTRS[@]}"; do
+            "$CRPOD" rm -f --root "$WORK/root" --run-root "$WORK/run" "$c" >/dev/null 2>&1
+        done
+        for p in "${CRPOD_PODS[@]}"; do
+            "$CRPOD" pod rm -f --root "$WORK/root" --run-root "$WORK/run" "$p" >/dev/null 2>&1
+        done
+        # crpod's overlays live under its root; unmount anything still there
+        awk -v w="$WORK" '$2 ~ "^" w {print $2}' /proc/self/mounts | sort -r | while read -r d; do
+            umount -l "$d" 2>/dev/null
+        done
+        rm -rf "$WORK"
+    fi
+    for d in /sys/fs/cgroup"$CG_PARENT" /sys/fs/cgroup/*"$CG_PARENT"; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    if podman ps -a --format '{{.Names}}' 2>/dev/null | grep -q "^$TAG"; then
+        printf 'restore-bench.sh: WARNING: podman containers named %s* remain\n' "$TAG" >&2
+    fi
+    if podman pod ls --format '{{.Name}}' 2>/dev/null | grep -q "^$TAG"; then
+        printf 'restore-bench.sh: WARNING: podman pods named %s* remain\n' "$TAG" >&2
+    fi
+    if ls -d /sys/fs/cgroup"$CG_PARENT" /sys/fs/cgroup/*"$CG_PARENT" >/dev/null 2>&1; then
+        printf 'restore-bench.sh: WARNING: cgroups %s remain\n' "$CG_PARENT" >&2
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+trap 'printf "restore-bench.sh: ERROR: command failed (exit %s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+mkdir -p "$TMP_PARENT"
+WORK=$(mktemp -d "$TMP_PARENT/$TAG.XXXXXX")
+mkdir -p "$WORK/out" "$WORK/data" "$WORK/logs" "$WORK/runc-work"
+CR=(--root "$WORK/root" --run-root "$WORK/run")
+ERRLOG=$WORK/logs/stderr.log
+
+fstype() { findmnt -n -o FSTYPE --target "$1"; }
+fsdev() { findmnt -n -o SOURCE --target "$1"; }
+
+# ------------------------------------------------------------ fixtures (as checkpoint-bench.sh)
+
+log "building dirty-mem (static)"
+gcc -O2 -static -o "$WORK/dirty-mem" "$HERE/workloads/dirty-mem.c"
+SHA=$(sha256sum "$WORK/dirty-mem" | cut -c1-64)
+
+if [ "$(cat "$BENCH_ROOTFS/.crpod-bench-stamp" 2>/dev/null)" != "$SHA" ]; then
+    log "making $BENCH_ROOTFS (busybox + /usr/bin/dirty-mem)"
+    rm -rf "$BENCH_ROOTFS"
+    cp -a "$SRC_ROOTFS" "$BENCH_ROOTFS"
+    install -m 0755 "$WORK/dirty-mem" "$BENCH_ROOTFS/usr/bin/dirty-mem"
+    echo "$SHA" > "$BENCH_ROOTFS/.crpod-bench-stamp"
+fi
+if [ "$(podman image inspect --format "{{index .Labels \"$STAMP_LABEL\"}}" "$IMAGE" 2>/dev/null)" != "$SHA" ]; then
+    log "importing $BENCH_ROOTFS as $IMAGE"
+    tar -C "$BENCH_ROOTFS" -c . | podman import -q --change "LABEL $STAMP_LABEL=$SHA" - "$IMAGE" >/dev/null
+fi
+
+# ------------------------------------------------------------ helpers (as checkpoint-bench.sh)
+
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+
+# record TOOL WORKLOAD VALUE: append a measurement (us)
+record() { echo "$3" >> "$WORK/data/$1.$2"; }
+
+# wait_output DESCRIPTION COMMAND...: until COMMAND prints a non-empty line
+wait_output() {
+    local what=$1; shift
+    local deadline=$(( $(now_us) + READY_TIMEOUT * 1000000 ))
+    while [ "$(now_us)" -lt "$deadline" ]; do
+        if "$@" 2>/dev/null | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    die "$what printed nothing within ${READY_TIMEOUT}s"
+}
+
+# cpu_idle_pct: % of CPU time idle (idle + iowait) over the next 0.5 s
+cpu_idle_pct() {
+    local a b
+    read -r -a a < /proc/stat
+    sleep 0.5
+    read -r -a b < /proc/stat
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    local idle=$(( b[4] - a[4] + b[5] - a[5] ))
+    [ "$total" -gt 0 ] || { echo 100; return; }
+    echo $(( 100 * idle / total ))
+}
+
+# wait_quiet: wait until the host is idle enough to time something (see QUIET_IDLE)
+NOISY=0
+wait_quiet() {
+    [ "$QUIET_IDLE" -gt 0 ] || return 0
+    local deadline=$(( $(now_us) + QUIET_TIMEOUT * 1000000 )) warned=""
+    while [ "$(cpu_idle_pct)" -lt "$QUIET_IDLE" ]; do
+        if [ "$(now_us)" -ge "$deadline" ]; then
+            NOISY=$(( NOISY + 1 ))
+            log "host still busy after ${QUIET_TIMEOUT}s; timing anyway"
+            return 0
+        fi
+        [ -n "$warned" ] || { log "waiting for the host to be >= ${QUIET_IDLE}% idle"; warned=1; }
+    done
+}
+
+# timed VAR COMMAND...: sync, wait for a quiet host, run COMMAND (stdout to
+# $WORK/logs/last.out), put its wall time in us in VAR
+timed() {
+    local __var=$1; shift
+    local t0 t1
+    sync
+    wait_quiet
+    t0=$(now_us)
+    if ! "$@" > "$WORK/logs/last.out" 2>>"$ERRLOG"; then
+        tail -n 30 "$ERRLOG" >&2
+        die "timed command failed: $*"
+    fi
+    t1=$(now_us)
+    printf -v "$__var" '%s' "$(( t1 - t0 ))"
+}
+
+workload_args() {   # workload_args WORKLOAD -> the command line inside the container
+    case $1 in
+        counter) printf '%s\0' sh -c "$COUNTER_CMD" ;;
+        dirty-mem) printf '%s\0' /usr/bin/dirty-mem "$MIB" ;;
+    esac
+}
+
+# decompress ARCHIVE DIR: what a restore has to do with the archive at least
+decompress() { zstd -q -dc "$1" | tar -x -C "$2"; }
+
+# ------------------------------------------------------------ pods
+
+log "work directory $WORK ($(fstype "$WORK") on $(fsdev "$WORK"))"
+CRPOD_SRC=$TAG-src
+CRPOD_DST=$TAG-dst
+for p in "$CRPOD_SRC" "$CRPOD_DST"; do
+    CRPOD_PODS+=("$p")
+    "$CRPOD" pod create "${CR[@]}" --share ipc,net,uts --cgroup-parent "$CG_PARENT" "$p" >/dev/null
+done
+PODMAN_SRC=$TAG-src
+PODMAN_DST=$TAG-dst
+for p in "$PODMAN_SRC" "$PODMAN_DST"; do
+    PODMAN_PODS+=("$p")
+    podman pod create --name "$p" --share ipc,net,uts >/dev/null
+done
+PODMAN_DST_ID=$(podman pod inspect --format '{{.ID}}' "$PODMAN_DST")
+PODMAN_STORAGE=$(podman info --format '{{.Store.GraphRoot}}')
+
+# ------------------------------------------------------------ per-workload fixtures
+
+declare -A CRPOD_ARCHIVE PODMAN_ARCHIVE RUNC_ID RUNC_IMAGES RUNC_BUNDLE
+
+prepare() {   # prepare WORKLOAD: both archives and crpod's prepared runc restore
+    local w=$1 name id before after
+    local -a cmd
+    mapfile -d '' cmd < <(workload_args "$w")
+
+    log "$w: crpod checkpoint --export (fixture)"
+    name=$TAG-src-$w
+    CRPOD_CTRS+=("$name")
+    "$CRPOD" run "${CR[@]}" --name "$name" --pod "$CRPOD_SRC" --rootfs "$BENCH_ROOTFS" -- "${cmd[@]}" >/dev/null
+    wait_output "crpod container $name" "$CRPOD" logs "${CR[@]}" "$name"
+    CRPOD_ARCHIVE[$w]=$WORK/out/crpod-$w.tar.zst
+    "$CRPOD" checkpoint "${CR[@]}" --export "${CRPOD_ARCHIVE[$w]}" --compress zstd "$name" >/dev/null
+
+    log "$w: podman container checkpoint --export (fixture)"
+    PODMAN_CTRS+=("$name")
+    podman run -d --pod "$PODMAN_SRC" --name "$name" "$IMAGE" "${cmd[@]}" >/dev/null
+    wait_output "podman container $name" podman logs "$name"
+    PODMAN_ARCHIVE[$w]=$WORK/out/podman-$w.tar.zst
+    podman container checkpoint --export "${PODMAN_ARCHIVE[$w]}" --compress zstd "$name" >/dev/null
+
+    log "$w: crpod restore --keep (fixture for bare runc)"
+    name=$TAG-runc-$w
+    CRPOD_CTRS+=("$name")
+    before=$(ls "$WORK/root/work" 2>/dev/null || true)
+    "$CRPOD" restore "${CR[@]}" --import "${CRPOD_ARCHIVE[$w]}" --pod "$CRPOD_DST" --name "$name" --keep >/dev/null
+    after=$(ls "$WORK/root/work")
+    id=$("$CRPOD" inspect "${CR[@]}" "$name" | awk '$1 == "ID:" {print $2}')
+    [ -n "$id" ] || die "no id for $name"
+    RUNC_ID[$w]=$id
+    RUNC_BUNDLE[$w]=$WORK/root/containers/$id/bundle
+    RUNC_IMAGES[$w]=$WORK/root/work/$(comm -13 <(echo "$before") <(echo "$after") | head -n 1)/archive/checkpoint
+    [ -f "${RUNC_IMAGES[$w]}/pstree.img" ] || die "no kept images for $name (${RUNC_IMAGES[$w]})"
+    [ -f "${RUNC_BUNDLE[$w]}/config.json" ] || die "no bundle for $name"
+    # keep the bundle, images and mounted overlay; drop the process and cgroup
+    runc_delete "$w"
+}
+
+runc_delete() {   # runc_delete WORKLOAD: remove the bare runc container's state and cgroup
+    local id=${RUNC_ID[$1]} cg d
+    runc --root "$WORK/run/runc" delete -f "$id" >/dev/null 2>&1 || true
+    cg=$(jq -r '.linux.cgroupsPath' "${RUNC_BUNDLE[$1]}/config.json")
+    for d in /sys/fs/cgroup/*"$cg" /sys/fs/cgroup"$cg"; do
+        [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+    done
+    [ ! -e "$WORK/run/runc/$id" ] || die "runc state of $id remains"
+}
+
+# ------------------------------------------------------------ one run of each tool
+
+bench_crpod() {   # bench_crpod WORKLOAD RUN
+    local w=$1 name=$TAG-r$2-$1 t
+    CRPOD_CTRS+=("$name")
+    timed t "$CRPOD" restore "${CR[@]}" --import "${CRPOD_ARCHIVE[$w]}" --pod "$CRPOD_DST" --name "$name" --print-stats
+    record crpod "$w" "$t"
+    record crpod-runc-part "$w" "$(jq '.container_statistics[0].runtime_restore_duration' "$WORK/logs/last.out")"
+    record crpod-total "$w" "$(jq '.podman_restore_duration' "$WORK/logs/last.out")"
+    "$CRPOD" rm -f "${CR[@]}" "$name" >/dev/null
+}
+
+bench_podman() {   # bench_podman WORKLOAD RUN
+    local w=$1 name=$TAG-r$2-$1 t
+    PODMAN_CTRS+=("$name")
+    timed t podman container restore --import "${PODMAN_ARCHIVE[$w]}" --pod "$PODMAN_DST_ID" --name "$name" --print-stats
+    record podman "$w" "$t"
+    record podman-runc-part "$w" "$(jq '.container_statistics[0].runtime_restore_duration' "$WORK/logs/last.out")"
+    podman rm -f -t 0 "$name" >/dev/null
+}
+
+bench_runc() {   # bench_runc WORKLOAD RUN: bare runc restore, then zstd -dc | tar -x
+    local w=$1 i=$2 t tz id=${RUNC_ID[$1]} wrk=$WORK/runc-work/$1-$2 x=$WORK/out/extract-$1-$2
+    mkdir -p "$wrk" "$x"
+    timed t runc --root "$WORK/run/runc" --log "$wrk/runtime.log" --log-format json \
+        restore --detach --image-path "${RUNC_IMAGES[$w]}" --work-path "$wrk" \
+        --bundle "${RUNC_BUNDLE[$w]}" --pid-file "$wrk/pid" --manage-cgroups-mode soft "$id"
+    record runc "$w" "$t"
+    kill -0 "$(cat "$wrk/pid")" || die "bare runc restore of $w: process not running"
+    runc_delete "$w"
+    timed tz decompress "${CRPOD_ARCHIVE[$w]}" "$x"
+    record decomp "$w" "$tz"
+    record runc+decomp "$w" "$(( t + tz ))"
+    rm -rf "$wrk" "$x"
+}
+
+# ------------------------------------------------------------ run
+
+WORKLOADS=(counter dirty-mem)
+for w in "${WORKLOADS[@]}"; do prepare "$w"; done
+for w in "${WORKLOADS[@]}"; do
+    for i in $(seq 1 "$RUNS"); do
+        log "$w run $i/$RUNS"
+        # interleaved so that drift on the host hits every tool alike
+        bench_crpod "$w" "$i"
+        bench_podman "$w" "$i"
+        bench_runc "$w" "$i"
+    done
+done
+
+# ------------------------------------------------------------ report
+
+# stats FILE [DIV]: "min median max" of the numbers in FILE, divided by DIV
+stats() {
+    sort -n "$1" | awk -v d="${2:-1}" '{ v[NR] = $1 / d }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf "%.1f %.1f %.1f\n", v[1], m, v[NR] }'
+}
+median() { stats "$1" "${2:-1}" | awk '{print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() {   # verdict VALUE OP TARGET
+    awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "**missed**" }'
+}
+mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
+
+wl_label() {
+    case $1 in
+        counter) echo "busybox counter" ;;
+        dirty-mem) echo "dirty-mem ${MIB} MiB" ;;
+    esac
+}
+
+first_line() { "$@" 2>&1 | head -n 1; }
+
+{
+    echo "### Import + restore into another pod: crpod vs podman vs runc ($DATE)"
+    echo
+    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(first_line podman --version), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
+    echo "- $RUNS runs per tool and workload, interleaved; wall-clock ms of the restore command only (the restored container is removed after each run, untimed); target pods share ipc,net,uts"
+    if [ "$QUIET_IDLE" -gt 0 ]; then
+        echo "- each timed command started after \`sync\` once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
+    else
+        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
+    fi
+    echo "- files: crpod root/run-root, archives and extractions under $TMP_PARENT/$TAG.* ($(fstype "$WORK") on $(fsdev "$WORK")); podman's storage under $PODMAN_STORAGE ($(fstype "$PODMAN_STORAGE") on $(fsdev "$PODMAN_STORAGE"))"
+    echo "- archives (zstd): $(for w in "${WORKLOADS[@]}"; do printf '%s crpod %s MiB, podman %s MiB; ' "$(wl_label "$w")" "$(mib "${CRPOD_ARCHIVE[$w]}")" "$(mib "${PODMAN_ARCHIVE[$w]}")"; done | sed 's/; $//')"
+    echo
+    echo "| workload | tool | min ms | median ms | max ms |"
+    echo "|---|---|---:|---:|---:|"
+    for w in "${WORKLOADS[@]}"; do
+        label=$(wl_label "$w")
+        read -r a b c < <(stats "$WORK/data/crpod.$w" 1000)
+        echo "| $label | crpod \`restore --import --pod --name\` | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/crpod-total.$w" 1000)
+        echo "| $label | &nbsp;&nbsp;crpod's own total (print-stats \`podman_restore_duration\`) | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/crpod-runc-part.$w" 1000)
+        echo "| $label | &nbsp;&nbsp;of which inside \`runc restore\` (print-stats) | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/podman.$w" 1000)
+        echo "| $label | podman \`container restore --import --pod --name\` | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/podman-runc-part.$w" 1000)
+        echo "| $label | &nbsp;&nbsp;of which inside \`runc restore\` (print-stats) | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/runc.$w" 1000)
+        echo "| $label | \`runc restore\` alone (crpod's images + bundle) | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/decomp.$w" 1000)
+        echo "| $label | \`zstd -dc \| tar -x\` of the crpod archive | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/runc+decomp.$w" 1000)
+        echo "| $label | runc restore + decompression (sum) | $a | $b | $c |"
+    done
+    echo
+    echo "Ratios of the medians (targets: crpod/(runc+decompression) ≤ 1.15×; podman/crpod ≥ 2.5×):"
+    echo
+    echo "| workload | crpod / (runc+decomp) | podman / crpod | crpod / runc alone |"
+    echo "|---|---:|---:|---:|"
+    for w in "${WORKLOADS[@]}"; do
+        c=$(median "$WORK/data/crpod.$w"); p=$(median "$WORK/data/podman.$w")
+        rd=$(median "$WORK/data/runc+decomp.$w"); r=$(median "$WORK/data/runc.$w")
+        crd=$(ratio "$c" "$rd"); pc=$(ratio "$p" "$c")
+        echo "| $(wl_label "$w") | ${crd}× ($(verdict "$crd" '<=' 1.15)) | ${pc}× ($(verdict "$pc" '>=' 2.5)) | $(ratio "$c" "$r")× |"
+    done
+    echo
+    echo "Raw samples (ms):"
+    echo
+    for w in "${WORKLOADS[@]}"; do
+        for t in crpod crpod-runc-part podman podman-runc-part runc decomp; do
+            echo "- $w $t: $(awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }' "$WORK/data/$t.$w")"
+        done
+    done
+} > "$WORK/report.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/report.md" "$OUT"
+cat "$WORK/report.md"
+log "written to $OUT"
