@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrpodArchive
 import CrpodEngine
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -90,12 +91,27 @@ func microsecondsSince(_ start: ContinuousClock.Instant) -> UInt64 {
     return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
 }
 
-/// Byte-count progress on stderr, for TTYs only.
+/// Byte-count progress on stderr, for TTYs only: at most ten lines a second, the rate counted
+/// from the first byte written.
 enum Progress {
+    struct State {
+        var start: ContinuousClock.Instant?
+        var lastPrint: ContinuousClock.Instant?
+    }
+
     static func reporter(label: String) -> @Sendable (UInt64) -> Void {
-        let start = ContinuousClock.now
+        let state = Mutex(State())
         return { bytes in
-            let elapsed = ContinuousClock.now - start
+            let now = ContinuousClock.now
+            let start: ContinuousClock.Instant? = state.withLock { state in
+                let start = state.start ?? now
+                state.start = start
+                if let last = state.lastPrint, now - last < .milliseconds(100) { return nil }
+                state.lastPrint = now
+                return start
+            }
+            guard let start else { return }
+            let elapsed = now - start
             let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
             let mib = Double(bytes) / 1_048_576
             let line = "\r\(label): \(formatted(mib)) MiB (\(formatted(mib / seconds)) MiB/s)   "
