@@ -44,10 +44,6 @@ extension Engine {
         }
     }
 
-    func criuVersionNumber() async -> Int? {
-        guard let path = settings.criuPath else { return nil }
-        return try? await CRIUProbe(runner: runner).version(at: path).number
-    }
 
     /// config.dump with podman's field names for what crpod has, plus a `crpod` section.
     /// crpod's infra is not a container, so the pod id stands where podman names the infra.

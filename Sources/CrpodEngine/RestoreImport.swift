@@ -128,7 +128,7 @@ extension Engine {
 
     func hostPlanFacts(needsPodSupport: Bool) async -> HostPlanFacts {
         let runtimePath = settings.runtimePath ?? "runc"
-        let supports = needsPodSupport ? await RuntimeProbe(runner: runner).supportsPodRestore(at: runtimePath).isSupported : true
+        let supports = needsPodSupport ? await runtimeSupportsPodRestore(runtimePath) : true
         let names = Set(((try? store.containers()) ?? []).map(\.name))
         return HostPlanFacts(
             criuVersion: await criuVersionNumber(), runtimePath: runtimePath, runtimeSupportsPodRestore: supports,

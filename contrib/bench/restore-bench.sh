@@ -40,6 +40,8 @@
 #                 (`runc delete -f` + cgroup removal after the timing)
 #   zstd -dc|tar  zstd -dc A | tar -x -C <empty dir> of the crpod archive
 #   runc+decomp   runc + zstd -dc|tar of the same run (sum)
+#   inspect       crpod archive inspect A (diagnostic only: crpod's read,
+#                 decompress and hash pass over the archive, nothing written)
 # --print-stats changes nothing done (both tools always read CRIU's
 # stats-restore); it gives the time spent inside `runc restore` and each
 # tool's own total.
@@ -338,6 +340,7 @@ bench_crpod() {   # bench_crpod WORKLOAD RUN
     record crpod "$w" "$t"
     record crpod-runc-part "$w" "$(jq '.container_statistics[0].runtime_restore_duration' "$WORK/logs/last.out")"
     record crpod-total "$w" "$(jq '.podman_restore_duration' "$WORK/logs/last.out")"
+    record crpod-outside-runc "$w" "$(jq '.podman_restore_duration - .container_statistics[0].runtime_restore_duration' "$WORK/logs/last.out")"
     "$CRPOD" rm -f "${CR[@]}" "$name" >/dev/null
 }
 
@@ -363,6 +366,9 @@ bench_runc() {   # bench_runc WORKLOAD RUN: bare runc restore, then zstd -dc | t
     record decomp "$w" "$tz"
     record runc+decomp "$w" "$(( t + tz ))"
     rm -rf "$wrk" "$x"
+    # diagnostic: crpod's archive pass without writing (decompress + hash + validate)
+    timed t "$CRPOD" archive inspect "${CRPOD_ARCHIVE[$w]}"
+    record inspect "$w" "$t"
 }
 
 # ------------------------------------------------------------ run
@@ -427,6 +433,8 @@ first_line() { "$@" 2>&1 | head -n 1; }
         echo "| $label | &nbsp;&nbsp;crpod's own total (print-stats \`podman_restore_duration\`) | $a | $b | $c |"
         read -r a b c < <(stats "$WORK/data/crpod-runc-part.$w" 1000)
         echo "| $label | &nbsp;&nbsp;of which inside \`runc restore\` (print-stats) | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/crpod-outside-runc.$w" 1000)
+        echo "| $label | &nbsp;&nbsp;of which outside it (total − runc, per run) | $a | $b | $c |"
         read -r a b c < <(stats "$WORK/data/podman.$w" 1000)
         echo "| $label | podman \`container restore --import --pod --name\` | $a | $b | $c |"
         read -r a b c < <(stats "$WORK/data/podman-runc-part.$w" 1000)
@@ -437,6 +445,8 @@ first_line() { "$@" 2>&1 | head -n 1; }
         echo "| $label | \`zstd -dc \| tar -x\` of the crpod archive | $a | $b | $c |"
         read -r a b c < <(stats "$WORK/data/runc+decomp.$w" 1000)
         echo "| $label | runc restore + decompression (sum) | $a | $b | $c |"
+        read -r a b c < <(stats "$WORK/data/inspect.$w" 1000)
+        echo "| $label | (diagnostic) \`crpod archive inspect\`: decompress + hash, nothing written | $a | $b | $c |"
     done
     echo
     echo "Ratios of the medians (targets: crpod/(runc+decompression) ≤ 1.15×; podman/crpod ≥ 2.5×):"
@@ -453,7 +463,7 @@ first_line() { "$@" 2>&1 | head -n 1; }
     echo "Raw samples (ms):"
     echo
     for w in "${WORKLOADS[@]}"; do
-        for t in crpod crpod-runc-part podman podman-runc-part runc decomp; do
+        for t in crpod crpod-runc-part podman podman-runc-part runc decomp inspect; do
             echo "- $w $t: $(awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }' "$WORK/data/$t.$w")"
         done
     done
