@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -24,7 +27,7 @@ struct ImportedArchive {
 extension Engine {
     func restoreImport(_ path: String, _ request: RestoreRequest) async throws -> RestoreOutcome {
         try await withRollback { rollback in
-            let work = try makeWorkDirectory(prefix: "restore", rollback: rollback, keep: request.keep)
+            let work = try makeWorkDirectory(prefix: "restore", archive: path, rollback: rollback, keep: request.keep)
             let archive = try extractAndValidate(path, into: work + "/archive")
             let pod = try request.pod.flatMap(existingPod)
             let plan = try await planRestore(archive, pod: pod, request: request)
@@ -39,12 +42,28 @@ extension Engine {
     }
 
     /// A fresh directory under the state root; removed on failure, and on success unless `keep`.
-    func makeWorkDirectory(prefix: String, rollback: Rollback, keep: Bool) throws -> String {
+    /// When the archive surely fits in half the available memory it is a private tmpfs:
+    /// extracting the page images there, and CRIU reading them back, skips the disk.
+    func makeWorkDirectory(prefix: String, archive: String, rollback: Rollback, keep: Bool) throws -> String {
         let path = "\(store.root)/work/\(prefix)-\(ObjectID.generate().short)"
         try step("create \(path)") { try Files.makeDirectories(path, mode: 0o700) }
         rollback.add("remove \(path)") { try? Files.removeTree(path) }
+        if !keep, let size = tmpfsSize(forArchive: archive), (try? Mounts.mountTmpfs(at: path, sizeBytes: size)) != nil {
+            rollback.add("unmount \(path)") { try? Mounts.unmount(path) }
+            rollback.onSuccess { try? Mounts.unmount(path) }
+        }
         if !keep { rollback.onSuccess { try? Files.removeTree(path) } }
         return path
+    }
+
+    /// A tmpfs size for extracting `archive`, or nil when it may not fit: 20 times the archive
+    /// (memory images compress 2–4×; the extractor's own limits stop bombs) plus 64 MiB must be
+    /// under half of MemAvailable.
+    func tmpfsSize(forArchive archive: String) -> UInt64? {
+        var info = stat()
+        guard stat(archive, &info) == 0, let available = MemoryInfo.availableBytes() else { return nil }
+        let needed = UInt64(info.st_size) * 20 + (64 << 20)
+        return needed < available / 2 ? available / 2 : nil
     }
 
     /// Extracts in one streaming pass (every member hashed), then validates everything

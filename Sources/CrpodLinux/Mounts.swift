@@ -34,6 +34,14 @@ public enum Mounts {
         }
     }
 
+    /// A private tmpfs (nosuid, nodev, mode 0700) of at most `sizeBytes` at `target`.
+    public static func mountTmpfs(at target: String, sizeBytes: UInt64) throws(LinuxError) {
+        let nosuidNodev: UInt = 0x2 | 0x4
+        try shimCall("mount tmpfs", path: target) {
+            crpod_mount("tmpfs", target, "tmpfs", nosuidNodev, "size=\(sizeBytes),mode=0700")
+        }
+    }
+
     /// Lazily unmounts; a path that is not mounted counts as done.
     public static func unmount(_ target: String) throws(LinuxError) {
         let rc = crpod_umount2(target, crpod_mnt_detach)
@@ -64,5 +72,17 @@ public enum ResourceLimits {
             guard getrlimit(resource, &value) == 0 else { return nil }
             return Limit(name: name, soft: UInt64(value.rlim_cur), hard: UInt64(value.rlim_max))
         }
+    }
+}
+
+/// /proc/meminfo facts.
+public enum MemoryInfo {
+    /// MemAvailable in bytes.
+    public static func availableBytes(meminfo: String? = nil) -> UInt64? {
+        guard let text = meminfo ?? (try? Files.readText("/proc/meminfo")) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }.map { $0 * 1024 }
+        }
+        return nil
     }
 }
