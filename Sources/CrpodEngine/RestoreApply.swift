@@ -143,10 +143,17 @@ extension Engine {
         options.lsmProfile = lsm.profile
         options.lsmMountContext = lsm.mountContext
         let started = ContinuousClock.now
-        try await withOutputPipe(logPath: record.logPath) { output in
-            try await step("restore \(record.name)") {
+        do {
+            try await withOutputPipe(logPath: record.logPath) { output in
                 try await runtime.restore(id: record.id, options: options, stdio: output, logPath: record.bundle + "/runtime.log")
             }
+        } catch {
+            // The rollback removes the container directory: keep CRIU's full log where it can be read.
+            let kept = "\(store.root)/logs/restore-\(record.name)-\(ObjectID.generate().short).log"
+            let saved = (try? Files.makeDirectories(store.root + "/logs", mode: 0o700)).flatMap { _ in
+                (try? Files.read(work + "/restore.log")).flatMap { try? Files.writeAtomically(kept, $0, mode: 0o600) }
+            } != nil
+            throw EngineError.step("restore \(record.name)" + (saved ? " (full CRIU log kept at \(kept))" : ""), cause: error)
         }
         return (microseconds(since: started), readRestoreStatistics(work))
     }

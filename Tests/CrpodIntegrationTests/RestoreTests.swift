@@ -144,3 +144,20 @@ extension PodmanImportTests {
         }
     }
 }
+
+extension PodmanImportTests {
+    @Test("a failing runc restore quotes CRIU, keeps its log, and leaves nothing else behind")
+    func runtimeFailureRollsBack() async throws {
+        try await withCrpod { crpod in
+            let archive = Self.fixtures + "/pod-member.tar.zst"
+            try await crpod.ok(["pod", "create", "target"])
+            let empty = crpod.base + "/empty-rootfs"
+            try Files.makeDirectories(empty, mode: 0o755)
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "target", "--rootfs", empty],
+                                          "Can't open file", archive: archive)
+            let outcome = try await crpod.run(["restore", "--import", archive, "--pod", "target", "--rootfs", empty])
+            #expect(outcome.stderr.contains("full CRIU log kept at"))
+            #expect(try Files.listDirectory(crpod.root + "/logs").contains { $0.hasPrefix("restore-crpod-fx-pod-member") })
+        }
+    }
+}
