@@ -35,7 +35,24 @@ public enum ArchiveExtractor {
         archive: String, into target: String, limits: ExtractionLimits = .default,
         keepContentOf: (String) -> Bool = { _ in false }, contentLimit: Int = 1 << 20
     ) throws(ArchiveError) -> ExtractionResult {
-        let session = try ExtractionSession(archive: archive, target: target, limits: limits)
+        try extract(
+            archive: archive, into: target, limits: limits, keepContentOf: keepContentOf,
+            contentLimit: contentLimit, writer: ExtractionSession.writeAll, onWorkerStart: nil)
+    }
+
+    /// Members larger than one buffer are hashed on a worker thread while the next chunks
+    /// decompress and are written, through this many reusable buffers.
+    static let pipelineDepth = 4
+
+    /// `extract` with the function that writes each chunk and one the hashing worker calls
+    /// when it starts (seams for tests).
+    static func extract(
+        archive: String, into target: String, limits: ExtractionLimits,
+        keepContentOf: (String) -> Bool, contentLimit: Int, writer: @escaping ChunkWriter,
+        onWorkerStart: (@Sendable () -> Void)?
+    ) throws(ArchiveError) -> ExtractionResult {
+        let session = try ExtractionSession(archive: archive, target: target, limits: limits, writer: writer)
+        session.onWorkerStart = onWorkerStart
         while let member = try session.nextMember() {
             if member.type == .directory {
                 try session.writeDirectory(member)
@@ -54,11 +71,16 @@ final class ExtractionSession {
     private let root: ExtractionRoot
     private var budget: ExtractionBudget
     private let buffer: UnsafeMutableRawBufferPointer
+    /// The pipeline's buffers, allocated for the first large member and reused.
+    private var pipelineBuffers: [UnsafeMutableRawBufferPointer] = []
+    private let writer: ChunkWriter
+    var onWorkerStart: (@Sendable () -> Void)?
     private var names: Set<String> = []
     private var members: [ScannedMember] = []
     private var contents: [String: [UInt8]] = [:]
 
-    init(archive: String, target: String, limits: ExtractionLimits) throws(ArchiveError) {
+    init(archive: String, target: String, limits: ExtractionLimits, writer: @escaping ChunkWriter) throws(ArchiveError) {
+        self.writer = writer
         // The archive first: one that cannot be opened leaves no target directory behind.
         reader = try ArchiveReadHandle(path: archive)
         root = try ExtractionRoot(emptyDirectory: target)
@@ -66,7 +88,10 @@ final class ExtractionSession {
         buffer = .allocate(byteCount: ArchiveExtractor.bufferSize, alignment: 64)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        for pipelineBuffer in pipelineBuffers { pipelineBuffer.deallocate() }
+    }
 
     /// The next member to write, checked for name, type, uniqueness and limits; nil at the end.
     func nextMember() throws(ArchiveError) -> ScannedMember? {
@@ -127,6 +152,24 @@ final class ExtractionSession {
         _ member: ScannedMember, to fd: Int32, path: String, keep: Bool
     ) throws(ArchiveError) -> (size: UInt64, sha256: String, kept: [UInt8]?) {
         let hasher = try SHA256Hasher()
+        if !keep && member.size > UInt64(buffer.count) {
+            if pipelineBuffers.isEmpty {
+                pipelineBuffers = (0..<ArchiveExtractor.pipelineDepth).map { _ in
+                    .allocate(byteCount: ArchiveExtractor.bufferSize, alignment: 64)
+                }
+            }
+            if let pipeline = ChunkPipeline.start(buffers: pipelineBuffers, hasher: hasher, onStart: onWorkerStart) {
+                let total: UInt64
+                do throws(ArchiveError) {
+                    total = try pipelined(member, through: pipeline, fd: fd, path: path)
+                } catch {
+                    pipeline.finish()
+                    throw error
+                }
+                pipeline.finish()
+                return (total, try hasher.finalize(), nil)
+            }
+        }
         var kept: [UInt8]? = keep ? [] : nil
         kept?.reserveCapacity(Int(member.size))
         let operation = "read data of member \(member.name) from"
@@ -144,13 +187,38 @@ final class ExtractionSession {
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<filled])
             hasher.update(chunk)
             kept?.append(contentsOf: chunk)
-            try writeAll(fd, chunk, path: path)
+            try writer(fd, chunk, path)
             filled = 0
         }
         return (total, try hasher.finalize(), kept)
     }
 
-    private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(ArchiveError) {
+    /// `stream`'s loop, with each full buffer written here and then handed to the pipeline's
+    /// worker to hash. Returns the member's size; the caller finishes the pipeline.
+    private func pipelined(
+        _ member: ScannedMember, through pipeline: ChunkPipeline, fd: Int32, path: String
+    ) throws(ArchiveError) -> UInt64 {
+        let operation = "read data of member \(member.name) from"
+        var total: UInt64 = 0
+        var ended = false
+        while !ended {
+            let index = pipeline.acquire()
+            let chunk = pipeline.buffers[index]
+            var filled = 0
+            while !ended && filled < chunk.count {
+                let n = try reader.readData(into: UnsafeMutableRawBufferPointer(rebasing: chunk[filled...]), operation: operation)
+                ended = n == 0
+                filled += n
+                total += UInt64(n)
+                if total > member.size { throw ArchiveError.memberTooLarge(name: member.name, size: total, limit: member.size) }
+            }
+            try writer(fd, UnsafeRawBufferPointer(rebasing: chunk[0..<filled]), path)
+            pipeline.submit(index, count: filled)
+        }
+        return total
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(ArchiveError) {
         var offset = 0
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
