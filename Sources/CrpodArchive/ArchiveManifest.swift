@@ -3,33 +3,18 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CrpodCore
 
 /// crpod's own integrity record, written as the last member of every checkpoint archive:
 /// `{"version":1,"members":[{"name":…,"size":…,"sha256":…}]}`, one entry per regular file,
-/// sorted by name. Podman ignores the extra member; crpod checks it on import.
-public struct ArchiveManifest: Codable, Sendable, Equatable {
-    public static let currentVersion = 1
-    public static let defaultName = "crpod-manifest.json"
+/// sorted by name. Podman ignores the extra member; crpod checks it on import. The one model
+/// of this format is CrpodCore's `ArchiveManifestModel` (the validator reads it); the writer
+/// adds only its byte-level encode and decode.
+public typealias ArchiveManifest = ArchiveManifestModel
 
-    public var version: Int
-    public var members: [Member]
-
-    public struct Member: Codable, Sendable, Equatable {
-        public var name: String
-        public var size: UInt64
-        public var sha256: String
-
-        public init(name: String, size: UInt64, sha256: String) {
-            self.name = name
-            self.size = size
-            self.sha256 = sha256
-        }
-    }
-
-    public init(version: Int = ArchiveManifest.currentVersion, members: [Member]) {
-        self.version = version
-        self.members = members
-    }
+extension ArchiveManifestModel {
+    public static let defaultName = CheckpointMember.manifest
+    public typealias Member = Entry
 
     /// Deterministic JSON: members sorted by name, keys sorted.
     public func encoded() throws(ArchiveError) -> [UInt8] {

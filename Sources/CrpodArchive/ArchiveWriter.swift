@@ -144,7 +144,7 @@ public final class ArchiveWriter {
         try writeData(bytes, name: name)
         try finishEntry(name: name)
         if recordInManifest {
-            members.append(.init(name: name, size: UInt64(bytes.count), sha256: try hasher.finalize()))
+            members.append(.init(name: name, size: Int64(bytes.count), sha256: try hasher.finalize()))
         }
     }
 
@@ -178,7 +178,7 @@ public final class ArchiveWriter {
             done += UInt64(n)
         }
         try finishEntry(name: name)
-        members.append(.init(name: name, size: size, sha256: try hasher.finalize()))
+        members.append(.init(name: name, size: Int64(clamping: size), sha256: try hasher.finalize()))
     }
 
     func finishEntry(name: String) throws(ArchiveError) {

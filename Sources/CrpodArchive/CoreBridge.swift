@@ -48,12 +48,3 @@ extension ScannedMember {
         }
     }
 }
-
-extension ArchiveManifest {
-    /// The manifest as CrpodCore models it.
-    public var model: ArchiveManifestModel {
-        ArchiveManifestModel(version: version, members: members.map {
-            .init(name: $0.name, size: Int64(clamping: $0.size), sha256: $0.sha256)
-        })
-    }
-}

@@ -50,7 +50,7 @@ struct ExtractorTests {
             let byName = Dictionary(uniqueKeysWithValues: result.members.map { ($0.name, $0) })
             for entry in manifest.members {
                 #expect(byName[entry.name]?.sha256 == entry.sha256)
-                #expect(byName[entry.name]?.size == entry.size)
+                #expect(byName[entry.name]?.size == UInt64(entry.size))
                 #expect(try SHA256Hasher.hash(file: "\(out)/\(entry.name)") == entry.sha256)
             }
             #expect(fileBytes("\(out)/checkpoint/pages-1.img") == patterned(300_000))

@@ -30,7 +30,7 @@ struct WriterTests {
             #expect(stored.members.map(\.name) == ["checkpoint/core-1.img", "checkpoint/pages-1.img", "config.dump"])
             for entry in stored.members {
                 #expect(byName[entry.name]?.sha256 == entry.sha256)
-                #expect(byName[entry.name]?.size == entry.size)
+                #expect(byName[entry.name]?.size == UInt64(entry.size))
             }
 
             #expect(summary.compression == compression)
