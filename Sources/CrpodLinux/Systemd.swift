@@ -27,13 +27,34 @@ public enum Systemd {
     /// by systemd, or not `Type=notify`), true when the datagram was sent.
     @discardableResult
     public static func notify(_ states: [NotifyState]) throws(LinuxError) -> Bool {
-        let message = render(states, monotonicMicroseconds: monotonicMicroseconds())
-        let sent = try message.withCString { text throws(LinuxError) in
-            try shimCall("sd_notify", path: getenv("NOTIFY_SOCKET").map { String(cString: $0) }) {
-                crpod_sd_notify(0, text)
+        guard let address = environment("NOTIFY_SOCKET"), !address.isEmpty else { return false }
+        try notify(states, socket: address)
+        return true
+    }
+
+    /// Sends the states as one datagram to `address`: a socket path, or `@name` for the
+    /// abstract namespace (what systemd puts in `$NOTIFY_SOCKET`). No environment involved.
+    public static func notify(_ states: [NotifyState], socket address: String) throws(LinuxError) {
+        let message = Array(render(states, monotonicMicroseconds: monotonicMicroseconds()).utf8)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        var path = Array(address.utf8)
+        let abstract = path.first == UInt8(ascii: "@")
+        if abstract { path[0] = 0 }
+        guard !path.isEmpty, path.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            throw LinuxError.parse(file: "NOTIFY_SOCKET", line: nil, detail: "\"\(address)\" is not a usable socket address")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: path) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count + (abstract ? 0 : 1))
+        let fd = try sysCall("socket", path: address) { socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        defer { close(fd) }
+        try sysCall("sendto", path: address) {
+            withUnsafePointer(to: &addr) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, message, message.count, Int32(MSG_NOSIGNAL), $0, length)
+                }
             }
         }
-        return sent > 0
     }
 
     /// The notify message: one line per state, no trailing newline.
@@ -135,7 +156,7 @@ public enum Systemd {
             offset += line.count
         }
         let count = Int32(vectors.count)
-        try vectors.withUnsafeBufferPointer { buffer throws(LinuxError) in
+        _ = try vectors.withUnsafeBufferPointer { buffer throws(LinuxError) in
             try shimCall("sd_journal_sendv") { crpod_sd_journal_sendv(buffer.baseAddress, count) }
         }
     }
