@@ -9,9 +9,7 @@ struct RestoreCommand: AsyncParsableCommand {
         crpod restore --import FILE [--pod POD] [--name NAME] [--rootfs DIR] ...
         crpod restore NAME
 
-        Every problem the restore plan finds is reported at once; nothing is changed then.
-        The archive is only read. A failed restore leaves no runtime state, cgroup, mount,
-        directory or record behind. Podman archives need --rootfs (their base is an image).
+        Every problem the restore plan finds is reported at once; nothing is changed then. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. Podman archives need --rootfs (their base is an image).
         """
     )
 
