@@ -11,7 +11,7 @@ struct Crpod: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             CheckCommand.self, PodCommand.self, RunCommand.self, PsCommand.self, InspectCommand.self,
-            LogsCommand.self, StopCommand.self, RmCommand.self, CheckpointCommand.self, RestoreCommand.self, ArchiveCommand.self,
+            LogsCommand.self, StopCommand.self, RmCommand.self, CheckpointCommand.self, RestoreCommand.self, ArchiveCommand.self, DaemonCommand.self,
         ]
     )
 }
