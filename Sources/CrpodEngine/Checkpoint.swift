@@ -146,7 +146,8 @@ extension Engine {
     }
 }
 
-func microseconds(since start: ContinuousClock.Instant) -> UInt64 {
+/// Whole microseconds since `start` (podman's statistics unit).
+public func microseconds(since start: ContinuousClock.Instant) -> UInt64 {
     let elapsed = ContinuousClock.now - start
     return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
 }

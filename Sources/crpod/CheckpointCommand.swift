@@ -46,7 +46,7 @@ struct CheckpointCommand: AsyncParsableCommand {
         if isatty(1) == 1 && request.progress != nil && export != nil { Progress.finishLine() }
         guard printStats else { return outcomes.forEach { print($0.id) } }
         try Output.json(CheckpointStatsJSON(
-            podmanCheckpointDuration: microsecondsSince(started),
+            podmanCheckpointDuration: microseconds(since: started),
             containerStatistics: outcomes.map {
                 .init(id: $0.id, name: $0.name, runtimeCheckpointDuration: $0.runtimeCheckpointDuration, criuStatistics: $0.criuStatistics)
             }))
@@ -81,11 +81,6 @@ func absolutePath(_ path: String) -> String {
     guard getcwd(&buffer, buffer.count) != nil else { return path }
     let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     return cwd == "/" ? "/" + path : cwd + "/" + path
-}
-
-func microsecondsSince(_ start: ContinuousClock.Instant) -> UInt64 {
-    let elapsed = ContinuousClock.now - start
-    return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
 }
 
 /// Byte-count progress on stderr, for TTYs only: at most ten lines a second, the rate counted

@@ -43,7 +43,7 @@ struct RestoreCommand: AsyncParsableCommand {
         let outcome = try await global.engine().restore(request)
         guard printStats else { return print(outcome.id) }
         try Output.json(RestoreStatsJSON(
-            podmanRestoreDuration: microsecondsSince(started),
+            podmanRestoreDuration: microseconds(since: started),
             containerStatistics: [.init(id: outcome.id, name: outcome.name, runtimeRestoreDuration: outcome.runtimeRestoreDuration,
                                         criuStatistics: outcome.criuStatistics)]))
     }
