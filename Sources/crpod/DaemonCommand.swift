@@ -10,7 +10,7 @@ struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
         abstract: "Run the auto-restore spool: archives dropped into watched directories are restored into pods.",
-        discussion: "An archive counts once fully written (closed after writing, or renamed in; *.part and dotfiles are ignored). Its pod: a <archive>.target sidecar (write it first), else the directory's default (--watch DIR:POD), else a pod named like the archive's own. Handled archives move to done/ or failed/ with a .result.json; the same archive (by SHA-256) is never restored twice. Speaks the systemd notify protocol (READY=1, STATUS=, STOPPING=1); SIGTERM or SIGINT stops it. The HTTP API is not built yet."
+        discussion: "An archive counts once fully written (closed after writing, or renamed in; *.part and dotfiles are ignored). Its pod: a <archive>.target sidecar (write it first), else the directory's default (--watch DIR:POD), else a pod named like the archive's own. Handled archives move to done/ or failed/ with a .result.json; the same archive (by SHA-256) is never restored twice. Speaks the systemd notify protocol (READY=1, STATUS=, WATCHDOG=1 when WATCHDOG_USEC is set, STOPPING=1); SIGTERM or SIGINT stops it; contrib/systemd/crpod.service runs it. The HTTP API is not built yet."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -30,8 +30,19 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let signals = stopOnSignals { work.cancel() }
         defer { signals.forEach { $0.cancel() } }
+        let watchdog = Task { await pingWatchdog() }
+        defer { watchdog.cancel() }
         do { try await work.value } catch is CancellationError {}
         _ = try? Systemd.notify([.stopping])
+    }
+
+    /// WATCHDOG=1 at half the interval systemd asked for (WatchdogSec=), while the daemon lives.
+    private func pingWatchdog() async {
+        guard let interval = Systemd.watchdogInterval() else { return }
+        while !Task.isCancelled {
+            _ = try? Systemd.notify([.watchdog])
+            try? await Task.sleep(for: interval / 2)
+        }
     }
 
     /// SIGTERM and SIGINT run `stop` (on a Dispatch queue, never in a signal handler).

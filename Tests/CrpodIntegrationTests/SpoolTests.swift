@@ -24,13 +24,21 @@ final class NotifyListener {
 
     deinit { close(fd); unlink(path) }
 
-    /// The next datagram, or nil after `seconds`.
-    func receive(seconds: Int32 = 10) -> String? {
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&entry, 1, seconds * 1000) > 0 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    /// WATCHDOG=1 datagrams skipped by `receive(where:)` so far.
+    private(set) var pings = 0
+
+    /// The next datagram matching `wanted` (others are counted as pings), or nil after `seconds`.
+    func receive(seconds: Int32 = 10, where wanted: (String) -> Bool = { _ in true }) -> String? {
+        while true {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, seconds * 1000) > 0 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return nil }
+            let message = String(decoding: buffer[0..<n], as: UTF8.self)
+            if wanted(message) { return message }
+            pings += 1
+        }
     }
 }
 
@@ -49,10 +57,10 @@ struct SpoolTests {
             let daemon = Process()
             daemon.executableURL = URL(fileURLWithPath: crpod.crpod)
             daemon.arguments = ["daemon", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf", "--watch", spool + ":pb"]
-            daemon.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path]) { $1 }
+            daemon.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "300000"]) { $1 }
             try daemon.run()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            let ready = try #require(listener.receive())
+            let ready = try #require(listener.receive { $0 != "WATCHDOG=1" })
             #expect(ready.hasSuffix("READY=1") && ready.contains("STATUS=watching"), "notify: \(ready)")
 
             // A partial file is ignored; renamed to its final name it is restored into the directory's pod.
@@ -76,7 +84,8 @@ struct SpoolTests {
             #expect(containers.filter { $0.pod == podB }.count == 1, "restored once, into pb")
 
             kill(daemon.processIdentifier, SIGTERM)
-            #expect(listener.receive() == "STOPPING=1")
+            #expect(listener.receive { $0 != "WATCHDOG=1" } == "STOPPING=1")
+            #expect(listener.pings > 0, "WATCHDOG=1 sent every half of WATCHDOG_USEC while it ran")
             daemon.waitUntilExit()
             #expect(daemon.terminationStatus == 0)
         }
