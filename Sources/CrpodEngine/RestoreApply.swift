@@ -149,13 +149,23 @@ extension Engine {
             }
         } catch {
             // The rollback removes the container directory: keep CRIU's full log where it can be read.
-            let kept = "\(store.root)/logs/restore-\(record.name)-\(ObjectID.generate().short).log"
-            let saved = (try? Files.makeDirectories(store.root + "/logs", mode: 0o700)).flatMap { _ in
-                (try? Files.read(work + "/restore.log")).flatMap { try? Files.writeAtomically(kept, $0, mode: 0o600) }
-            } != nil
-            throw EngineError.step("restore \(record.name)" + (saved ? " (full CRIU log kept at \(kept))" : ""), cause: error)
+            let kept = keepLog(work + "/restore.log", as: "restore-\(record.name)")
+            throw EngineError.step("restore \(record.name)" + (kept.map { " (full CRIU log kept at \($0))" } ?? ""), cause: error)
         }
         return (microseconds(since: started), readRestoreStatistics(work))
+    }
+
+    /// Copies `log` to `<root>/logs/<name>-<random>.log`; the copy's path, or nil if there was nothing to keep.
+    func keepLog(_ log: String, as name: String) -> String? {
+        let kept = "\(store.root)/logs/\(name)-\(ObjectID.generate().short).log"
+        do {
+            let bytes = try Files.read(log)
+            try Files.makeDirectories(store.root + "/logs", mode: 0o700)
+            try Files.writeAtomically(kept, bytes, mode: 0o600)
+            return kept
+        } catch {
+            return nil
+        }
     }
 
     func readRestoreStatistics(_ work: String) -> RestoreCRIUStatistics? {

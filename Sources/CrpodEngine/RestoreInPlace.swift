@@ -31,10 +31,9 @@ extension Engine {
     /// The pod's infra must run and, with a shared PID namespace, the checkpoint's PIDs be free.
     private func checkPodCanTakeBack(_ pod: PodRecord, images: String) throws {
         let facts = try podPlanFacts(pod)
-        guard facts.infraRunning, let infra = pod.infra else {
+        guard facts.infraRunning else {
             throw EngineError.infraNotRunning(pod: pod.name, pid: pod.infra?.pid ?? 0)
         }
-        _ = infra
         guard pod.shares.contains("pid") else { return }
         let pstree = try step("read pstree.img") { try CRIUPstree.decode(Files.read(images + "/pstree.img")) }
         let taken = pstree.allPIDs.filter { facts.pidsInUse.contains($0) }.sorted()
