@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Targets point downward: CShims → CrpodLinux → CrpodCore (pure) → CrpodDrivers → CrpodEngine → crpod (CLI).
+// Targets point downward: CShims → CrpodLinux → CrpodCore (pure) → CrpodDrivers → CrpodEngine → CrpodService (API, daemon) → crpod (CLI).
 let package = Package(
     name: "crpod",
     platforms: [.macOS(.v15)],
@@ -9,12 +9,17 @@ let package = Package(
         .executable(name: "crpod", targets: ["crpod"]),
         .executable(name: "crpod-pause", targets: ["crpod-pause"]),
         .executable(name: "crpod-logger", targets: ["crpod-logger"]),
+        // Libraries for the fuzz package (Fuzz/), which builds them with -sanitize=fuzzer.
+        .library(name: "CrpodCore", targets: ["CrpodCore"]),
+        .library(name: "CrpodLinux", targets: ["CrpodLinux"]),
+        .library(name: "CrpodArchive", targets: ["CrpodArchive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -50,10 +55,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "CrpodService",
+            dependencies: [
+                "CrpodEngine", "CrpodLinux", "CrpodCore", "CrpodArchive",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "crpod",
             dependencies: [
-                "CrpodEngine", "CrpodDrivers", "CrpodCore", "CrpodLinux",
+                "CrpodService", "CrpodEngine", "CrpodDrivers", "CrpodCore", "CrpodLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,8 +80,9 @@ let package = Package(
         .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore"]),
         .testTarget(
             name: "CrpodIntegrationTests",
-            dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers", "CrpodArchive"]
+            dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers", "CrpodArchive", "CrpodService"]
         ),
+        .testTarget(name: "CrpodServiceTests", dependencies: ["CrpodService", "CrpodEngine", "CrpodLinux", "CrpodCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

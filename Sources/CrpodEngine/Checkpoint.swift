@@ -79,7 +79,7 @@ struct CheckpointPaths {
 extension Engine {
     public func checkpoint(_ references: [String], _ request: CheckpointRequest) async throws -> [CheckpointOutcome] {
         try request.validate(containerCount: references.count)
-        return try await store.withLock {
+        return try await locked {
             var outcomes: [CheckpointOutcome] = []
             for reference in references {
                 outcomes.append(try await checkpointLocked(try store.container(reference), request))

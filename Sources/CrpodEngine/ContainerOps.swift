@@ -50,7 +50,7 @@ extension Engine {
 
     /// SIGTERM, then SIGKILL to every process of the container after `timeout` seconds.
     public func stop(_ reference: String, timeout: Double) async throws -> ContainerRecord {
-        try await store.withLock {
+        try await locked {
             var record = try store.container(reference)
             try await stopLocked(record, timeout: timeout)
             record.state = "exited"
@@ -82,7 +82,7 @@ extension Engine {
     }
 
     public func removeContainer(_ reference: String, force: Bool) async throws -> ContainerRecord {
-        try await store.withLock {
+        try await locked {
             let record = try store.container(reference)
             try await removeContainerLocked(record, force: force)
             return record

@@ -28,7 +28,7 @@ extension Engine {
     /// cgroup directories, overlay mount, container directory, record).
     public func run(_ request: RunRequest) async throws -> ContainerRecord {
         try validate(request)
-        return try await store.withLock {
+        return try await locked {
             if let existing = try store.containers().first(where: { $0.name == request.name }) {
                 throw EngineError.nameInUse(kind: "container", name: request.name, id: existing.id)
             }
@@ -36,7 +36,7 @@ extension Engine {
             if let pod, let infra = pod.infra, !infra.isAlive() {
                 throw EngineError.infraNotRunning(pod: pod.name, pid: infra.pid)
             }
-            return try await withRollback { rollback in
+            return try await withRollback("run \(request.name)") { rollback in
                 var record = try prepareContainer(request, pod: pod, rollback: rollback)
                 try await startContainer(record, rollback: rollback)
                 record.state = "running"
@@ -65,16 +65,16 @@ extension Engine {
         let id = ObjectID.generate().rawValue
         let directory = store.containerDirectory(id)
         let overlay = Mounts.Overlay(lower: request.rootfs, upper: directory + "/upper", work: directory + "/work", target: directory + "/rootfs")
+        try rollback.add(.removeTree(directory))
         try step("create container directory \(directory)") {
             for dir in [directory, overlay.upper, overlay.work, overlay.target, directory + "/bundle"] {
                 try Files.makeDirectories(dir, mode: 0o700)
             }
         }
-        rollback.add("remove container directory") { try? Files.removeTree(directory) }
         // The overlay root shows the upper directory's mode: give it the rootfs's own.
         try step("set the mode of \(overlay.upper)") { try Files.copyMode(from: request.rootfs, to: overlay.upper, override: nil) }
+        try rollback.add(.unmount(overlay.target))
         try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
-        rollback.add("unmount overlay") { try? Mounts.unmount(overlay.target) }
         let record = ContainerRecord(
             id: id, name: request.name, podID: pod?.id, podName: pod?.name, rootfs: request.rootfs,
             bundle: directory + "/bundle", overlay: overlay,
@@ -112,11 +112,7 @@ extension Engine {
     /// Logger first (it holds the read end of the output pipe), then runtime create + start.
     private func startContainer(_ record: ContainerRecord, rollback: Rollback) async throws {
         let runtime = try runtime()
-        let cgroups = try cgroups()
-        rollback.add("delete runtime state") {
-            try? await runtime.delete(id: record.id, force: true)
-            try? cgroups.remove(record.cgroupPath)
-        }
+        try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
         try await withOutputPipe(logPath: record.logPath) { output in
             try await step("runtime create \(record.name)") {
                 try await runtime.create(id: record.id, bundle: record.bundle, pidFile: record.bundle + "/pid",

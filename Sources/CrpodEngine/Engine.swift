@@ -26,38 +26,3 @@ public struct Engine: Sendable {
                    criuPath: settings.criuPath, runner: runner)
     }
 }
-
-/// Undo actions collected while a multi-step operation runs; on failure they run in reverse.
-final class Rollback: @unchecked Sendable {
-    private var actions: [(String, () async -> Void)] = []
-    private var successActions: [() async -> Void] = []
-    private var committed = false
-
-    func add(_ name: String, _ action: @escaping () async -> Void) { actions.append((name, action)) }
-    /// Work to do only when the whole operation succeeded (removing temporary files).
-    func onSuccess(_ action: @escaping () async -> Void) { successActions.append(action) }
-
-    func commit() async {
-        committed = true
-        for action in successActions { await action() }
-    }
-
-    func run() async {
-        guard !committed else { return }
-        for (_, action) in actions.reversed() { await action() }
-        actions.removeAll()
-    }
-}
-
-/// Runs `body` with a rollback that undoes every registered step if `body` throws.
-func withRollback<T>(_ body: (Rollback) async throws -> T) async throws -> T {
-    let rollback = Rollback()
-    do {
-        let value = try await body(rollback)
-        await rollback.commit()
-        return value
-    } catch {
-        await rollback.run()
-        throw error
-    }
-}

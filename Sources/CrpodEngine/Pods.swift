@@ -27,7 +27,7 @@ extension Engine {
     public func createPod(_ request: PodCreateRequest) async throws -> PodRecord {
         try NameRule.validate(request.name, what: "pod name")
         let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
-        return try await store.withLock {
+        return try await locked {
             if let existing = try store.pods().first(where: { $0.name == request.name }) {
                 throw EngineError.nameInUse(kind: "pod", name: request.name, id: existing.id)
             }
@@ -37,7 +37,7 @@ extension Engine {
                 hostname: request.shares.contains("uts") ? (request.hostname ?? request.name) : nil,
                 cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
                 processLabel: nil, mountLabel: nil, created: timestamp())
-            return try await withRollback { rollback in
+            return try await withRollback("create pod \(request.name)") { rollback in
                 try await startInfra(&pod, rollback: rollback)
                 try store.save(pod)
                 logger.info("pod created", metadata: ["pod": "\(pod.name)", "id": "\(id)"])
@@ -50,10 +50,10 @@ extension Engine {
     func startInfra(_ pod: inout PodRecord, rollback: Rollback) async throws {
         let cgroups = try cgroups()
         let cgroupPath = pod.cgroupPath
+        try rollback.add(.removeCgroup(cgroupPath))
         try step("create pod cgroup \(cgroupPath)") { try cgroups.create(cgroupPath) }
-        rollback.add("remove pod cgroup") { try? cgroups.remove(cgroupPath) }
         let infra = try await launchInfra(pod, procsFiles: try cgroups.procsFiles(cgroupPath))
-        rollback.add("stop infra") { try? Processes.terminate(infra, grace: 1) }
+        try rollback.add(.terminate(infra))
         pod.infra = infra
         pod.namespaces = try step("read infra namespaces") { try NamespaceRef.all(pid: infra.pid) }
         pod.processLabel = try step("read infra SELinux label") { try SELinux.processLabel(pid: infra.pid) }
@@ -100,7 +100,7 @@ extension Engine {
 
     /// Removes a pod: refuses while it has containers unless `force`, which removes them first.
     public func removePod(_ reference: String, force: Bool) async throws -> PodRecord {
-        try await store.withLock {
+        try await locked {
             let pod = try store.pod(reference)
             let members = try store.containers().filter { $0.podID == pod.id }
             if !members.isEmpty && !force {

@@ -18,6 +18,8 @@ public struct RestoreRequest: Sendable {
     public var keep = false
     /// `--allow-private-pid`: a private-PID checkpoint may go into a PID-sharing pod.
     public var allowPrivatePID = false
+    /// Checked on the final spec before any process starts (the daemon sets it; nil: none).
+    public var policy: RestorePolicy?
 
     public init(importPath: String? = nil, container: String? = nil) {
         self.importPath = importPath
@@ -73,7 +75,7 @@ extension Engine {
     /// was and nothing behind (runtime state, cgroup directories, mounts, directories, record).
     public func restore(_ request: RestoreRequest) async throws -> RestoreOutcome {
         try request.validate()
-        return try await store.withLock {
+        return try await locked {
             if let path = request.importPath {
                 return try await restoreImport(path, request)
             }

@@ -15,6 +15,7 @@ extension Engine {
         try prepareRootfs(record, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
         var spec = try restoredSpec(archive.spec, plan: plan, rootPath: record.overlay.target)
         try replaceMissingBindSources(&spec, containerDirectory: store.containerDirectory(record.id), hostname: pod?.hostname ?? plan.containerName)
+        try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
         if pod == nil { record.namespaceHolder = try await holdExternalNamespaces(&spec, original: archive.spec, owner: record.name, rollback: rollback) }
         clampRLimits(&spec)
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
@@ -35,9 +36,16 @@ extension Engine {
         let external = [NamespaceKind.net].filter { original.namespacePath(type: $0.ociType) != nil }
         guard !external.isEmpty else { return nil }
         let holder = try await launchPause(owner: "container \(owner)", shares: external.map(\.rawValue), hostname: nil, procsFiles: [])
-        rollback.add("stop namespace holder") { try? Processes.terminate(holder, grace: 1) }
+        try rollback.add(.terminate(holder))
         for kind in external { spec.joinNamespace(type: kind.ociType, path: kind.procPath(pid: holder.pid)) }
         return holder
+    }
+
+    /// Refuses the restore, listing every violation, when the spec breaks the policy.
+    func enforce(_ policy: RestorePolicy?, spec: OCISpec, rootfs: String, containerID: String) throws {
+        guard let policy else { return }
+        let violations = policy.violations(spec: spec, rootfs: rootfs, containerDirectory: store.containerDirectory(containerID))
+        if !violations.isEmpty { throw EngineError.policyRefused(problems: violations) }
     }
 
     /// The base rootfs: --rootfs, else the directory crpod recorded at checkpoint time.
@@ -65,10 +73,10 @@ extension Engine {
     func prepareRootfs(_ record: ContainerRecord, archive: ImportedArchive, ignoreRootfs: Bool, rollback: Rollback) throws {
         let directory = store.containerDirectory(record.id)
         let overlay = record.overlay
+        try rollback.add(.removeTree(directory))
         try step("create container directory \(directory)") {
             for dir in [directory, overlay.upper, overlay.work, overlay.target, record.bundle] { try Files.makeDirectories(dir, mode: 0o700) }
         }
-        rollback.add("remove container directory") { try? Files.removeTree(directory) }
         // The overlay root takes the upper directory's mode, and CRIU refuses a root whose
         // mode differs from the dumped one ("File . has bad mode 040700 (expect 040555)").
         let files = archive.imagesDirectory + "/files.img"
@@ -80,8 +88,8 @@ extension Engine {
                 try RootfsDiff.apply(tarPath: diff, upperDirectory: overlay.upper, deletedFiles: archive.deletedFiles)
             }
         }
+        try rollback.add(.unmount(overlay.target))
         try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
-        rollback.add("unmount overlay") { try? Mounts.unmount(overlay.target) }
     }
 
     /// The archive's spec repointed by the plan: namespaces, cgroup, root, annotations, labels.
@@ -128,14 +136,10 @@ extension Engine {
     func runtimeRestore(_ record: ContainerRecord, images: String, request: RestoreRequest,
                         lsm: (profile: String?, mountContext: String?), rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
         let runtime = try runtime()
-        let cgroups = try cgroups()
         let work = store.containerDirectory(record.id) + "/restore-work"
         try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
         if !request.keep { rollback.onSuccess { try? Files.removeTree(work) } }
-        rollback.add("delete runtime state") {
-            try? await runtime.delete(id: record.id, force: true)
-            try? cgroups.remove(record.cgroupPath)
-        }
+        try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
         var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
         options.manageCgroupsMode = "soft"
         options.tcpEstablished = request.tcpEstablished

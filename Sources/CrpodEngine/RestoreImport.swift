@@ -26,7 +26,7 @@ struct ImportedArchive {
 
 extension Engine {
     func restoreImport(_ path: String, _ request: RestoreRequest) async throws -> RestoreOutcome {
-        try await withRollback { rollback in
+        try await withRollback("restore \(path)") { rollback in
             let work = try makeWorkDirectory(prefix: "restore", archive: path, rollback: rollback, keep: request.keep)
             let archive = try extractAndValidate(path, into: work + "/archive")
             let pod = try request.pod.flatMap(existingPod)
@@ -46,13 +46,12 @@ extension Engine {
     /// extracting the page images there, and CRIU reading them back, skips the disk.
     func makeWorkDirectory(prefix: String, archive: String, rollback: Rollback, keep: Bool) throws -> String {
         let path = "\(store.root)/work/\(prefix)-\(ObjectID.generate().short)"
+        if keep { try rollback.add(.removeTree(path)) } else { try rollback.addTemporary(.removeTree(path)) }
         try step("create \(path)") { try Files.makeDirectories(path, mode: 0o700) }
-        rollback.add("remove \(path)") { try? Files.removeTree(path) }
-        if !keep, let size = tmpfsSize(forArchive: archive), (try? Mounts.mountTmpfs(at: path, sizeBytes: size)) != nil {
-            rollback.add("unmount \(path)") { try? Mounts.unmount(path) }
-            rollback.onSuccess { try? Mounts.unmount(path) }
+        if !keep, let size = tmpfsSize(forArchive: archive) {
+            try rollback.addTemporary(.unmount(path))
+            _ = try? Mounts.mountTmpfs(at: path, sizeBytes: size)
         }
-        if !keep { rollback.onSuccess { try? Files.removeTree(path) } }
         return path
     }
 

@@ -14,7 +14,7 @@ extension Engine {
         if let pod {
             try checkPodCanTakeBack(pod, images: paths.images)
         }
-        return try await withRollback { rollback in
+        return try await withRollback("restore \(record.name)") { rollback in
             try adjustImages(paths.images, dropIPCObjects: pod?.shares.contains("ipc") ?? false,
                              hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil)
             let lsm = (pod?.processLabel.map { "selinux:" + $0 }, pod?.mountLabel)

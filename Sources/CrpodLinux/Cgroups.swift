@@ -215,6 +215,12 @@ public struct CgroupSet: Sendable {
         if let firstError { throw firstError }
     }
 
+    /// Pids in the cgroup in any hierarchy (none when it does not exist).
+    public func processes(_ cgroup: String) -> [Int32] {
+        let trees: [any CgroupTree] = v1 + (v2.map { [$0] } ?? [])
+        return Array(Set(trees.flatMap { tree in tree.exists(cgroup) ? (try? tree.processes(in: cgroup)) ?? [] : [] }))
+    }
+
     /// The directories of this cgroup that still exist (for leak checks).
     public func existingDirectories(_ cgroup: String) -> [String] {
         let trees: [any CgroupTree] = v1 + (v2.map { [$0] } ?? [])

@@ -140,17 +140,3 @@ public enum Files {
         return names.sorted()
     }
 }
-
-/// An exclusive advisory lock (flock) on a lock file, held for the duration of `body`.
-public struct FileLock: Sendable {
-    public let path: String
-    public init(path: String) { self.path = path }
-
-    public func withLock<T>(_ body: () async throws -> T) async throws -> T {
-        let fd = try sysCall("open lock", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
-        defer { close(fd) }
-        try sysCall("flock", path: path) { flock(fd, LOCK_EX) }
-        defer { flock(fd, LOCK_UN) }
-        return try await body()
-    }
-}

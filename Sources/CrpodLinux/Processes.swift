@@ -65,6 +65,29 @@ public enum Processes {
     }
 }
 
+extension Processes {
+    /// Pids (other than this process) one of whose command-line arguments is exactly `argument`.
+    public static func pids(withArgument argument: String, procRoot: String = "/proc") -> [Int32] {
+        let me = getpid()
+        guard let entries = try? Files.listDirectory(procRoot) else { return [] }
+        return entries.compactMap(Int32.init).filter { pid in
+            guard pid != me, let bytes = try? Files.read("\(procRoot)/\(pid)/cmdline", limit: 1 << 16) else { return false }
+            return bytes.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == argument }
+        }
+    }
+
+    /// SIGKILLs every process with `argument` on its command line (a runtime still working on a
+    /// container id after its crpod died) and waits up to 5 s for them to go.
+    public static func killAll(commandLineContaining argument: String) {
+        for _ in 0..<100 {
+            let pids = pids(withArgument: argument)
+            if pids.isEmpty { return }
+            for pid in pids { kill(pid, SIGKILL) }
+            usleep(50_000)
+        }
+    }
+}
+
 /// A namespace of a process: its /proc path and inode.
 public struct NamespaceRef: Sendable, Equatable, Codable {
     public let kind: NamespaceKind

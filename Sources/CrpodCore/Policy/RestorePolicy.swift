@@ -1,0 +1,81 @@
+/// What a restore may bring onto this host, for archives that come from elsewhere (the daemon's
+/// API and spool). Checked on the final spec, before any process starts.
+public struct RestorePolicy: Sendable, Codable, Equatable {
+    /// Directory prefixes a base rootfs may be under (empty: any).
+    public var allowedRootfs: [String]
+    /// Directory prefixes a bind-mount source on this host may be under. Stand-ins crpod makes
+    /// under the container's own directory are always allowed.
+    public var allowedBindSources: [String]
+    /// Capabilities beyond runc's default set that specs may keep.
+    public var allowedExtraCapabilities: [String]
+    /// Devices, allow-all device rules, device-injection annotations and extra capabilities.
+    public var allowPrivileged: Bool
+
+    public init(allowedRootfs: [String] = [], allowedBindSources: [String] = [], allowedExtraCapabilities: [String] = [], allowPrivileged: Bool = false) {
+        self.allowedRootfs = allowedRootfs
+        self.allowedBindSources = allowedBindSources
+        self.allowedExtraCapabilities = allowedExtraCapabilities
+        self.allowPrivileged = allowPrivileged
+    }
+
+    /// runc's (and podman's) default capability set; anything else is "added".
+    public static let defaultCapabilities: Set<String> = [
+        "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_MKNOD",
+        "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+    ]
+
+    /// Annotation keys (or prefixes) by which runtimes and hooks inject host devices.
+    public static let deviceInjectionKeys = ["cdi.k8s.io/", "io.kubernetes.cri-o.Devices", "io.podman.annotations.device", "run.oci.devices"]
+
+    /// Every violation of the policy in `spec` (empty: allowed). `containerDirectory` holds
+    /// crpod's own stand-ins; `rootfs` is the base rootfs the restore will use.
+    public func violations(spec: OCISpec, rootfs: String, containerDirectory: String) -> [String] {
+        var found: [String] = []
+        if !allowedRootfs.isEmpty && !Self.isUnder(rootfs, anyOf: allowedRootfs) {
+            found.append("rootfs \(rootfs) is outside the allowed rootfs directories (\(allowedRootfs.joined(separator: ", ")))")
+        }
+        for source in Self.bindSources(spec) where !Self.isUnder(source, anyOf: allowedBindSources + [containerDirectory]) {
+            found.append("bind mount of host path \(source) is outside the allowed bind-mount sources" + (allowedBindSources.isEmpty ? " (none allowed)" : " (\(allowedBindSources.joined(separator: ", ")))"))
+        }
+        guard !allowPrivileged else { return found }
+        let extra = Self.capabilities(spec).subtracting(Self.defaultCapabilities).subtracting(allowedExtraCapabilities).sorted()
+        if !extra.isEmpty { found.append("the spec adds capabilities \(extra.joined(separator: ", ")) (not allowed)") }
+        for device in spec.json.value(atPath: ["linux", "devices"])?.arrayValue ?? [] {
+            found.append("the spec creates device \(device["path"]?.stringValue ?? "?") (privileged specs are not allowed)")
+        }
+        if Self.allowsAllDevices(spec) { found.append("the spec allows access to all devices (privileged specs are not allowed)") }
+        for key in spec.annotations.keys.sorted() where Self.deviceInjectionKeys.contains(where: { key.hasPrefix($0) }) {
+            found.append("annotation \(key) injects devices (not allowed)")
+        }
+        return found
+    }
+
+    /// `path` equals or lies below one of `prefixes` (compared by whole components, after
+    /// refusing `..`).
+    static func isUnder(_ path: String, anyOf prefixes: [String]) -> Bool {
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else { return false }
+        return prefixes.contains { prefix in
+            let base = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+            return path == base || path.hasPrefix(base + "/") || base.isEmpty
+        }
+    }
+
+    static func bindSources(_ spec: OCISpec) -> [String] {
+        (spec.json["mounts"]?.arrayValue ?? []).compactMap { mount in
+            let options = mount["options"]?.stringArrayValue ?? []
+            guard mount["type"]?.stringValue == "bind" || options.contains("bind") || options.contains("rbind") else { return nil }
+            return mount["source"]?.stringValue ?? ""
+        }
+    }
+
+    static func capabilities(_ spec: OCISpec) -> Set<String> {
+        let sets = ["bounding", "effective", "permitted", "inheritable", "ambient"]
+        return Set(sets.flatMap { spec.json.value(atPath: ["process", "capabilities", $0])?.stringArrayValue ?? [] })
+    }
+
+    static func allowsAllDevices(_ spec: OCISpec) -> Bool {
+        (spec.json.value(atPath: ["linux", "resources", "devices"])?.arrayValue ?? []).contains { rule in
+            rule["allow"]?.boolValue == true && (rule["type"]?.stringValue ?? "a") == "a" && rule["major"] == nil && rule["minor"] == nil
+        }
+    }
+}

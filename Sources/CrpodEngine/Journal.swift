@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodLinux
+
+/// One thing a mutating operation created, and so must undo if it does not finish.
+public enum UndoStep: Codable, Sendable, Equatable {
+    case removeTree(String)
+    case unmount(String)
+    /// A cgroup (relative path) in every hierarchy; its processes are killed first.
+    case removeCgroup(String)
+    case terminate(ProcessIdentity)
+    /// `runtime delete --force`, after killing any runtime process still working on the id.
+    case deleteRuntime(id: String, cgroup: String)
+
+    var summary: String {
+        switch self {
+        case let .removeTree(path): return "remove \(path)"
+        case let .unmount(path): return "unmount \(path)"
+        case let .removeCgroup(path): return "remove cgroup \(path)"
+        case let .terminate(process): return "stop pid \(process.pid)"
+        case let .deleteRuntime(id, _): return "delete runtime state \(id.prefix(12))"
+        }
+    }
+}
+
+/// The on-disk intent of one in-flight operation: what it has created so far. Written
+/// (atomically) before each step that creates something, removed when the operation commits or
+/// rolls back. A crpod killed mid-operation leaves it behind; the next holder of the state lock
+/// undoes it (`Engine.reconcile`), so a SIGKILL never leaks cgroups, runtime state or mounts.
+public struct JournalEntry: Codable, Sendable, Equatable {
+    public var operation: String
+    public var pid: Int32
+    public var started: String
+    public var steps: [UndoStep]
+    /// Undone even when the operation committed (temporary work directories).
+    public var temporaries: [UndoStep]
+}
+
+/// The journal directory `<root>/journal`.
+struct Journal: Sendable {
+    let directory: String
+
+    func path(_ id: String) -> String { directory + "/" + id + ".json" }
+
+    func write(_ entry: JournalEntry, id: String) throws {
+        let data = try JSONEncoder().encode(entry)
+        try step("write journal \(path(id))") {
+            try Files.makeDirectories(directory, mode: 0o700)
+            try Files.writeAtomically(path(id), Array(data), mode: 0o600)
+        }
+    }
+
+    func remove(_ id: String) { try? Files.removeTree(path(id)) }
+
+    /// Entries left by operations that did not finish; an unreadable entry is reported with an
+    /// empty step list (and removed by the caller like any other).
+    func leftovers() -> [(id: String, entry: JournalEntry?)] {
+        guard let names = try? Files.listDirectory(directory) else { return [] }
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { name in
+            let id = String(name.dropLast(5))
+            let entry = (try? Files.read(path(id))).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: Data($0)) }
+            return (id, entry)
+        }
+    }
+}

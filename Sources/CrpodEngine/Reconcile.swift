@@ -1,0 +1,44 @@
+import CrpodLinux
+import Logging
+
+/// What reconciling found: one line per interrupted operation that was undone.
+public struct ReconcileReport: Sendable, Codable, Equatable {
+    public var undone: [String] = []
+    public var isEmpty: Bool { undone.isEmpty }
+}
+
+extension Engine {
+    /// Runs `body` holding the state lock, after undoing whatever an earlier crpod (CLI or
+    /// daemon) killed mid-operation left behind.
+    func locked<T>(_ body: () async throws -> T) async throws -> T {
+        try await store.withLock {
+            await reconcileHoldingLock()
+            return try await body()
+        }
+    }
+
+    /// Takes the lock and reconciles (the daemon does this at start-up).
+    public func reconcile() async throws -> ReconcileReport {
+        try await store.withLock { await reconcileHoldingLock() }
+    }
+
+    /// Every journal entry present while the lock is held belongs to an operation that died
+    /// (operations journal only under the lock): its steps are undone in reverse.
+    @discardableResult
+    func reconcileHoldingLock() async -> ReconcileReport {
+        var report = ReconcileReport()
+        for (id, entry) in journal.leftovers() {
+            guard let entry else {
+                logger.error("unreadable journal entry removed", metadata: ["entry": "\(journal.path(id))"])
+                journal.remove(id)
+                continue
+            }
+            for step in (entry.steps + entry.temporaries).reversed() { await undo(step) }
+            journal.remove(id)
+            let line = "\(entry.operation) (pid \(entry.pid), started \(entry.started)): undid \(entry.steps.count + entry.temporaries.count) steps"
+            logger.warning("interrupted operation rolled back", metadata: ["operation": "\(line)"])
+            report.undone.append(line)
+        }
+        return report
+    }
+}

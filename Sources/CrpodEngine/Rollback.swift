@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CrpodCore
+import CrpodLinux
+
+/// Undo steps collected while a multi-step operation runs. Each is journaled before it is
+/// needed; on failure they run in reverse, on success only the temporaries are undone.
+final class Rollback: @unchecked Sendable {
+    private let undo: @Sendable (UndoStep) async -> Void
+    private let journal: Journal
+    private let id: String
+    private var entry: JournalEntry
+    private var successActions: [() async -> Void] = []
+    private var committed = false
+
+    init(operation: String, journal: Journal, undo: @escaping @Sendable (UndoStep) async -> Void) {
+        self.undo = undo
+        self.journal = journal
+        self.id = ObjectID.generate().short
+        self.entry = JournalEntry(operation: operation, pid: getpid(), started: timestamp(), steps: [], temporaries: [])
+    }
+
+    /// Records `step` (on disk first) so a failure — or a crash — undoes it.
+    func add(_ step: UndoStep) throws {
+        entry.steps.append(step)
+        try journal.write(entry, id: id)
+    }
+
+    /// Records a temporary that goes away however the operation ends.
+    func addTemporary(_ step: UndoStep) throws {
+        entry.temporaries.append(step)
+        try journal.write(entry, id: id)
+    }
+
+    /// Work to do only when the whole operation succeeded (dropping an in-place checkpoint).
+    func onSuccess(_ action: @escaping () async -> Void) { successActions.append(action) }
+
+    func commit() async {
+        committed = true
+        for action in successActions { await action() }
+        for step in entry.temporaries.reversed() { await undo(step) }
+        journal.remove(id)
+    }
+
+    func run() async {
+        guard !committed else { return }
+        for step in (entry.steps + entry.temporaries).reversed() { await undo(step) }
+        journal.remove(id)
+    }
+}
+
+extension Engine {
+    var journal: Journal { Journal(directory: store.root + "/journal") }
+
+    /// Runs `body` with a journaled rollback that undoes every registered step if `body` throws.
+    func withRollback<T>(_ operation: String, _ body: (Rollback) async throws -> T) async throws -> T {
+        let rollback = Rollback(operation: operation, journal: journal) { step in await self.undo(step) }
+        do {
+            let value = try await body(rollback)
+            await rollback.commit()
+            return value
+        } catch {
+            await rollback.run()
+            throw error
+        }
+    }
+
+    /// Undoes one step, best effort (what is already gone counts as undone).
+    func undo(_ step: UndoStep) async {
+        switch step {
+        case let .removeTree(path): try? Files.removeTree(path)
+        case let .unmount(path): while Mounts.isMountPoint(path) { if (try? Mounts.unmount(path)) == nil { break } }
+        case let .removeCgroup(path): removeCgroupKillingMembers(path)
+        case let .terminate(process): try? Processes.terminate(process, grace: 1)
+        case let .deleteRuntime(id, cgroup):
+            Processes.killAll(commandLineContaining: id)
+            if let runtime = try? runtime() { try? await runtime.delete(id: id, force: true) }
+            removeCgroupKillingMembers(cgroup)
+        }
+    }
+
+    func removeCgroupKillingMembers(_ cgroup: String) {
+        guard let cgroups = try? cgroups() else { return }
+        for pid in cgroups.processes(cgroup) { kill(pid, SIGKILL) }
+        try? cgroups.remove(cgroup)
+    }
+}
