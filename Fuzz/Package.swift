@@ -15,8 +15,10 @@ let package = Package(
         .package(name: crpod, path: ".."),
     ],
     targets: [
+        // Enters libFuzzer from `<module>_main` (see its header for why).
+        .target(name: "CFuzzerDriver", path: "Sources/CFuzzerDriver"),
         // Helpers shared by the targets: temp directories, property checks.
-        .target(name: "FuzzSupport", path: "Sources/FuzzSupport"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"], path: "Sources/FuzzSupport"),
         .executableTarget(
             name: "fuzz-archive",
             dependencies: [

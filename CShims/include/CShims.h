@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/socket.h>
 
 // Namespace clone flags (macros Swift cannot import).
 extern const int crpod_clone_newipc;
@@ -25,6 +26,9 @@ int crpod_unshare(int flags);
 
 // pidfd.
 int crpod_pidfd_open(pid_t pid);
+
+/* SO_PEERCRED (hidden behind asm headers Swift does not import). */
+static inline int crpod_so_peercred(void) { return SO_PEERCRED; }
 int crpod_pidfd_send_signal(int pidfd, int sig);
 
 // openat2 with RESOLVE_* flags; returns an fd or -errno.

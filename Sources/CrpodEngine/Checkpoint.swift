@@ -6,7 +6,7 @@ import CrpodCore
 import CrpodDrivers
 import CrpodLinux
 
-public struct CheckpointRequest: Sendable {
+public struct CheckpointRequest: Sendable, Codable {
     public var export: String?
     public var compression: CompressionMethod?
     public var leaveRunning = false
@@ -16,6 +16,10 @@ public struct CheckpointRequest: Sendable {
     public var keep = false
     /// Bytes written to the archive so far (for progress output).
     public var progress: (@Sendable (UInt64) -> Void)?
+
+    enum CodingKeys: String, CodingKey {
+        case export, compression, leaveRunning, tcpEstablished, fileLocks, ignoreRootfs, keep
+    }
 
     public init(export: String? = nil, compression: CompressionMethod? = nil) {
         self.export = export

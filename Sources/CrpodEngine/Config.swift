@@ -5,16 +5,39 @@ import CrpodDrivers
 import CrpodLinux
 
 /// crpod's configuration file: `key = value` lines (values may be quoted), `#` comments.
-/// Known keys: root, run_root, runtime, criu, cgroup_parent.
+/// Engine keys: root, run_root, runtime, criu, cgroup_parent. The daemon's keys (see
+/// contrib/crpod.conf.example) may repeat; the CLI ignores them.
 public struct ConfigFile: Sendable, Equatable {
-    public var values: [String: String]
-    public static let defaultPath = "/etc/crpod/crpod.conf"
-    public static let knownKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent"]
+    public struct Entry: Sendable, Equatable {
+        public var key: String
+        public var value: String
+        /// `file:line`, for error messages.
+        public var location: String
+    }
 
-    public init(values: [String: String] = [:]) { self.values = values }
+    public var entries: [Entry]
+    /// The last value of each key.
+    public var values: [String: String] { Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }) }
+    public static let defaultPath = "/etc/crpod/crpod.conf"
+    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent"]
+    public static let daemonKeys: Set<String> = [
+        "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs",
+        "allow_bind_source", "allow_capability", "allow_privileged", "boot_restore", "boot_retries", "boot_retry_delay",
+        "max_request_bytes", "max_upload_bytes", "read_timeout",
+    ]
+    public static var knownKeys: Set<String> { engineKeys.union(daemonKeys) }
+
+    public init(entries: [Entry] = []) { self.entries = entries }
+
+    public init(values: [String: String]) {
+        self.init(entries: values.sorted { $0.key < $1.key }.map { Entry(key: $0.key, value: $0.value, location: "") })
+    }
+
+    /// Every value of a repeatable key, in file order.
+    public func all(_ key: String) -> [Entry] { entries.filter { $0.key == key } }
 
     public static func parse(_ text: String, path: String) throws -> ConfigFile {
-        var values: [String: String] = [:]
+        var entries: [Entry] = []
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let trimmed = line.trimmingCharacters(in: " \t\r")
@@ -23,9 +46,9 @@ public struct ConfigFile: Sendable, Equatable {
             guard parts.count == 2, knownKeys.contains(parts[0]) else {
                 throw EngineError.invalidInput(what: "config \(path):\(index + 1)", detail: "expected one of \(knownKeys.sorted().joined(separator: ", ")) = value, got \"\(trimmed)\"")
             }
-            values[parts[0]] = parts[1].trimmingCharacters(in: "\"")
+            entries.append(Entry(key: parts[0], value: parts[1].trimmingCharacters(in: "\""), location: "\(path):\(index + 1)"))
         }
-        return ConfigFile(values: values)
+        return ConfigFile(entries: entries)
     }
 
     /// Reads `path`; a missing default file is an empty config, a missing explicit one an error.

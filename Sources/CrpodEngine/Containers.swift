@@ -6,7 +6,7 @@ import CrpodDrivers
 import CrpodLinux
 import SystemPackage
 
-public struct RunRequest: Sendable {
+public struct RunRequest: Sendable, Codable {
     public var name: String
     public var pod: String?
     public var rootfs: String

@@ -1,7 +1,7 @@
 import CrpodCore
 import CrpodLinux
 
-public struct PodCreateRequest: Sendable {
+public struct PodCreateRequest: Sendable, Codable {
     public var name: String
     /// /proc names (ipc, net, uts, pid, cgroup); podman's default is ipc,net,uts.
     public var shares: [String]

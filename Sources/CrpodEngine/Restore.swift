@@ -1,7 +1,7 @@
 import CrpodCore
 import CrpodLinux
 
-public struct RestoreRequest: Sendable {
+public struct RestoreRequest: Sendable, Codable {
     /// `--import FILE`; nil restores the in-place checkpoint of `container`.
     public var importPath: String?
     /// `crpod restore NAME` (a checkpoint kept in the container's directory).
@@ -20,6 +20,11 @@ public struct RestoreRequest: Sendable {
     public var allowPrivatePID = false
     /// Checked on the final spec before any process starts (the daemon sets it; nil: none).
     public var policy: RestorePolicy?
+
+    /// The wire form leaves the policy out: a client never chooses its own.
+    enum CodingKeys: String, CodingKey {
+        case importPath, container, pod, name, rootfs, ignoreRootfs, tcpEstablished, fileLocks, keep, allowPrivatePID
+    }
 
     public init(importPath: String? = nil, container: String? = nil) {
         self.importPath = importPath

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct CheckCommand: AsyncParsableCommand {
@@ -12,7 +13,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "table or json") var format: OutputFormat = .table
 
     func run() async throws {
-        let facts = await try global.engine().checkHost()
+        let facts = try await global.client().checkHost()
         switch format {
         case .json: try Output.json(facts)
         case .table:

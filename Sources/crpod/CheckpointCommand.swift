@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodArchive
 import CrpodEngine
 import Synchronization
@@ -42,7 +43,7 @@ struct CheckpointCommand: AsyncParsableCommand {
         request.ignoreRootfs = ignoreRootfs
         request.keep = keep
         if !printStats && isatty(1) == 1 { request.progress = Progress.reporter(label: "export") }
-        let outcomes = try await global.engine().checkpoint(containers, request)
+        let outcomes = try await global.client().checkpoint(containers, request)
         if isatty(1) == 1 && request.progress != nil && export != nil { Progress.finishLine() }
         guard printStats else { return outcomes.forEach { print($0.id) } }
         try Output.json(CheckpointStatsJSON(

@@ -1,7 +1,13 @@
 import ArgumentParser
 import CrpodEngine
 import CrpodLinux
+import CrpodService
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,31 +15,34 @@ import Glibc
 struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
-        abstract: "Run the auto-restore spool: archives dropped into watched directories are restored into pods.",
-        discussion: "An archive counts once fully written (closed after writing, or renamed in; *.part and dotfiles are ignored). Its pod: a <archive>.target sidecar (write it first), else the directory's default (--watch DIR:POD), else a pod named like the archive's own. Handled archives move to done/ or failed/ with a .result.json; the same archive (by SHA-256) is never restored twice. Speaks the systemd notify protocol (READY=1, STATUS=, WATCHDOG=1 when WATCHDOG_USEC is set, STOPPING=1); SIGTERM or SIGINT stops it; contrib/systemd/crpod.service runs it. The HTTP API is not built yet."
+        abstract: "Run crpod as a service: the HTTP API on a Unix socket, the auto-restore spool, restore on boot.",
+        discussion: """
+        At start it rolls back whatever a killed crpod left half done, listens (default <run-root>/crpod.sock, mode 0660, root plus the config's socket_group; or the socket systemd passes in), restores the config's boot_restore list in order with retries, then watches the spool directories and sends READY=1.
+
+        API (HTTP/JSON): /v1/health, /metrics (Prometheus), /v1/host/check, /v1/pods[/REF], /v1/containers[/REF[/logs|/stop]], POST /v1/checkpoint, POST /v1/restore, PUT /v1/restore/upload?pod=P&name=N (archive as the body), POST /v1/archives/inspect, /v1/jobs[/ID]. Restores and checkpoints run as jobs (max_jobs at once, max_queued waiting; ?async=true answers 202 with the job). Other crpod commands use it with --remote SOCKET or CRPOD_HOST.
+
+        Spool: an archive counts once fully written (closed after writing, or renamed in; *.part and dotfiles are ignored). Its pod: a <archive>.target sidecar (write it first), else the directory's default (--watch DIR:POD), else pod_map, else a pod named like the archive's own. It moves to processing/, then done/ or failed/ with a .result.json; the same archive (by SHA-256) is never restored twice, and an archive interrupted by a crash is settled exactly once at the next start. Restores from the API and the spool obey the config's policy (allow_rootfs, allow_bind_source, allow_capability, allow_privileged).
+
+        systemd: READY=1, STATUS=, WATCHDOG=1 when WATCHDOG_USEC is set, RELOADING=1 on SIGHUP (reloads access and policy), STOPPING=1 on SIGTERM/SIGINT (in-flight jobs finish first); journald fields when JOURNAL_STREAM is stderr. contrib/systemd/ has crpod.service and crpod.socket; contrib/crpod.conf.example lists every key.
+        """
     )
 
     @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("API socket path (default <run-root>/crpod.sock, or the config's socket).", valueName: "path"))
+    var socket: String?
     @Option(name: .customLong("watch"), help: ArgumentHelp("Spool directory, optionally with a default pod (repeatable; default <root>/spool/incoming).", valueName: "dir[:pod]"))
     var watch: [String] = []
 
     func run() async throws {
         let engine = try global.engine()
-        let given = watch.map(SpoolDirectory.init(argument:))
-        let directories = given.isEmpty ? [SpoolDirectory(path: engine.settings.root + "/spool/incoming")] : given
-        for directory in directories { try Files.makeDirectories(directory.path, mode: 0o700) }
-        let spool = SpoolService(engine: engine, directories: directories)
-        let work = Task {
-            try await spool.run(ready: {
-                _ = try? Systemd.notify([.status("watching \(directories.map(\.path).joined(separator: ", "))"), .ready])
-            })
-        }
-        let signals = stopOnSignals { work.cancel() }
+        let daemon = try Daemon(engine: engine, configPath: global.config ?? ProcessInfo.processInfo.environment["CRPOD_CONFIG"],
+                                socket: socket, watch: watch.map(SpoolDirectory.init(argument:)))
+        let work = Task { try await daemon.run() }
+        let signals = onSignals([SIGTERM, SIGINT]) { work.cancel() } + onSignals([SIGHUP]) { daemon.reload() }
         defer { signals.forEach { $0.cancel() } }
         let watchdog = Task { await pingWatchdog() }
         defer { watchdog.cancel() }
-        do { try await work.value } catch is CancellationError {}
-        _ = try? Systemd.notify([.stopping])
+        try await work.value
     }
 
     /// WATCHDOG=1 at half the interval systemd asked for (WatchdogSec=), while the daemon lives.
@@ -45,12 +54,12 @@ struct DaemonCommand: AsyncParsableCommand {
         }
     }
 
-    /// SIGTERM and SIGINT run `stop` (on a Dispatch queue, never in a signal handler).
-    private func stopOnSignals(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
+    /// Runs `action` for each of `numbers` (on a Dispatch queue, never in a signal handler).
+    private func onSignals(_ numbers: [Int32], _ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        numbers.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: stop)
+            source.setEventHandler(handler: action)
             source.resume()
             return source
         }

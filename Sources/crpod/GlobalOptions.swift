@@ -1,5 +1,7 @@
 import ArgumentParser
 import CrpodEngine
+import CrpodLinux
+import CrpodService
 import Logging
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -27,9 +29,23 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning
 
+    @Option(help: ArgumentHelp("Go through the crpod daemon at this socket (env CRPOD_HOST; unix://PATH or PATH).", valueName: "socket"))
+    var remote: String?
+
+    /// The daemon's socket when `--remote` or CRPOD_HOST asks for one.
+    var remoteHost: String? { remote ?? ProcessInfo.processInfo.environment["CRPOD_HOST"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// The engine in this process, or the daemon when `--remote`/CRPOD_HOST is set.
+    func client() throws -> any CrpodClient {
+        if let host = remoteHost { return RemoteClient(host: host) }
+        return LocalClient(engine: try engine())
+    }
+
     func engine() throws -> Engine {
         let level = logLevel
+        let journal = Systemd.journalStreamIsStderr()
         LoggingSystem.bootstrap { label in
+            if journal { return JournalLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct InspectCommand: AsyncParsableCommand {
@@ -9,7 +10,7 @@ struct InspectCommand: AsyncParsableCommand {
     @Argument(help: "Container name or id.") var container: String
 
     func run() async throws {
-        let summary = ContainerSummary(try await global.engine().inspectContainer(container))
+        let summary = try await global.client().inspectContainer(container)
         if format == .json { return try Output.json(summary) }
         print("ID:       \(summary.id)")
         print("Name:     \(summary.name)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "Container name or id.") var container: String
 
     func run() async throws {
-        let bytes = try global.engine().logs(container)
+        let bytes = try await global.client().logs(container)
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }

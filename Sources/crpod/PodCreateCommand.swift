@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodCore
 import CrpodEngine
 
@@ -20,7 +21,7 @@ struct PodCreateCommand: AsyncParsableCommand {
     func run() async throws {
         let shares = try ShareList.parse(share)
         let request = PodCreateRequest(name: name, shares: shares, cgroupParent: cgroupParent, hostname: hostname)
-        let pod = try await global.engine().createPod(request)
+        let pod = try await global.client().createPod(request)
         print(pod.id)
     }
 }

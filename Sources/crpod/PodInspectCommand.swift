@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct PodInspectCommand: AsyncParsableCommand {
@@ -9,7 +10,7 @@ struct PodInspectCommand: AsyncParsableCommand {
     @Argument(help: "Pod name or id.") var pod: String
 
     func run() async throws {
-        let summary = PodSummary(try global.engine().inspectPod(pod))
+        let summary = try await global.client().inspectPod(pod)
         if format == .json { return try Output.json(summary) }
         print("ID:            \(summary.id)")
         print("Name:          \(summary.name)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct PodRemoveCommand: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct PodRemoveCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try global.engine()
-        for pod in pods { print(try await engine.removePod(pod, force: force).id) }
+        let client = try global.client()
+        for pod in pods { print(try await client.removePod(pod, force: force).id) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct RestoreCommand: AsyncParsableCommand {
@@ -40,7 +41,7 @@ struct RestoreCommand: AsyncParsableCommand {
         request.fileLocks = fileLocks
         request.allowPrivatePID = allowPrivatePID
         request.keep = keep
-        let outcome = try await global.engine().restore(request)
+        let outcome = try await global.client().restore(request)
         guard printStats else { return print(outcome.id) }
         try Output.json(RestoreStatsJSON(
             podmanRestoreDuration: microseconds(since: started),

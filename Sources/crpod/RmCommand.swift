@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct RmCommand: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct RmCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try global.engine()
-        for container in containers { print(try await engine.removeContainer(container, force: force).id) }
+        let client = try global.client()
+        for container in containers { print(try await client.removeContainer(container, force: force).id) }
     }
 }

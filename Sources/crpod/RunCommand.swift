@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct RunCommand: AsyncParsableCommand {
@@ -23,6 +24,6 @@ struct RunCommand: AsyncParsableCommand {
         var args = command
         if args.first == "--" { args.removeFirst() }
         let request = RunRequest(name: name, pod: pod, rootfs: rootfs, env: env, workdir: workdir, command: args)
-        print(try await global.engine().run(request).id)
+        print(try await global.client().run(request).id)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 import CrpodEngine
 
 struct StopCommand: AsyncParsableCommand {
@@ -14,7 +15,7 @@ struct StopCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try global.engine()
-        for container in containers { print(try await engine.stop(container, timeout: time).name) }
+        let client = try global.client()
+        for container in containers { print(try await client.stop(container, timeout: time).name) }
     }
 }

@@ -46,9 +46,9 @@ public enum Scratch {
         if let root { return root }
         let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/crpod-fuzz-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress) }
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else { fatalError("mkdtemp in \(base) failed: errno \(errno)") }
-        let path = String(cString: template)
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         root = path
         atexit { Scratch.removeAll() }
         return path
@@ -156,3 +156,5 @@ public struct InputReader {
         return Array(bytes[min(offset, bytes.count)...])
     }
 }
+
+@_exported import CFuzzerDriver
