@@ -59,7 +59,8 @@ public struct ToolResult: Sendable {
 
 /// Runs external tools (runc, crun, CRIU) through swift-subprocess.
 ///
-/// The child inherits crpod's environment plus `environment`; stdin is /dev/null unless given.
+/// The child inherits crpod's environment (without systemd's service variables) plus
+/// `environment`; stdin is /dev/null unless given.
 /// If the calling task is cancelled the child gets SIGTERM, then SIGKILL after 5 seconds.
 public struct ToolRunner: Sendable {
     let logger: Logger?
@@ -102,12 +103,17 @@ public struct ToolRunner: Sendable {
         }
     }
 
+    static let serviceManagerVariables = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"]
+
     static func configuration(_ path: String, _ arguments: [String], environment: [String: String]?)
         -> Configuration
     {
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(5))]
         var overrides: [Environment.Key: String?] = [:]
+        // systemd's variables are for crpod itself: runc would proxy NOTIFY_SOCKET into the
+        // container (and fail on a long state path), and the listen fds are not the child's.
+        for key in serviceManagerVariables { overrides.updateValue(nil, forKey: Environment.Key(stringLiteral: key)) }
         for (key, value) in environment ?? [:] {
             overrides[Environment.Key(stringLiteral: key)] = value
         }

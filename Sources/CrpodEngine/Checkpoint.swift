@@ -114,6 +114,7 @@ extension Engine {
             try await runtime.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")
         }
         let runtimeDuration = microseconds(since: started)
+        FaultPoint.checkpointAfterDump.hit()
         var outcome = CheckpointOutcome(id: record.id, name: record.name, archive: nil, imagesKept: paths.images,
                                         runtimeCheckpointDuration: runtimeDuration, criuStatistics: readDumpStatistics(paths.work))
         if let export = request.export {

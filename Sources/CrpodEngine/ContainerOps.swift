@@ -17,6 +17,7 @@ public struct ContainerView: Codable, Sendable {
 
 extension Engine {
     public func listContainers(all: Bool) async throws -> [ContainerView] {
+        await reconcileIfInterrupted()
         var views: [ContainerView] = []
         for record in try store.containers() {
             let view = try await view(of: record)

@@ -119,6 +119,7 @@ extension Engine {
                                          stdio: output, logPath: record.bundle + "/runtime.log")
             }
         }
+        FaultPoint.runAfterCreate.hit()
         try await step("runtime start \(record.name)") { try await runtime.start(id: record.id) }
     }
 

@@ -23,9 +23,19 @@ extension Engine {
         }
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
         let spec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
-        let writer = try step("create \(destination)") {
-            try ArchiveWriter(destination: destination, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+        try await withRollback("export \(destination)") { rollback in
+            let writer = try step("create \(destination)") {
+                try ArchiveWriter(destination: destination, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+            }
+            try rollback.addTemporary(.removeTree(writer.temporaryPath))
+            FaultPoint.exportAfterTemp.hit()
+            try write(writer, record: record, paths: paths, config: config, spec: spec, diffTar: diffTar, deleted: deleted, request: request, destination: destination)
         }
+    }
+
+    /// The archive's members, manifest last; on failure the temp file is discarded.
+    private func write(_ writer: ArchiveWriter, record: ContainerRecord, paths: CheckpointPaths, config: [UInt8], spec: [UInt8],
+                       diffTar: String, deleted: [String], request: CheckpointRequest, destination: String) throws {
         do {
             try writer.addBytes(config, as: CheckpointMember.config)
             try writer.addBytes(spec, as: CheckpointMember.spec)

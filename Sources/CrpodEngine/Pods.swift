@@ -52,8 +52,10 @@ extension Engine {
         let cgroupPath = pod.cgroupPath
         try rollback.add(.removeCgroup(cgroupPath))
         try step("create pod cgroup \(cgroupPath)") { try cgroups.create(cgroupPath) }
+        FaultPoint.podAfterCgroup.hit()
         let infra = try await launchInfra(pod, procsFiles: try cgroups.procsFiles(cgroupPath))
         try rollback.add(.terminate(infra))
+        FaultPoint.podAfterInfra.hit()
         pod.infra = infra
         pod.namespaces = try step("read infra namespaces") { try NamespaceRef.all(pid: infra.pid) }
         pod.processLabel = try step("read infra SELinux label") { try SELinux.processLabel(pid: infra.pid) }

@@ -17,6 +17,14 @@ extension Engine {
         }
     }
 
+    /// For read-only commands (ps, pod ls): when an operation's journal is present, waits for
+    /// the lock — the operation finishes, or it was killed and is rolled back — so what they
+    /// show agrees with the host.
+    public func reconcileIfInterrupted() async {
+        guard !journal.leftovers().isEmpty else { return }
+        _ = try? await locked {}
+    }
+
     /// Takes the lock and reconciles (the daemon does this at start-up).
     public func reconcile() async throws -> ReconcileReport {
         try await store.withLock { await reconcileHoldingLock() }

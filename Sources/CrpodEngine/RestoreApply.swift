@@ -13,6 +13,7 @@ extension Engine {
         let base = try baseRootfs(archive, request)
         var record = restoredRecord(plan, archive: archive, rootfs: base)
         try prepareRootfs(record, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
+        FaultPoint.restoreAfterRootfs.hit()
         var spec = try restoredSpec(archive.spec, plan: plan, rootPath: record.overlay.target)
         try replaceMissingBindSources(&spec, containerDirectory: store.containerDirectory(record.id), hostname: pod?.hostname ?? plan.containerName)
         try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
@@ -20,8 +21,10 @@ extension Engine {
         clampRLimits(&spec)
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
         try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
+        FaultPoint.restoreBeforeRuntime.hit()
         let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, request: request,
                                                lsm: (plan.lsmProfile, plan.lsmMountContext), rollback: rollback)
+        FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
         try store.save(record)
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])

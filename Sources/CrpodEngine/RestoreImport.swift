@@ -29,6 +29,7 @@ extension Engine {
         try await withRollback("restore \(path)") { rollback in
             let work = try makeWorkDirectory(prefix: "restore", archive: path, rollback: rollback, keep: request.keep)
             let archive = try extractAndValidate(path, into: work + "/archive")
+            FaultPoint.restoreAfterExtract.hit()
             let pod = try request.pod.flatMap(existingPod)
             let plan = try await planRestore(archive, pod: pod, request: request)
             return try await applyRestore(plan, archive: archive, pod: pod, request: request, rollback: rollback)

@@ -37,8 +37,13 @@ public struct SpoolFilter: Sendable, Equatable {
 
     public static let `default` = SpoolFilter()
 
+    /// Temp names of atomic writers: crpod's own (`NAME.part-<hex>` from an export,
+    /// `NAME.tmp-<pid>`) and rsync-style ones, anywhere in the name.
+    public static let temporaryInfixes = [".part-", ".tmp-", ".partial"]
+
     public func isReady(_ name: String) -> Bool {
         guard !name.isEmpty, !(hidesDotfiles && name.hasPrefix(".")) else { return false }
+        if Self.temporaryInfixes.contains(where: { name.contains($0) }) { return false }
         return !temporarySuffixes.contains { name.hasSuffix($0) }
     }
 }

@@ -31,7 +31,10 @@ public struct LocalClient: CrpodClient {
         return try PodSummary(engine.inspectPod(pod.id))
     }
 
-    public func listPods() async throws -> [PodSummary] { try engine.listPods().map(PodSummary.init) }
+    public func listPods() async throws -> [PodSummary] {
+        await engine.reconcileIfInterrupted()
+        return try engine.listPods().map(PodSummary.init)
+    }
     public func inspectPod(_ reference: String) async throws -> PodSummary { try PodSummary(engine.inspectPod(reference)) }
 
     public func removePod(_ reference: String, force: Bool) async throws -> ObjectRef {

@@ -176,8 +176,13 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, phase == .waiting || phase == .receiving {
-            return respond(context, status: 408, message: "request not completed within \(limits.readTimeoutSeconds) s")
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            // Headers incomplete: nothing to answer (HTTP has no response before a request head).
+            if phase == .waiting {
+                phase = .done
+                return context.close(promise: nil)
+            }
+            if phase == .receiving { return respond(context, status: 408, message: "request not completed within \(limits.readTimeoutSeconds) s") }
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -38,6 +38,8 @@ struct InotifyTests {
             defer { watcher.stop() }
             try writeAndClose(dir + "/.c.tar", "data")
             try writeAndClose(dir + "/c.tar.tmp", "data")
+            try writeAndClose(dir + "/d.tar.zst.part-1f2e", "data")  // crpod checkpoint --export into the spool
+            try writeAndClose(dir + "/e.tar.zst.tmp-4242", "data")  // Files.writeAtomically
             try mkdirs(dir + "/subdir")
             try writeAndClose(dir + "/sentinel", "")
             let events = try await collect(watcher.events) { $0 == .fileReady(directory: dir, name: "sentinel") }

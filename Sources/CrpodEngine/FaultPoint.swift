@@ -1,0 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fault injection for the reliability tests: when CRPOD_FAULT names a point, crpod SIGKILLs
+/// itself there — the same as a crash or `kill -9` at exactly that step. Without the variable
+/// this is one getenv per step.
+enum FaultPoint: String, CaseIterable {
+    case podAfterCgroup = "pod-after-cgroup"
+    case podAfterInfra = "pod-after-infra"
+    case runAfterCreate = "run-after-create"
+    case restoreAfterExtract = "restore-after-extract"
+    case restoreAfterRootfs = "restore-after-rootfs"
+    case restoreBeforeRuntime = "restore-before-runtime"
+    case restoreAfterRuntime = "restore-after-runtime"
+    case checkpointAfterDump = "checkpoint-after-dump"
+    case exportAfterTemp = "export-after-temp"
+
+    func hit() {
+        guard let value = getenv("CRPOD_FAULT"), String(cString: value) == rawValue else { return }
+        kill(getpid(), SIGKILL)
+    }
+}

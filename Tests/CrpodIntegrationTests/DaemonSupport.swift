@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import CrpodLinux
+import Testing
+
+/// A `crpod daemon` of a test instance: its socket, notify listener and process.
+final class DaemonProcess {
+    let crpod: CrpodInstance
+    let socket: String
+    let listener: NotifyListener
+    let process = Process()
+
+    /// Starts the daemon and waits for READY=1. `config` lines are added to the instance's config.
+    init(_ crpod: CrpodInstance, arguments: [String] = [], config: [String] = [], environment: [String: String] = [:],
+         socketDirectory: String? = nil, launcher: [String] = [], waitReady: Bool = true) throws {
+        self.crpod = crpod
+        let directory = socketDirectory ?? crpod.base
+        socket = directory + "/api.sock"
+        listener = try NotifyListener(path: crpod.base + "/notify-\(ObjectIDs.random().prefix(6)).sock")
+        if !config.isEmpty {
+            let current = try Files.readText(crpod.base + "/crpod.conf")
+            try Files.writeAtomically(crpod.base + "/crpod.conf", Array((current + config.joined(separator: "\n") + "\n").utf8))
+        }
+        let daemonArguments = ["daemon", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf",
+                               "--socket", socket, "--log-level", "info"] + arguments
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: crpod.crpod)
+            process.arguments = daemonArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: launcher[0])
+            process.arguments = Array(launcher.dropFirst()) + [crpod.crpod] + daemonArguments
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }) { $1 }
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let log = crpod.base + "/daemon.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        if waitReady {
+            let ready = listener.receive(seconds: 60) { $0.contains("READY=1") }
+            try #require(ready != nil, "daemon did not send READY=1; log: \((try? Files.readText(log)) ?? "")")
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// SIGTERM, wait for exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(pid, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func killHard() {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    func request(_ method: String, _ path: String, body: [UInt8] = [], headers: [String] = []) throws -> RawHTTP.Response {
+        try RawHTTP.request(socket: socket, method: method, path: path, body: body, headers: headers)
+    }
+
+    func json<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, body: String = "", status: Int = 200,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
+        let response = try request(method, path, body: Array(body.utf8))
+        #expect(response.status == status, "\(method) \(path): \(response.status) \(response.text)", sourceLocation: sourceLocation)
+        return try JSONDecoder().decode(T.self, from: Data(response.body))
+    }
+}
+
+/// A deliberately raw HTTP/1.1 client over a Unix socket: the tests check the wire, not a library.
+enum RawHTTP {
+    struct Response {
+        var status: Int
+        var headers: [String]
+        var body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        try #require(fd >= 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        if rc != 0 { close(fd) }
+        try #require(rc == 0, "connect \(path): \(String(cString: strerror(errno)))")
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// Reads to EOF (the server closes after each answer) and splits head and body.
+    static func receive(_ fd: Int32) -> Response {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            data += buffer[0..<n]
+        }
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        guard let split = data.firstRange(of: separator) else { return Response(status: 0, headers: [], body: data) }
+        let head = String(decoding: data[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return Response(status: status, headers: Array(head.dropFirst()), body: Array(data[split.upperBound...]))
+    }
+
+    static func request(socket: String, method: String, path: String, body: [UInt8] = [], headers: [String] = []) throws -> Response {
+        let fd = try connect(socket)
+        defer { close(fd) }
+        let head = ([ "\(method) \(path) HTTP/1.1", "Host: crpod", "Content-Length: \(body.count)"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+        send(fd, Array(head.utf8) + body)
+        return receive(fd)
+    }
+}
+
+/// API answers the tests decode (the wire contract, not the server's types).
+struct JobJSON: Decodable {
+    var id: String
+    var state: String
+    var error: String?
+    var result: String?
+}
+
+struct ErrorJSON: Decodable {
+    var error: String
+    var status: Int
+}
