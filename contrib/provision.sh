@@ -9,7 +9,7 @@
 # What it does:
 #   1. Installs the build/runtime packages crpod needs (runc, busybox-static,
 #      libcap/libselinux/libsystemd/libarchive/libzstd/zlib headers, iptables,
-#      nftables, iproute2, util-linux, ca-certificates, systemd-socket-activate).
+#      nftables, iproute2, util-linux, ca-certificates, curl, systemd-socket-activate).
 #   2. Makes a working CRIU (>= 3.16) available as `criu` on PATH.  A system
 #      criu that passes `criu check` is used as is.  Otherwise (bookworm's
 #      criu 3.17 fails on recent kernels with a vDSO problem, so it is never
@@ -46,7 +46,7 @@ APT_STAMP=/var/lib/crpod-test/apt-update.stamp
 APT_PACKAGES=(
     runc busybox-static
     libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
-    iptables nftables iproute2 util-linux ca-certificates
+    iptables nftables iproute2 util-linux ca-certificates curl
     tar gzip gcc libc6-dev
 )
 

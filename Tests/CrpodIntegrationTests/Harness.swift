@@ -73,16 +73,16 @@ final class CrpodInstance: @unchecked Sendable {
 
     /// Runs `crpod <arguments>` against this instance.
     @discardableResult
-    func run(_ arguments: [String]) async throws -> Outcome {
+    func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Outcome {
         let global = ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"]
         let (first, rest) = (arguments.first.map { [$0] } ?? [], Array(arguments.dropFirst()))
         let result: ToolResult
         if first == ["archive"] {
-            result = try await runner.run(crpod, arguments)  // archive commands take no state options
+            result = try await runner.run(crpod, arguments, environment: environment)  // archive commands take no state options
         } else if first == ["pod"], let verb = rest.first {
-            result = try await runner.run(crpod, ["pod", verb] + global + Array(rest.dropFirst()))
+            result = try await runner.run(crpod, ["pod", verb] + global + Array(rest.dropFirst()), environment: environment)
         } else {
-            result = try await runner.run(crpod, first + global + rest)
+            result = try await runner.run(crpod, first + global + rest, environment: environment)
         }
         return Outcome(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
@@ -133,7 +133,7 @@ final class CrpodInstance: @unchecked Sendable {
             for id in all.stdout.split(separator: "\n") { _ = try? await run(["rm", "-f", String(id)]) }
         }
         if let cgroups = try? CgroupSet(layout: CgroupLayout.current()) { try? cgroups.remove(cgroupParent) }
-        for mount in (try? MountTable.parse(Files.readText("/proc/self/mounts"))) ?? [] where mount.mountPoint.hasPrefix(base) {
+        for mount in ((try? MountTable.parse(Files.readText("/proc/self/mounts"))) ?? []).reversed() where mount.mountPoint.hasPrefix(base) {
             try? Mounts.unmount(mount.mountPoint)
         }
         try? Files.removeTree(base)
@@ -144,6 +144,30 @@ final class CrpodInstance: @unchecked Sendable {
 /// `defer { Task { … } }` may never run before the test process exits).
 func withCrpod(_ body: (CrpodInstance) async throws -> Void) async throws {
     let crpod = try CrpodInstance()
+    do {
+        try await body(crpod)
+    } catch {
+        await crpod.tearDown()
+        throw error
+    }
+    await crpod.tearDown()
+}
+
+extension CrpodInstance {
+    /// A second instance whose state root is a tmpfs of `bytes` (disk-full tests).
+    static func sibling(of instance: CrpodInstance, rootOnTmpfsBytes bytes: UInt64) -> () throws -> CrpodInstance {
+        {
+            let other = try CrpodInstance()
+            try Files.makeDirectories(other.root, mode: 0o700)
+            try Mounts.mountTmpfs(at: other.root, sizeBytes: bytes)
+            return other
+        }
+    }
+}
+
+/// Like `withCrpod`, for an instance made by `make`.
+func withInstance(_ make: () throws -> CrpodInstance, _ body: (CrpodInstance) async throws -> Void) async throws {
+    let crpod = try make()
     do {
         try await body(crpod)
     } catch {

@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import CrpodDrivers
+import CrpodLinux
+import Testing
+
+/// kill -9 at every step (CRPOD_FAULT makes crpod SIGKILL itself exactly there, or the test
+/// kills it while runc works); the next crpod command reconciles: nothing leaks, and what
+/// `ps`/`pod ls` say is true.
+@Suite("fault injection: crpod killed at every step", .serialized, .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
+struct FaultTests {
+    static let restorePoints = ["restore-after-extract", "restore-after-rootfs", "restore-before-runtime", "restore-after-runtime"]
+
+    @Test("restore killed after extract, after the rootfs, before, during and after runc restore: rolled back on the next command", arguments: restorePoints + ["during-runtime"])
+    func restoreKilled(point: String) async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["pod", "create", "pb"])
+            let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
+            let baseline = try await crpod.leftovers()
+            let bytes = try Files.read(archive)
+            let arguments = ["restore", "--import", archive, "--pod", "pb", "--name", "victim"]
+            let outcome = point == "during-runtime"
+                ? try await crpod.runKilled(arguments) { Processes.pids(withArgument: "restore").contains { crpod.isRunc($0) } }
+                : try await crpod.run(arguments, environment: ["CRPOD_FAULT": point])
+            #expect(outcome.status == .signaled(SIGKILL), "crpod was killed at \(point): \(outcome.status) \(outcome.stderr)")
+            // Any command that reads state reconciles first.
+            let listed = try await crpod.ok(["ps", "-a", "--format", "json"])
+            #expect(!listed.contains("victim"), "no record of the killed restore")
+            #expect(try await crpod.leftovers() == baseline, "no runc state, cgroup, mount or directory left")
+            #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
+            #expect(((try? Files.listDirectory(crpod.root + "/work")) ?? []).isEmpty, "no temp dir left")
+            #expect(Processes.pids(withArgument: "victim").isEmpty)
+            try await crpod.expectNoCRIURules(pod: "pb")
+            #expect(try Files.read(archive) == bytes, "archive untouched")
+            // And the same restore then works.
+            try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "victim"])
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "victim"]).state == "running")
+        }
+    }
+
+    @Test("pod create and run killed midway leave no infra, cgroup or runtime state", arguments: ["pod-after-cgroup", "pod-after-infra", "run-after-create"])
+    func createKilled(point: String) async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["run", "--name", "keep", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+            let baseline = try await crpod.leftovers()
+            let arguments = point.hasPrefix("pod") ? ["pod", "create", "victim"]
+                : ["run", "--name", "victim", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"]
+            let outcome = try await crpod.run(arguments, environment: ["CRPOD_FAULT": point])
+            #expect(outcome.status == .signaled(SIGKILL))
+            let pods = try await crpod.ok(["pod", "ls"])
+            let containers = try await crpod.ok(["ps", "-a"])
+            #expect(!pods.contains("victim") && !containers.contains("victim"))
+            #expect(try await crpod.leftovers() == baseline)
+            #expect(Processes.pids(withArgument: "victim").isEmpty, "no infra or container process left")
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "keep"]).state == "running", "the rest is untouched")
+        }
+    }
+
+    @Test("export killed after its temp file: no partial archive under any name; the container keeps its checkpoint")
+    func exportKilled() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+            let exports = crpod.base + "/exports"
+            try Files.makeDirectories(exports, mode: 0o700)
+            let outcome = try await crpod.run(["checkpoint", "--export", exports + "/c.tar.zst", "c"], environment: ["CRPOD_FAULT": "export-after-temp"])
+            #expect(outcome.status == .signaled(SIGKILL))
+            _ = try await crpod.ok(["ps", "-a"])
+            try await crpod.ok(["pod", "create", "other"])  // a mutating command reconciles for sure
+            #expect(try Files.listDirectory(exports).isEmpty, "no c.tar.zst and no c.tar.zst.part-*")
+        }
+    }
+
+    @Test("disk full: export to a small tmpfs and import into a root on a small tmpfs fail cleanly")
+    func diskFull() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            let fill = ["sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=12 2>/dev/null; i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"]
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + fill)
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "c"])) ?? 0 >= 2 })
+            let small = crpod.base + "/small"
+            try Files.makeDirectories(small, mode: 0o700)
+            try Mounts.mountTmpfs(at: small, sizeBytes: 4 << 20)
+            defer { try? Mounts.unmount(small) }
+            let full = try await crpod.run(["checkpoint", "--leave-running", "--export", small + "/c.tar.zst", "c"])
+            #expect(!full.ok && full.stderr.contains("No space left on device"), "\(full.stderr)")
+            #expect(try Files.listDirectory(small).isEmpty, "no partial file under the final or a temp name")
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "running")
+
+            let archive = crpod.base + "/c.tar.zst"
+            try await crpod.ok(["checkpoint", "--leave-running", "--export", archive, "c"])
+            let tiny = CrpodInstance.sibling(of: crpod, rootOnTmpfsBytes: 8 << 20)
+            try await withInstance(tiny) { other in
+                try await other.ok(["pod", "create", "pb"])
+                let baseline = try await other.leftovers()
+                let refused = try await other.run(["restore", "--import", archive, "--pod", "pb", "--name", "c2"])
+                #expect(!refused.ok && refused.stderr.contains("No space left on device"), "\(refused.stderr)")
+                #expect(try await other.leftovers() == baseline)
+                #expect(try await other.ok(["ps", "-a", "-q"]).isEmpty)
+            }
+        }
+    }
+}
+
+extension CrpodInstance {
+    /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms).
+    func runKilled(_ arguments: [String], when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: crpod)
+        process.arguments = arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + arguments.dropFirst()
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning && ContinuousClock.now < deadline {
+            if condition() { kill(process.processIdentifier, SIGKILL); break }
+            usleep(2000)
+        }
+        process.waitUntilExit()
+        let status: ToolStatus = process.terminationReason == .uncaughtSignal ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
+        return Outcome(status: status, stdout: "", stderr: "")
+    }
+
+    /// Whether `pid` is a runc process (its argv[0] ends in runc).
+    func isRunc(_ pid: Int32) -> Bool {
+        guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 4096), let first = bytes.split(separator: 0).first else { return false }
+        return String(decoding: first, as: UTF8.self).hasSuffix("runc")
+    }
+
+    /// CRIU's network-lock rules (iptables chain or nft table named CRIU) are not in the pod's netns.
+    func expectNoCRIURules(pod: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let infra = try await infraPid(ofPod: pod)
+        let iptables = try await runner.run("/usr/bin/nsenter", ["--net=/proc/\(infra)/ns/net", "iptables-save"])
+        let nft = try await runner.run("/usr/bin/nsenter", ["--net=/proc/\(infra)/ns/net", "nft", "list", "ruleset"])
+        #expect(!iptables.stdout.contains("CRIU") && !nft.stdout.contains("CRIU"), "CRIU lock rules left: \(iptables.stdout) \(nft.stdout)",
+                sourceLocation: sourceLocation)
+    }
+}
