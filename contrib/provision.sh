@@ -46,7 +46,7 @@ APT_STAMP=/var/lib/crpod-test/apt-update.stamp
 APT_PACKAGES=(
     runc busybox-static
     libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
-    iptables nftables iproute2 util-linux ca-certificates curl
+    iptables nftables iproute2 util-linux ca-certificates curl python3 zstd
     tar gzip gcc libc6-dev
 )
 

@@ -69,12 +69,13 @@ extension Engine {
     /// Extracts in one streaming pass (every member hashed), then validates everything
     /// before anything else is touched. The archive itself is only read.
     func extractAndValidate(_ path: String, into directory: String) throws -> ImportedArchive {
+        let metadataLimit = 8 << 20
         let wanted: Set<String> = [
             CheckpointMember.config, CheckpointMember.spec, CheckpointMember.manifest, CheckpointMember.deletedFiles,
             CheckpointMember.statsDump, CheckpointMember.inventory, CheckpointMember.dumpLog,
         ]
         let result = try step("extract \(path)") {
-            try ArchiveExtractor.extract(archive: path, into: directory, keepContentOf: { wanted.contains($0) }, contentLimit: 8 << 20)
+            try ArchiveExtractor.extract(archive: path, into: directory, keepContentOf: { wanted.contains($0) }, contentLimit: metadataLimit)
         }
         var facts = ArchiveFacts(members: result.members.map(\.archiveMember), compression: result.summary.detection.vocabulary)
         let contents = result.contents
@@ -83,9 +84,13 @@ extension Engine {
         if let bytes = contents[CheckpointMember.manifest] { facts.readManifest(Data(bytes)) }
         if let bytes = contents[CheckpointMember.statsDump] { facts.readStats(bytes) }
         if let bytes = contents[CheckpointMember.inventory] { facts.readInventory(bytes) }
-        let problems = ArchiveValidator.validate(facts)
+        var problems = ArchiveValidator.validate(facts).map(\.message)
+        for member in result.members where wanted.contains(member.archiveMember.name) && contents[member.archiveMember.name] == nil {
+            problems.append("\(member.archiveMember.name) is \(member.archiveMember.size) bytes, over the \(metadataLimit >> 20) MiB limit for metadata members")
+        }
         guard problems.isEmpty, let config = facts.config, let spec = facts.spec else {
-            throw EngineError.archiveInvalid(path: path, problems: problems.map(\.message))
+            let missing = [facts.config == nil ? CheckpointMember.config : nil, facts.spec == nil ? CheckpointMember.spec : nil].compactMap { $0 }
+            throw EngineError.archiveInvalid(path: path, problems: problems.isEmpty ? missing.map { "\($0) is missing or unreadable" } : problems)
         }
         var deleted: [String] = []
         if let bytes = contents[CheckpointMember.deletedFiles] {

@@ -16,46 +16,48 @@ struct FaultTests {
     @Test("restore killed after extract, after the rootfs, before, during and after runc restore: rolled back on the next command", arguments: restorePoints + ["during-runtime"])
     func restoreKilled(point: String) async throws {
         try await withCrpod { crpod in
+            let victim = "victim-" + ObjectIDs.random().prefix(8)
             try await crpod.ok(["pod", "create", "pa"])
             try await crpod.ok(["pod", "create", "pb"])
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
             let baseline = try await crpod.leftovers()
             let bytes = try Files.read(archive)
-            let arguments = ["restore", "--import", archive, "--pod", "pb", "--name", "victim"]
+            let arguments = ["restore", "--import", archive, "--pod", "pb", "--name", victim]
             let outcome = point == "during-runtime"
                 ? try await crpod.runKilled(arguments) { Processes.pids(withArgument: "restore").contains { crpod.isRunc($0) } }
                 : try await crpod.run(arguments, environment: ["CRPOD_FAULT": point])
             #expect(outcome.status == .signaled(SIGKILL), "crpod was killed at \(point): \(outcome.status) \(outcome.stderr)")
             // Any command that reads state reconciles first.
             let listed = try await crpod.ok(["ps", "-a", "--format", "json"])
-            #expect(!listed.contains("victim"), "no record of the killed restore")
+            #expect(!listed.contains(victim), "no record of the killed restore")
             #expect(try await crpod.leftovers() == baseline, "no runc state, cgroup, mount or directory left")
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
             #expect(((try? Files.listDirectory(crpod.root + "/work")) ?? []).isEmpty, "no temp dir left")
-            #expect(Processes.pids(withArgument: "victim").isEmpty)
+            #expect(Processes.pids(withArgument: victim).isEmpty)
             try await crpod.expectNoCRIURules(pod: "pb")
             #expect(try Files.read(archive) == bytes, "archive untouched")
             // And the same restore then works.
-            try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "victim"])
-            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "victim"]).state == "running")
+            try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", victim])
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", victim]).state == "running")
         }
     }
 
     @Test("pod create and run killed midway leave no infra, cgroup or runtime state", arguments: ["pod-after-cgroup", "pod-after-infra", "run-after-create"])
     func createKilled(point: String) async throws {
         try await withCrpod { crpod in
+            let victim = "victim-" + ObjectIDs.random().prefix(8)
             try await crpod.ok(["pod", "create", "pa"])
             try await crpod.ok(["run", "--name", "keep", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
             let baseline = try await crpod.leftovers()
-            let arguments = point.hasPrefix("pod") ? ["pod", "create", "victim"]
-                : ["run", "--name", "victim", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"]
+            let arguments = point.hasPrefix("pod") ? ["pod", "create", victim]
+                : ["run", "--name", victim, "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"]
             let outcome = try await crpod.run(arguments, environment: ["CRPOD_FAULT": point])
             #expect(outcome.status == .signaled(SIGKILL))
             let pods = try await crpod.ok(["pod", "ls"])
             let containers = try await crpod.ok(["ps", "-a"])
-            #expect(!pods.contains("victim") && !containers.contains("victim"))
+            #expect(!pods.contains(victim) && !containers.contains(victim))
             #expect(try await crpod.leftovers() == baseline)
-            #expect(Processes.pids(withArgument: "victim").isEmpty, "no infra or container process left")
+            #expect(Processes.pids(withArgument: victim).isEmpty, "no infra or container process left")
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "keep"]).state == "running", "the rest is untouched")
         }
     }
