@@ -1,0 +1,159 @@
+@testable import CrpodEngine
+import CrpodLinux
+import Testing
+@testable import CrpodService
+
+@Suite("API routing, metrics, jobs and daemon config")
+struct ServiceUnitTests {
+    func request(_ method: String, _ path: String) -> APIRequest {
+        APIRequest(method: method, path: path, query: [:], body: [], uploadPath: nil, peer: PeerCredentials(pid: 1, uid: 0, gid: 0))
+    }
+
+    @Test func routesCaptureTheirParameters() {
+        let route = RouteMatcher(request("GET", "/v1/containers/abc/logs"))
+        #expect(route.match("GET", "/v1/containers/:ref/logs") == ["abc"])
+        #expect(route.match("GET", "/v1/containers/:ref") == nil)
+        #expect(route.match("POST", "/v1/containers/:ref/logs") == nil)
+        #expect(RouteMatcher(request("PATCH", "/v1/pods")).pathKnown)
+        #expect(!RouteMatcher(request("GET", "/v2/pods")).pathKnown)
+    }
+
+    @Test func queryStringsArePercentDecoded() {
+        let split = APIChannelHandler.split("/v1/restore/upload?pod=my%20pod&name=a+b&flag")
+        #expect(split.path == "/v1/restore/upload")
+        #expect(split.query == ["pod": "my pod", "name": "a b", "flag": ""])
+    }
+
+    @Test func metricsRenderTheExpositionFormat() {
+        let metrics = Metrics()
+        metrics.restoreFinished(result: "success", seconds: 0.3)
+        metrics.restoreFinished(result: "failure", seconds: 12)
+        metrics.request(status: 200)
+        let text = metrics.render(jobsInFlight: 3, spoolDepth: 7)
+        #expect(text.contains("crpod_restores_total{result=\"failure\"} 1\ncrpod_restores_total{result=\"success\"} 1"))
+        #expect(text.contains("crpod_restore_duration_seconds_bucket{le=\"0.25\"} 0"))
+        #expect(text.contains("crpod_restore_duration_seconds_bucket{le=\"0.5\"} 1"))
+        #expect(text.contains("crpod_restore_duration_seconds_bucket{le=\"30\"} 2"))
+        #expect(text.contains("crpod_restore_duration_seconds_bucket{le=\"+Inf\"} 2"))
+        #expect(text.contains("crpod_restore_duration_seconds_count 2"))
+        #expect(text.contains("crpod_jobs_in_flight 3") && text.contains("crpod_spool_depth 7"))
+        #expect(text.contains("# TYPE crpod_restore_duration_seconds histogram"))
+        #expect(text.hasSuffix("\n"))
+    }
+
+    @Test func theJobQueueIsBoundedAndRunsAtMostTheLimit() async throws {
+        let jobs = JobRegistry(maxConcurrent: 1, maxQueued: 1)
+        let gate = AsyncStream<Void>.makeStream()
+        let first = try await jobs.submit(kind: "t", description: "first") { _ in
+            for await _ in gate.stream { break }
+            return "done"
+        }
+        #expect(try await eventually { try await jobs.job(first).state == .running })
+        let second = try await jobs.submit(kind: "t", description: "second") { _ in "second" }
+        #expect(try await jobs.job(second).state == .queued)
+        await #expect(throws: JobError.queueFull(limit: 1)) {
+            _ = try await jobs.submit(kind: "t", description: "third") { _ in "x" }
+        }
+        gate.continuation.yield()
+        #expect(try await jobs.wait(first).result == "\"done\"")
+        #expect(try await jobs.wait(second).state == .succeeded)
+        #expect(await jobs.inFlight == 0)
+    }
+
+    @Test func aFailedJobKeepsItsError() async throws {
+        let jobs = JobRegistry(maxConcurrent: 2, maxQueued: 2)
+        let id = try await jobs.submit(kind: "t", description: "bad") { _ -> String in throw EngineError.podNotFound("p") }
+        let job = try await jobs.wait(id)
+        #expect(job.state == .failed && job.error?.contains("pod \"p\" cannot be retrieved") == true)
+        #expect(APIRouter.status(forMessage: job.error ?? "") == 404)
+    }
+
+    @Test func engineErrorsMapToHTTPStatuses() {
+        #expect(APIRouter.status(for: EngineError.containerNotFound("x")) == 404)
+        #expect(APIRouter.status(for: EngineError.nameInUse(kind: "pod", name: "a", id: "b")) == 409)
+        #expect(APIRouter.status(for: EngineError.policyRefused(problems: ["x"])) == 422)
+        #expect(APIRouter.status(for: EngineError.invalidInput(what: "a", detail: "b")) == 400)
+        #expect(APIRouter.status(for: APIPathError(path: "/x", what: "archive", reason: "outside")) == 403)
+        #expect(APIRouter.status(for: JobError.queueFull(limit: 3)) == 429)
+    }
+
+    @Test func theDaemonConfigReadsEveryKey() throws {
+        let text = """
+        socket = /run/x.sock
+        socket_mode = 0600
+        socket_group = 4242
+        watch = /spool/a:pod-a
+        watch = /spool/b
+        pod_map = old:new
+        max_jobs = 3
+        max_queued = 9
+        api_dir = /archives
+        allow_rootfs = /rootfs
+        allow_bind_source = /srv/data
+        allow_capability = CAP_NET_ADMIN
+        allow_privileged = true
+        boot_restore = /boot/a.tar.zst:pod-a:name-a
+        boot_restore = /boot/b.tar.zst:pod-b
+        boot_retries = 5
+        boot_retry_delay = 0.5
+        max_request_bytes = 2048
+        max_upload_bytes = 4096
+        read_timeout = 7
+        """
+        let settings = EngineSettings(root: "/var/lib/crpod", runRoot: "/run/crpod", runtimePath: nil, criuPath: nil, criuSource: nil,
+                                      cgroupParent: "/crpod", helperDirectory: "/x")
+        let config = try DaemonConfig.load(try ConfigFile.parse(text, path: "t.conf"), settings: settings)
+        #expect(config.socketPath == "/run/x.sock" && config.socketMode == 0o600 && config.socketGroup == 4242)
+        #expect(config.watch == [SpoolDirectory(path: "/spool/a", defaultPod: "pod-a"), SpoolDirectory(path: "/spool/b")])
+        #expect(config.podMap == ["old": "new"] && config.maxJobs == 3 && config.maxQueued == 9)
+        #expect(config.apiDirectories == ["/archives"])
+        #expect(config.policy == RestorePolicyValues.expected)
+        #expect(config.bootRestores == [BootRestore(archive: "/boot/a.tar.zst", pod: "pod-a", name: "name-a"), BootRestore(archive: "/boot/b.tar.zst", pod: "pod-b", name: nil)])
+        #expect(config.bootRetries == 5 && config.bootRetryDelaySeconds == 0.5)
+        #expect(config.limits.maxRequestBytes == 2048 && config.limits.maxUploadBytes == 4096 && config.limits.readTimeoutSeconds == 7)
+    }
+
+    @Test func daemonDefaultsLiveUnderTheStateRoots() throws {
+        let settings = EngineSettings(root: "/r", runRoot: "/rr", runtimePath: nil, criuPath: nil, criuSource: nil, cgroupParent: "/crpod", helperDirectory: "/x")
+        let config = try DaemonConfig.load(ConfigFile(), settings: settings)
+        #expect(config.socketPath == "/rr/crpod.sock" && config.socketMode == 0o660 && config.socketGroup == nil)
+        #expect(config.watch == [SpoolDirectory(path: "/r/spool/incoming")])
+        #expect(config.apiDirectories == ["/r/spool", "/r/archives"])
+        #expect(config.policy == RestorePolicy())
+    }
+
+    @Test(arguments: ["socket_mode = 9z", "boot_restore = relative.tar:pod", "pod_map = nocolon", "max_jobs = -1", "boot_retry_delay = soon"])
+    func badDaemonValuesNameTheirLine(line: String) throws {
+        let settings = EngineSettings(root: "/r", runRoot: "/rr", runtimePath: nil, criuPath: nil, criuSource: nil, cgroupParent: "/crpod", helperDirectory: "/x")
+        #expect(throws: EngineError.self) { try DaemonConfig.load(try ConfigFile.parse("\n" + line, path: "bad.conf"), settings: settings) }
+        do { _ = try DaemonConfig.load(try ConfigFile.parse("\n" + line, path: "bad.conf"), settings: settings) } catch {
+            #expect("\(error)".contains("bad.conf:2"), "\(error)")
+        }
+    }
+
+    @Test func peerGroupsComeFromProcStatus() throws {
+        let dir = "/tmp/crpod-peer-\(UInt32.random(in: 0...UInt32.max))"
+        try Files.makeDirectories(dir + "/77", mode: 0o700)
+        defer { try? Files.removeTree(dir) }
+        try Files.writeAtomically(dir + "/77/status", Array("Name:\tx\nGroups:\t10 20 4242 \nUid:\t1000\n".utf8))
+        let peer = PeerCredentials(pid: 77, uid: 1000, gid: 5)
+        #expect(peer.groups(procRoot: dir) == [5, 10, 20, 4242])
+        #expect(PeerCredentials.groupID(named: "4242") == 4242)
+        #expect(PeerCredentials.groupID(named: "root") == 0)
+    }
+}
+
+import CrpodCore
+
+enum RestorePolicyValues {
+    static let expected = RestorePolicy(allowedRootfs: ["/rootfs"], allowedBindSources: ["/srv/data"], allowedExtraCapabilities: ["CAP_NET_ADMIN"], allowPrivileged: true)
+}
+
+func eventually(seconds: Double = 5, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
