@@ -1,4 +1,16 @@
 /// Pure parsers for /proc text. Readers hand them text, tests hand them literals.
+///
+/// They split on bytes (the UTF-8 view), never on Characters: a name ending in "\r", a
+/// combining mark or a prepend mark would otherwise fuse with the separator next to it into
+/// one grapheme cluster and shift the fields (found by fuzzing, kept in Fuzz/regressions).
+
+extension Substring {
+    /// `self` split on an ASCII separator byte, as substrings.
+    func fields(_ separator: Character, maxSplits: Int = .max, omittingEmpty: Bool) -> [Substring] {
+        let byte = separator.asciiValue ?? 0
+        return utf8.split(separator: byte, maxSplits: maxSplits, omittingEmptySubsequences: omittingEmpty).map { Substring($0) }
+    }
+}
 
 /// One line of /proc/<pid>/cgroup: `hierarchy-ID:controller-list:cgroup-path`.
 public struct ProcCgroupEntry: Sendable, Equatable {
@@ -13,12 +25,12 @@ public struct ProcCgroupEntry: Sendable, Equatable {
 public enum ProcCgroup {
     public static func parse(_ text: String, file: String = "/proc/self/cgroup") throws(LinuxError) -> [ProcCgroupEntry] {
         var entries: [ProcCgroupEntry] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3, let id = Int(fields[0]), fields[2].hasPrefix("/") else {
+        for (index, line) in text[...].fields("\n", omittingEmpty: false).enumerated() where !line.isEmpty {
+            let fields = line.fields(":", maxSplits: 2, omittingEmpty: false)
+            guard fields.count == 3, let id = Int(fields[0]), fields[2].utf8.first == UInt8(ascii: "/") else {
                 throw LinuxError.parse(file: file, line: index + 1, detail: "expected ID:controllers:/path, got \"\(line)\"")
             }
-            let controllers = fields[1].split(separator: ",").map(String.init)
+            let controllers = fields[1].fields(",", omittingEmpty: true).map(String.init)
             entries.append(ProcCgroupEntry(hierarchyID: id, controllers: controllers, path: String(fields[2])))
         }
         return entries
@@ -46,14 +58,14 @@ public struct MountEntry: Sendable, Equatable {
 public enum MountTable {
     public static func parse(_ text: String, file: String = "/proc/self/mounts") throws(LinuxError) -> [MountEntry] {
         var entries: [MountEntry] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        for (index, line) in text[...].fields("\n", omittingEmpty: false).enumerated() where !line.isEmpty {
+            let fields = line.fields(" ", omittingEmpty: true)
             guard fields.count >= 4 else {
                 throw LinuxError.parse(file: file, line: index + 1, detail: "expected at least 4 fields, got \"\(line)\"")
             }
             entries.append(MountEntry(
                 source: unescape(fields[0]), mountPoint: unescape(fields[1]), fsType: String(fields[2]),
-                options: fields[3].split(separator: ",").map(String.init)))
+                options: fields[3].fields(",", omittingEmpty: true).map(String.init)))
         }
         return entries
     }
@@ -90,26 +102,27 @@ public struct ProcStat: Sendable, Equatable {
 
     public static func parse(_ text: String, file: String = "/proc/<pid>/stat") throws(LinuxError) -> ProcStat {
         // The command sits in parentheses and may itself hold spaces and ')'.
-        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close,
-              let pid = Int32(text[..<open].trimmingSpaces) else {
+        let bytes = text.utf8
+        guard let open = bytes.firstIndex(of: UInt8(ascii: "(")), let close = bytes.lastIndex(of: UInt8(ascii: ")")), open < close,
+              let pid = Int32(Substring(bytes[..<open]).trimmingSpaces) else {
             throw LinuxError.parse(file: file, line: 1, detail: "no \"pid (comm)\" prefix")
         }
-        let rest = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        let rest = Substring(bytes[bytes.index(after: close)...]).fields(" ", omittingEmpty: true)
         // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
-        guard rest.count >= 20, let state = rest[0].first, let parent = Int32(rest[1]),
-              let start = UInt64(rest[19]) else {
+        guard rest.count >= 20, let state = rest[0].unicodeScalars.first.map(Character.init), let parent = Int32(rest[1]),
+              let start = UInt64(rest[19].trimmingSpaces) else {
             throw LinuxError.parse(file: file, line: 1, detail: "expected at least 22 fields")
         }
-        let command = String(text[text.index(after: open)..<close])
+        let command = String(Substring(bytes[bytes.index(after: open)..<close]))
         return ProcStat(pid: pid, command: command, state: state, parentPID: parent, startTime: start)
     }
 }
 
 extension Substring {
     var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " || s.last == "\n" { s = s.dropLast() }
-        return s
+        var scalars = unicodeScalars[...]
+        while scalars.first == " " { scalars = scalars.dropFirst() }
+        while scalars.last == " " || scalars.last == "\n" { scalars = scalars.dropLast() }
+        return Substring(scalars)
     }
 }

@@ -209,3 +209,25 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+/// Inputs libFuzzer found (Fuzz/regressions/fuzz-proc): separators next to marks that join
+/// grapheme clusters. The parsers split on bytes, so these parse like any other name.
+@Suite("/proc parsers: fuzzing regressions")
+struct ProcParserFuzzRegressions {
+    @Test(arguments: ["\u{0301}abc", "abc\u{0600}", "a) b (c", "\u{0600}"])
+    func statCommandsWithMarksParse(command: String) throws {
+        let stat = try ProcStat.parse("42 (\(command)) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0")
+        #expect(stat.pid == 42 && stat.command == command && stat.state == "S" && stat.startTime == 99)
+    }
+
+    @Test func aCgroupPathEndingInCarriageReturnStaysOnItsLine() throws {
+        let entries = try ProcCgroup.parse("2:memory:/a\r\n0::/b\n")
+        #expect(entries.map(\.path) == ["/a\r", "/b"])
+        #expect(try ProcCgroup.parse("0::/\u{0301}x\n").first?.path == "/\u{0301}x")
+    }
+
+    @Test func aMountPointEndingInAPrependMarkKeepsItsFields() throws {
+        let entries = try MountTable.parse("tmpfs /mnt/x\u{0600} tmpfs rw,nosuid 0 0\n")
+        #expect(entries == [MountEntry(source: "tmpfs", mountPoint: "/mnt/x\u{0600}", fsType: "tmpfs", options: ["rw", "nosuid"])])
+    }
+}
