@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodService
 
 @main
 struct Crpod: AsyncParsableCommand {
@@ -8,7 +9,7 @@ struct Crpod: AsyncParsableCommand {
         discussion: """
         State lives under --root (default /var/lib/crpod, or CRPOD_ROOT) and --run-root (default /run/crpod, or CRPOD_RUNROOT). CRIU is found by --criu, then the config file (/etc/crpod/crpod.conf or CRPOD_CONFIG), then PATH.
         """,
-        version: "0.1.0",
+        version: crpodVersion,
         subcommands: [
             CheckCommand.self, PodCommand.self, RunCommand.self, PsCommand.self, InspectCommand.self,
             LogsCommand.self, StopCommand.self, RmCommand.self, CheckpointCommand.self, RestoreCommand.self, ArchiveCommand.self, DaemonCommand.self,

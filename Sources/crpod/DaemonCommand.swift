@@ -33,6 +33,10 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(name: .customLong("watch"), help: ArgumentHelp("Spool directory, optionally with a default pod (repeatable; default <root>/spool/incoming).", valueName: "dir[:pod]"))
     var watch: [String] = []
 
+    func validate() throws {
+        if global.remote != nil { throw ValidationError("--remote names a daemon to talk to; the daemon itself takes --socket") }
+    }
+
     func run() async throws {
         let engine = try global.engine()
         let daemon = try Daemon(engine: engine, configPath: global.config ?? ProcessInfo.processInfo.environment["CRPOD_CONFIG"],
