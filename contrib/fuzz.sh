@@ -16,9 +16,9 @@
 #        swift build --package-path Fuzz --scratch-path .build-fuzz -c debug \
 #          -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 #      ($CRPOD_FUZZ_SANITIZE replaces "fuzzer,address", e.g. "fuzzer" for speed).
-#   2. Replays every saved reproducer in Fuzz/regressions/<target>/ once. A reproducer that
-#      still fails is reported as FIXED-NOT / known when its property is listed in
-#      Fuzz/known-findings.txt, and fails the script otherwise.
+#   2. Replays every saved reproducer in Fuzz/regressions/<target>/ once, with every
+#      property checked. One that still fails counts as "known (unfixed)" when its property
+#      is listed in Fuzz/known-findings.txt, and fails the script otherwise.
 #   3. Runs each target with -max_total_time on a working corpus in .build-fuzz/corpus/<t>
 #      (new inputs go there, git-ignored), seeded read-only from Fuzz/corpus/<t> and, for
 #      fuzz-archive, tiny tars built here with tar(1). Crashes, timeouts and OOMs go to
@@ -188,7 +188,7 @@ run_target() {
     rate=$(awk '/stat::average_exec_per_sec/ { print $2 }' "$log" | tail -1)
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
     ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | awk '{print $2}')
-    units=$(find "$corpus" -type f | wc -l)
+    units=$(grep -oE 'corp: [0-9]+' "$log" | tail -1 | awk '{print $2}')
     summary+=("$(printf '%-15s runs: %s (%s/s), cov: %s, ft: %s, corpus: %s, new crashes: %d%s' \
         "$t" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$units" "$((after - before))" \
         "$( ((rc)) && echo " (exit $rc, see $log)")")")

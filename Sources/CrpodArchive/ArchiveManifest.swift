@@ -55,12 +55,12 @@ public enum ArchiveMemberName {
         if name.isEmpty { return "empty" }
         if name.utf8.count > maxLength { return "longer than \(maxLength) bytes" }
         if name.utf8.contains(0) { return "contains a NUL byte" }
-        if name.hasPrefix("/") { return "absolute path" }
-        for component in name.split(separator: "/", omittingEmptySubsequences: false) {
-            switch component {
-            case "": return "empty path component (leading, trailing or doubled '/')"
-            case ".": return "'.' component"
-            case "..": return "'..' component"
+        if PathText.isAbsolute(name) { return "absolute path" }
+        for component in PathText.components(name, omittingEmpty: false) {
+            switch Array(component.utf8) {
+            case []: return "empty path component (leading, trailing or doubled '/')"
+            case Array(".".utf8): return "'.' component"
+            case Array("..".utf8): return "'..' component"
             default: continue
             }
         }

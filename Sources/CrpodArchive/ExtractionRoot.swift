@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import CrpodCore
 import CrpodLinux
 
 /// The directory an extraction writes into, held open as an fd. Every name below it is
@@ -57,7 +58,7 @@ final class ExtractionRoot {
 
     private func makeParents(of name: String) throws(ArchiveError) {
         var prefix = ""
-        for component in name.split(separator: "/").dropLast() {
+        for component in PathText.components(name).dropLast() {
             prefix = ArchiveMemberName.join(prefix, String(component))
             if !directories.contains(prefix) { try makeOneDirectory(prefix) }
         }

@@ -41,7 +41,7 @@ enum Whiteouts {
     }
 
     private static func makeOne(_ deletion: Deletion, root: Int32, upper: String) throws(ArchiveError) -> Bool {
-        let components = deletion.relative.split(separator: "/").map(String.init)
+        let components = PathText.components(deletion.relative).map(String.init)
         guard let leaf = components.last else { throw ArchiveError.unsafeDeletedPath(path: deletion.entry, reason: "empty") }
         let parent = try openParents(components.dropLast(), root: root, upper: upper, deletion: deletion)
         defer { if parent != root { close(parent) } }

@@ -62,7 +62,8 @@ public struct CgroupLayout: Sendable, Equatable {
 
 /// A cgroup path inside a hierarchy, like `/crpod/pod-1234`. Refuses `..` and relative paths.
 public func validatedCgroupPath(_ path: String) throws(LinuxError) -> String {
-    guard path.hasPrefix("/"), !path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+    let parts = path[...].fields("/", omittingEmpty: true)
+    guard path.utf8.first == UInt8(ascii: "/"), !parts.contains(where: { $0.utf8.elementsEqual("..".utf8) || $0.utf8.elementsEqual(".".utf8) }) else {
         throw LinuxError.parse(file: "cgroup path", line: nil, detail: "\"\(path)\" must be absolute without . or ..")
     }
     return path
@@ -155,7 +156,7 @@ public struct CgroupV1Tree: CgroupTree {
     public func createPopulated(_ cgroup: String) throws(LinuxError) {
         guard controllers.contains("cpuset") else { return try create(cgroup) }
         var current = ""
-        for part in try validatedCgroupPath(cgroup).split(separator: "/") {
+        for part in try validatedCgroupPath(cgroup)[...].fields("/", omittingEmpty: true) {
             let parentDir = try directory(current.isEmpty ? "/" : current)
             current += "/\(part)"
             let dir = try directory(current)

@@ -96,6 +96,8 @@ elif case == "config-malformed": put("config.dump", b"{not json")
 elif case == "config-deep": put("config.dump", b"[" * 200000 + b"]" * 200000)
 elif case == "spec-oversized": put("spec.dump", json.dumps({"x": "y" * (9 << 20)}).encode())
 elif case == "missing-inventory": drop("checkpoint/inventory.img")
+elif case == "config-id-traversal":
+    cfg = json.loads(get("config.dump")); cfg["id"] = "../../../../" + base.lstrip("/") + "/escaped"; put("config.dump", json.dumps(cfg).encode())
 elif case == "policy-bind": spec_edit(lambda s: s["mounts"].append({"destination": "/host-etc", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}))
 elif case == "policy-caps":
     def caps(s):

@@ -19,6 +19,7 @@ struct HostileRestoreTests {
         ("deleted-outside", "deleted.files"), ("bomb", "pages-99.img"), ("truncated", "truncated"),
         ("header-corrupt", "tar"), ("manifest-mismatch", "spec.dump"), ("config-malformed", "config.dump"),
         ("config-deep", "config.dump"), ("spec-oversized", "spec.dump"), ("missing-inventory", "inventory.img"),
+        ("config-id-traversal", "container id that is not 64 lowercase hex digits"),
     ]
 
     @Test("refused by crpod restore: clear error, nothing outside the work dir, no process, archive unchanged")

@@ -130,30 +130,69 @@ public enum Scratch {
     }
 }
 
-/// Input slicing: a fuzz input split into a few independent parts.
-public struct InputReader {
-    public let bytes: [UInt8]
-    public private(set) var offset = 0
+/// One entry of a directory tree, by its path relative to the walked root (raw bytes).
+public struct TreeEntry: Sendable, Equatable {
+    public var path: [UInt8]
+    /// `st_mode & S_IFMT`.
+    public var type: UInt32
+    public var size: Int64
 
-    public init(_ data: UnsafePointer<UInt8>, _ size: Int) {
-        bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    public var isDirectory: Bool { type == UInt32(S_IFDIR) }
+    public var isRegularFile: Bool { type == UInt32(S_IFREG) }
+}
+
+extension Scratch {
+    /// Every entry below `root` (not following symlinks), parents before children.
+    public static func walk(_ root: String) -> [TreeEntry] {
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var entries: [TreeEntry] = []
+        walk(fd, prefix: [], into: &entries)
+        return entries
     }
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-
-    public var isAtEnd: Bool { offset >= bytes.count }
-
-    /// The next byte, or 0 past the end.
-    public mutating func byte() -> UInt8 {
-        guard offset < bytes.count else { return 0 }
-        defer { offset += 1 }
-        return bytes[offset]
+    private static func walk(_ fd: Int32, prefix: [UInt8], into entries: inout [TreeEntry]) {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else { return }
+        var names: [[CChar]] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.bindMemory(to: CChar.self).prefix { $0 != 0 }) + [0]
+            }
+            if name == [46, 0] || name == [46, 46, 0] { continue }
+            names.append(name)
+        }
+        closedir(dir)
+        for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let path = (prefix.isEmpty ? [] : prefix + [0x2F]) + name.dropLast().map { UInt8(bitPattern: $0) }
+            let entry = TreeEntry(path: path, type: UInt32(info.st_mode & S_IFMT), size: Int64(info.st_size))
+            entries.append(entry)
+            if entry.isDirectory {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if child >= 0 {
+                    walk(child, prefix: path, into: &entries)
+                    close(child)
+                }
+            }
+        }
     }
 
-    /// The remaining bytes.
-    public mutating func rest() -> [UInt8] {
-        defer { offset = bytes.count }
-        return Array(bytes[min(offset, bytes.count)...])
+    /// The whole content of a file, or nil.
+    public static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue } else { return nil } }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
     }
 }
 

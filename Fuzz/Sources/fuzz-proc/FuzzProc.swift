@@ -3,9 +3,11 @@
 // The input is decoded as crpod's readers decode kernel files (`Files.readText`: UTF-8 with
 // replacement) and handed to every parser: ProcCgroup, MountTable (and CgroupLayout /
 // CgroupSet on what it parsed), ProcStat, MemoryInfo, validatedCgroupPath and the systemd
-// environment parsers. Besides "no trap", a few round-trip properties are checked on lines
-// built the way the kernel writes them, with the input as the process- or user-controlled
-// part (a command name, a cgroup path, a mount point).
+// environment parsers. Besides "no trap", round-trip properties are checked on lines built
+// the way the kernel writes them, with the input as the process- or user-controlled part (a
+// command name, a cgroup path, a mount point): stat-comm-roundtrip, cgroup-path-roundtrip,
+// mount-escape-roundtrip; and cgroup-path-validated: validatedCgroupPath accepts only paths
+// that are absolute and free of "." and ".." components when split on '/' bytes.
 import CrpodLinux
 import FuzzSupport
 
@@ -20,9 +22,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = Systemd.parseJournalStream(text)
     _ = Systemd.parseWatchdog(usec: text, pid: nil, currentPID: 1)
     _ = Systemd.parseWatchdog(usec: "1000", pid: text, currentPID: 1)
-    for line in text.split(separator: "\n") {
-        if let path = try? validatedCgroupPath(String(line)) {
-            Property.check(path.hasPrefix("/"), "cgroup-path-absolute", "\(path)")
+    for line in text.utf8.split(separator: 10) {
+        let candidate = String(decoding: line, as: UTF8.self)
+        if let path = try? validatedCgroupPath(candidate) {
+            // Over bytes, as the kernel resolves it: absolute, no "." or ".." component.
+            let components = Array(path.utf8).split(separator: 0x2F)
+            Property.check(path.utf8.first == 0x2F && !components.contains { $0.elementsEqual([0x2E]) || $0.elementsEqual([0x2E, 0x2E]) },
+                           "cgroup-path-validated", "validatedCgroupPath accepted \(Array(path.utf8))")
         }
     }
     statRoundTrip(bytes)
@@ -34,7 +40,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 func procCgroup(_ text: String) {
     guard let entries = try? ProcCgroup.parse(text) else { return }
     for entry in entries {
-        Property.check(entry.path.hasPrefix("/"), "cgroup-entry-path", entry.path)
+        Property.check(entry.path.utf8.first == 0x2F, "cgroup-entry-path", "\(Array(entry.path.utf8))")
         _ = ProcCgroup.path(forController: entry.controllers.first ?? "memory", in: entries)
     }
     if let unified = ProcCgroup.unifiedPath(entries) {
@@ -45,7 +51,7 @@ func procCgroup(_ text: String) {
 func mountTable(_ text: String) {
     guard let mounts = try? MountTable.parse(text) else { return }
     for mount in mounts {
-        Property.check(!mount.fsType.isEmpty && !mount.fsType.contains(" "), "mount-fstype", mount.fsType)
+        Property.check(!mount.fsType.isEmpty && !mount.fsType.utf8.contains(0x20), "mount-fstype", mount.fsType)
     }
     guard let layout = try? CgroupLayout.detect(mounts: mounts) else { return }
     Property.check(!layout.hierarchies.isEmpty, "cgroup-layout-nonempty")
@@ -62,7 +68,7 @@ func mountTable(_ text: String) {
 func procStat(_ text: String) {
     guard let stat = try? ProcStat.parse(text) else { return }
     _ = stat.isZombieOrDead
-    Property.check(!stat.command.isEmpty || text.contains("()"), "stat-command")
+    Property.check(stat.pid >= 0 || text.utf8.contains(UInt8(ascii: "-")), "stat-pid", "\(stat.pid)")
 }
 
 /// Up to 16 bytes of the input as a command name (the kernel's comm: TASK_COMM_LEN 16 with
@@ -106,7 +112,8 @@ func cgroupRoundTrip(_ bytes: [UInt8]) {
 }
 
 /// The input as a mount point, escaped as the kernel writes /proc/<pid>/mounts (space, tab,
-/// newline and backslash as \ooo); the parser must give back the path.
+/// newline and backslash as \ooo; anything else raw), followed by the cgroup2 mount; the
+/// parser must give back both lines' fields.
 func mountRoundTrip(_ bytes: [UInt8]) {
     let name = Array(bytes.prefix { $0 != 0 }.prefix(255))
     guard !name.isEmpty else { return }
@@ -122,11 +129,13 @@ func mountRoundTrip(_ bytes: [UInt8]) {
         }
     }
     let text = "overlay \(escaped) overlay rw,relatime,lowerdir=/a,upperdir=/b,workdir=/c 0 0\n"
+        + "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\n"
     do {
         let mounts = try MountTable.parse(text)
         Property.check(
-            mounts.count == 1 && mounts[0].mountPoint == mountPoint && mounts[0].fsType == "overlay"
-                && mounts[0].source == "overlay",
+            mounts.count == 2 && mounts[0].mountPoint == mountPoint && mounts[0].fsType == "overlay"
+                && mounts[0].source == "overlay" && mounts[1].fsType == "cgroup2"
+                && mounts[1].mountPoint == "/sys/fs/cgroup",
             "mount-escape-roundtrip", "mount point \(Array(mountPoint.utf8)) parsed as \(mounts)")
     } catch {
         Property.check(false, "mount-escape-roundtrip", "mount point \(Array(mountPoint.utf8)): \(error)")

@@ -136,6 +136,10 @@ public enum ArchiveValidator {
         if let config = facts.config, (config.id ?? "").isEmpty {
             problems.append(.init(code: ArchiveProblem.Code.invalidConfig, member: CheckpointMember.config,
                                   message: "\(CheckpointMember.config) has no container id"))
+        } else if let id = facts.config?.id, ObjectID(rawValue: id) == nil {
+            // The id becomes directory names, a cgroup leaf and the runtime's id.
+            problems.append(.init(code: ArchiveProblem.Code.invalidConfig, member: CheckpointMember.config,
+                                  message: "\(CheckpointMember.config) has a container id that is not 64 lowercase hex digits: \(quoted(String(id.prefix(80))))"))
         }
         if facts.spec == nil, let error = facts.specError {
             problems.append(.init(code: ArchiveProblem.Code.invalidSpec, member: CheckpointMember.spec,

@@ -26,10 +26,10 @@ public enum CheckpointMember {
     /// The name as a path relative to the archive root: a leading `./` and trailing
     /// slashes removed (`./checkpoint/` → `checkpoint`). Does not make a name safe.
     public static func canonical(_ name: String) -> String {
-        var text = Substring(name)
-        while text.hasPrefix("./") { text = text.dropFirst(2) }
-        while text.count > 1, text.hasSuffix("/") { text = text.dropLast() }
-        return String(text)
+        var bytes = Substring(name).utf8[...]
+        while bytes.starts(with: "./".utf8) { bytes = bytes.dropFirst(2) }
+        while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes = bytes.dropLast() }
+        return String(Substring(bytes))
     }
 
     /// Why `name` cannot be extracted safely, or nil when it can: empty, NUL, too long,
@@ -40,8 +40,8 @@ public enum CheckpointMember {
         if name.utf8.count > maxNameLength {
             return "the name is \(name.utf8.count) bytes long (at most \(maxNameLength))"
         }
-        if name.hasPrefix("/") { return "the name is an absolute path" }
-        if name.split(separator: "/").contains("..") { return "the name has a \"..\" component" }
+        if PathText.isAbsolute(name) { return "the name is an absolute path" }
+        if PathText.hasDotDot(name) { return "the name has a \"..\" component" }
         return nil
     }
 
@@ -54,17 +54,14 @@ public enum CheckpointMember {
     /// Whether a link target leaves the archive root. A symlink's target is resolved from
     /// the directory holding `member`; a hard link's target from the root.
     public static func linkEscapes(member: String, target: String, isHardLink: Bool) -> Bool {
-        if target.isEmpty || target.hasPrefix("/") { return true }
+        if target.isEmpty || PathText.isAbsolute(target) { return true }
         var depth = 0
         if !isHardLink {
-            depth = canonical(member).split(separator: "/").count - 1
+            depth = PathText.components(canonical(member)).count - 1
         }
-        for component in target.split(separator: "/") {
-            switch component {
-            case ".": continue
-            case "..": depth -= 1
-            default: depth += 1
-            }
+        for component in PathText.components(target) {
+            if component.utf8.elementsEqual(".".utf8) { continue }
+            depth += component.utf8.elementsEqual("..".utf8) ? -1 : 1
             if depth < 0 { return true }
         }
         return false

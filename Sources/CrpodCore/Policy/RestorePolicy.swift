@@ -53,11 +53,8 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     /// `path` equals or lies below one of `prefixes` (compared by whole components, after
     /// refusing `..`).
     static func isUnder(_ path: String, anyOf prefixes: [String]) -> Bool {
-        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else { return false }
-        return prefixes.contains { prefix in
-            let base = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
-            return path == base || path.hasPrefix(base + "/") || base.isEmpty
-        }
+        guard PathText.isAbsolute(path), !PathText.hasDotDot(path) else { return false }
+        return prefixes.contains { PathText.isUnder(path, $0) }
     }
 
     static func bindSources(_ spec: OCISpec) -> [String] {
@@ -75,7 +72,10 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
 
     static func allowsAllDevices(_ spec: OCISpec) -> Bool {
         (spec.json.value(atPath: ["linux", "resources", "devices"])?.arrayValue ?? []).contains { rule in
-            rule["allow"]?.boolValue == true && (rule["type"]?.stringValue ?? "a") == "a" && rule["major"] == nil && rule["minor"] == nil
+            // runc reads a missing or null major/minor as a wildcard and a missing or empty type as "a".
+            let type = rule["type"]?.stringValue ?? ""
+            return rule["allow"]?.boolValue == true && (type.isEmpty || type == "a")
+                && (rule["major"] ?? .null).isNull && (rule["minor"] ?? .null).isNull
         }
     }
 }

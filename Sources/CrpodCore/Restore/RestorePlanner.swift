@@ -81,16 +81,16 @@ public enum RestorePlanner {
         return []
     }
 
-    /// Rule 9: a new name must be valid; the name used must be free.
+    /// Rule 9: the name used (new or kept) must be valid and free; a kept ID must be an ID —
+    /// both become paths, cgroup names and the runtime's container id.
     static func nameProblems(identity: RestoreIdentity, host: HostPlanFacts) -> [RestoreProblem] {
-        if identity.renamed {
-            do {
-                try NameRule.validate(identity.name, what: "container name")
-            } catch let CoreError.invalidName(name, _, reason) {
-                return [.invalidName(name: name, reason: reason)]
-            } catch {
-                return [.invalidName(name: identity.name, reason: String(describing: error))]
-            }
+        if !identity.renamed, ObjectID(rawValue: identity.id) == nil { return [.invalidID(id: identity.id)] }
+        do {
+            try NameRule.validate(identity.name, what: "container name")
+        } catch let CoreError.invalidName(name, _, reason) {
+            return [.invalidName(name: name, reason: reason)]
+        } catch {
+            return [.invalidName(name: identity.name, reason: String(describing: error))]
         }
         guard host.existingContainerNames.contains(identity.name) else { return [] }
         return [.nameInUse(name: identity.name, renamed: identity.renamed)]

@@ -20,6 +20,8 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
     case pidInUse(pid: Int32, pod: String)
     case nameInUse(name: String, renamed: Bool)
     case invalidName(name: String, reason: String)
+    /// The checkpoint's own container id is not an id (it would become paths and runc's id).
+    case invalidID(id: String)
 
     /// The stable codes, one per case.
     public enum Code {
@@ -36,6 +38,7 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         public static let pidInUse = "pid-in-use"
         public static let nameInUse = "name-in-use"
         public static let invalidName = "invalid-name"
+        public static let invalidID = "invalid-id"
     }
 
     public var code: String {
@@ -53,6 +56,7 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         case .pidInUse: Code.pidInUse
         case .nameInUse: Code.nameInUse
         case .invalidName: Code.invalidName
+        case .invalidID: Code.invalidID
         }
     }
 
@@ -90,6 +94,8 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
                 + (renamed ? "choose another with --name" : "restore under another name with --name")
         case let .invalidName(name, reason):
             "invalid container name \(quoted(name)): \(reason)"
+        case let .invalidID(id):
+            "the checkpoint's container ID \(quoted(String(id.prefix(80)))) is not 64 lowercase hex digits: restore with --name to get a new one"
         }
     }
 
