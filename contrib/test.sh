@@ -5,7 +5,9 @@
 # Usage (as root, from anywhere):  contrib/test.sh [--no-provision] [swift test arguments...]
 #   Provisions the host first (contrib/provision.sh, idempotent), builds every product
 #   (the tests run the built crpod, crpod-pause and crpod-logger), then runs `swift test`.
-#   With CI=true the privileged tests never skip: a missing tool fails them.
+#   With CI=true the privileged tests never skip: a missing tool fails them, and the fuzz
+#   targets then replay their regressions and fuzz briefly (contrib/fuzz.sh --brief: 20 s
+#   each); set CRPOD_FUZZ=brief to do that outside CI too, CRPOD_FUZZ=off to skip it.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
@@ -22,3 +24,8 @@ fi
 
 swift build
 swift test "$@"
+
+fuzz=${CRPOD_FUZZ:-$([[ "${CI:-}" == true ]] && echo brief || echo off)}
+if [[ "$fuzz" == brief ]]; then
+    contrib/fuzz.sh --brief
+fi
