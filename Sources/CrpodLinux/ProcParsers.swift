@@ -72,7 +72,7 @@ public enum MountTable {
 
     /// Undoes the kernel's octal escapes (`\040` for space, `\011`, `\012`, `\134`).
     public static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
+        guard field.utf8.contains(UInt8(ascii: "\\")) else { return String(field) }
         var bytes: [UInt8] = []
         var utf8 = Array(field.utf8)[...]
         while let byte = utf8.popFirst() {

@@ -231,3 +231,11 @@ struct ProcParserFuzzRegressions {
         #expect(entries == [MountEntry(source: "tmpfs", mountPoint: "/mnt/x\u{0600}", fsType: "tmpfs", options: ["rw", "nosuid"])])
     }
 }
+
+@Suite("/proc parsers: escapes after marks")
+struct ProcParserEscapeRegression {
+    @Test func anEscapeAfterAPrependMarkIsUndone() throws {
+        let entries = try MountTable.parse("tmpfs /mnt/\u{0600}\\012x tmpfs rw 0 0\n")
+        #expect(entries.first?.mountPoint == "/mnt/\u{0600}\nx")
+    }
+}
