@@ -99,6 +99,15 @@ extension Engine {
     func restoredSpec(_ original: OCISpec, plan: RestorePlan, rootPath: String) throws -> OCISpec {
         var spec = original
         spec.rootPath = rootPath
+        // Only the pod's namespaces may be joined by path: a mount, user or time namespace
+        // named by the archive would be the host's (or another container's).
+        let shareable = Set(NamespaceKind.podShareable.map(\.ociType))
+        if let foreign = original.namespaces.first(where: { $0.path != nil && !shareable.contains($0.type) }) {
+            throw EngineError.archiveInvalid(path: CheckpointMember.spec, problems: [
+                "\(CheckpointMember.spec) joins the \(foreign.type) namespace at \(foreign.path ?? "") — only a pod's ipc, network, uts, pid and cgroup namespaces can be joined"])
+        }
+        // OCI hooks run on the host, as root: an archive never brings its own.
+        spec.json.setValue(nil, atPath: ["hooks"])
         for kind in NamespaceKind.podShareable {
             let type = kind.ociType
             if let path = plan.joinNamespaces[type] {

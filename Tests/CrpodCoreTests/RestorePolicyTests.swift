@@ -52,4 +52,15 @@ struct RestorePolicyTests {
         privileged.allowPrivileged = true
         #expect(privileged.violations(spec: try spec(json), rootfs: "/r", containerDirectory: "/c").count == 1)
     }
+
+    @Test func hooksAndForeignNamespacesAreNeverAllowed() throws {
+        let json = """
+        {"hooks":{"prestart":[{"path":"/bin/sh"}]},"linux":{"namespaces":[{"type":"mount","path":"/proc/1/ns/mnt"},{"type":"network","path":"/proc/9/ns/net"}]}}
+        """
+        var policy = RestorePolicy()
+        policy.allowPrivileged = true
+        let problems = policy.violations(spec: try spec(json), rootfs: "/r", containerDirectory: "/c")
+        #expect(problems == ["the spec has OCI hooks (prestart), which run on the host (never allowed)",
+                             "the spec joins the mount namespace at /proc/1/ns/mnt (never allowed)"])
+    }
 }

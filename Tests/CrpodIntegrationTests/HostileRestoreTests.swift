@@ -20,6 +20,7 @@ struct HostileRestoreTests {
         ("header-corrupt", "tar"), ("manifest-mismatch", "spec.dump"), ("config-malformed", "config.dump"),
         ("config-deep", "config.dump"), ("spec-oversized", "spec.dump"), ("missing-inventory", "inventory.img"),
         ("config-id-traversal", "container id that is not 64 lowercase hex digits"),
+        ("spec-host-mountns", "joins the mount namespace at /proc/1/ns/mnt"),
     ]
 
     @Test("refused by crpod restore: clear error, nothing outside the work dir, no process, archive unchanged")
@@ -41,6 +42,21 @@ struct HostileRestoreTests {
             // The untouched copy still restores: the refusals were about the hostile parts.
             let identity = try await crpod.hostileArchive(from: archive, case: "identity")
             try await crpod.ok(["restore", "--import", identity, "--pod", "pb", "--name", "fine"])
+        }
+    }
+
+    @Test("OCI hooks in an archive's spec never run: the restore drops them")
+    func hooksDropped() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["pod", "create", "pb"])
+            let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
+            let hostile = try await crpod.hostileArchive(from: archive, case: "spec-hooks")
+            try await crpod.ok(["restore", "--import", hostile, "--pod", "pb", "--name", "hooked"])
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "hooked"]).state == "running")
+            #expect(!Files.exists(crpod.base + "/hooked"), "no hook ran on the host")
+            let config = try Files.readText(try await crpod.json(ContainerJSON.self, ["inspect", "hooked"]).bundle + "/config.json")
+            #expect(!config.contains("\"hooks\""))
         }
     }
 

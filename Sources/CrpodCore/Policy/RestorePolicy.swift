@@ -37,6 +37,13 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
         for source in Self.bindSources(spec) where !Self.isUnder(source, anyOf: allowedBindSources + [containerDirectory]) {
             found.append("bind mount of host path \(source) is outside the allowed bind-mount sources" + (allowedBindSources.isEmpty ? " (none allowed)" : " (\(allowedBindSources.joined(separator: ", ")))"))
         }
+        if let hooks = spec.json["hooks"]?.objectValue, !hooks.isEmpty {
+            found.append("the spec has OCI hooks (\(hooks.keys.sorted().joined(separator: ", "))), which run on the host (never allowed)")
+        }
+        let shareable: Set<String> = [OCINamespaceType.ipc, OCINamespaceType.network, OCINamespaceType.uts, OCINamespaceType.pid, OCINamespaceType.cgroup]
+        for namespace in spec.namespaces where namespace.path != nil && !shareable.contains(namespace.type) {
+            found.append("the spec joins the \(namespace.type) namespace at \(namespace.path ?? "") (never allowed)")
+        }
         guard !allowPrivileged else { return found }
         let extra = Self.capabilities(spec).subtracting(Self.defaultCapabilities).subtracting(allowedExtraCapabilities).sorted()
         if !extra.isEmpty { found.append("the spec adds capabilities \(extra.joined(separator: ", ")) (not allowed)") }
