@@ -22,7 +22,12 @@ public struct DaemonConfig: Sendable {
     public var maxJobs = 2
     public var maxQueued = 64
     public var apiDirectories: [String]
-    public var policy = RestorePolicy()
+    /// The daemon restores only onto base rootfs directories the config lists.
+    public var policy: RestorePolicy = {
+        var policy = RestorePolicy()
+        policy.rootfsMustBeListed = true
+        return policy
+    }()
     public var bootRestores: [BootRestore] = []
     public var bootRetries = 3
     public var bootRetryDelaySeconds = 2.0

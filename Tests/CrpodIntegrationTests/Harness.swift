@@ -58,7 +58,10 @@ final class CrpodInstance: @unchecked Sendable {
         base = "/tmp/crpod-it-\(suffix)"
         cgroupParent = "/crpod-it-\(suffix)"
         try Files.makeDirectories(base, mode: 0o700)
-        try Files.writeAtomically(base + "/crpod.conf", Array("cgroup_parent = \"\(cgroupParent)\"\n".utf8))
+        // The daemon keys matter only to daemon tests: their restores use the test rootfs or
+        // copies under the instance's own directory.
+        let config = "cgroup_parent = \"\(cgroupParent)\"\nallow_rootfs = \(PrivilegedHost.rootfs)\nallow_rootfs = \(base)\n"
+        try Files.writeAtomically(base + "/crpod.conf", Array(config.utf8))
     }
 
     struct Outcome {

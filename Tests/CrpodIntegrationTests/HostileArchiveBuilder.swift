@@ -98,6 +98,10 @@ elif case == "spec-oversized": put("spec.dump", json.dumps({"x": "y" * (9 << 20)
 elif case == "missing-inventory": drop("checkpoint/inventory.img")
 elif case == "spec-hooks": spec_edit(lambda s: s.__setitem__("hooks", {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "touch " + base + "/hooked"]}], "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "touch " + base + "/hooked"]}]}))
 elif case == "spec-host-mountns": spec_edit(lambda s: s["linux"]["namespaces"].__setitem__(0, {"type": "mount", "path": "/proc/1/ns/mnt"}) if s["linux"]["namespaces"][0]["type"] == "mount" else s["linux"]["namespaces"].append({"type": "mount", "path": "/proc/1/ns/mnt"}))
+elif case == "policy-host-rootfs":
+    cfg = json.loads(get("config.dump")); cfg["rootfs"] = "/"
+    if isinstance(cfg.get("crpod"), dict): cfg["crpod"]["rootfs"] = "/"
+    put("config.dump", json.dumps(cfg).encode())
 elif case == "config-id-traversal":
     cfg = json.loads(get("config.dump")); cfg["id"] = "../../../../" + base.lstrip("/") + "/escaped"; put("config.dump", json.dumps(cfg).encode())
 elif case == "policy-bind": spec_edit(lambda s: s["mounts"].append({"destination": "/host-etc", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}))

@@ -84,7 +84,8 @@ struct HostileRestoreTests {
             let daemon = try DaemonProcess(crpod, config: ["api_dir = \(crpod.base)"])
             let cases = [("policy-bind", "bind mount of host path /etc"), ("policy-caps", "adds capabilities CAP_SYS_ADMIN"),
                          ("policy-device", "creates device /dev/sda"), ("policy-annotation", "annotation io.kubernetes.cri-o.Devices injects devices"),
-                         ("policy-all-devices", "allows access to all devices")]
+                         ("policy-all-devices", "allows access to all devices"),
+                         ("policy-host-rootfs", "rootfs / is outside the allowed rootfs directories")]
             let victim = "victim-" + ObjectIDs.random().prefix(8)
             for (name, words) in cases {
                 let hostile = try await crpod.hostileArchive(from: archive, case: name)

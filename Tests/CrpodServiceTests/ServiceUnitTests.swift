@@ -119,7 +119,7 @@ struct ServiceUnitTests {
         #expect(config.socketPath == "/rr/crpod.sock" && config.socketMode == 0o660 && config.socketGroup == nil)
         #expect(config.watch == [SpoolDirectory(path: "/r/spool/incoming")])
         #expect(config.apiDirectories == ["/r/spool", "/r/archives"])
-        #expect(config.policy == RestorePolicy())
+        #expect(config.policy.allowedRootfs.isEmpty && config.policy.rootfsMustBeListed, "the daemon refuses every rootfs until allow_rootfs names some")
     }
 
     @Test(arguments: ["socket_mode = 9z", "boot_restore = relative.tar:pod", "pod_map = nocolon", "max_jobs = -1", "boot_retry_delay = soon"])
@@ -146,7 +146,11 @@ struct ServiceUnitTests {
 import CrpodCore
 
 enum RestorePolicyValues {
-    static let expected = RestorePolicy(allowedRootfs: ["/rootfs"], allowedBindSources: ["/srv/data"], allowedExtraCapabilities: ["CAP_NET_ADMIN"], allowPrivileged: true)
+    static let expected: RestorePolicy = {
+        var policy = RestorePolicy(allowedRootfs: ["/rootfs"], allowedBindSources: ["/srv/data"], allowedExtraCapabilities: ["CAP_NET_ADMIN"], allowPrivileged: true)
+        policy.rootfsMustBeListed = true
+        return policy
+    }()
 }
 
 func eventually(seconds: Double = 5, _ condition: () async throws -> Bool) async throws -> Bool {

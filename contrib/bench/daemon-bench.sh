@@ -62,7 +62,7 @@ TAG=crpod-dbench-$$
 WORK=$(mktemp -d "$TMP_PARENT/$TAG.XXXXXX")
 DAEMON_PID=""
 mkdir -p "$WORK/data" "$WORK/archives" "$WORK/spool"
-printf 'cgroup_parent = "/%s"\napi_dir = %s\nmax_queued = 64\n' "$TAG" "$WORK/archives" > "$WORK/crpod.conf"
+printf 'cgroup_parent = "/%s"\napi_dir = %s\nmax_queued = 64\nallow_rootfs = %s\n' "$TAG" "$WORK/archives" "$SRC_ROOTFS" > "$WORK/crpod.conf"
 G=(--root "$WORK/root" --run-root "$WORK/run" --config "$WORK/crpod.conf")
 SOCK=$WORK/run/api.sock
 

@@ -10,6 +10,9 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     public var allowedExtraCapabilities: [String]
     /// Devices, allow-all device rules, device-injection annotations and extra capabilities.
     public var allowPrivileged: Bool
+    /// With no `allowedRootfs`, refuse every base rootfs instead of accepting any (the
+    /// daemon: an archive must not pick a host directory such as `/` as its lower layer).
+    public var rootfsMustBeListed = false
 
     public init(allowedRootfs: [String] = [], allowedBindSources: [String] = [], allowedExtraCapabilities: [String] = [], allowPrivileged: Bool = false) {
         self.allowedRootfs = allowedRootfs
@@ -31,7 +34,9 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     /// crpod's own stand-ins; `rootfs` is the base rootfs the restore will use.
     public func violations(spec: OCISpec, rootfs: String, containerDirectory: String) -> [String] {
         var found: [String] = []
-        if !allowedRootfs.isEmpty && !Self.isUnder(rootfs, anyOf: allowedRootfs) {
+        if allowedRootfs.isEmpty && rootfsMustBeListed {
+            found.append("base rootfs \(rootfs) is not allowed: no allow_rootfs directories are configured")
+        } else if !allowedRootfs.isEmpty && !Self.isUnder(rootfs, anyOf: allowedRootfs) {
             found.append("rootfs \(rootfs) is outside the allowed rootfs directories (\(allowedRootfs.joined(separator: ", ")))")
         }
         for source in Self.bindSources(spec) where !Self.isUnder(source, anyOf: allowedBindSources + [containerDirectory]) {
