@@ -95,35 +95,14 @@ extension Engine {
         try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
     }
 
-    /// The archive's spec repointed by the plan: namespaces, cgroup, root, annotations, labels.
+    /// The archive's spec repointed by the plan (CrpodCore's pure patch), after refusing joins
+    /// of namespaces that are not a pod's.
     func restoredSpec(_ original: OCISpec, plan: RestorePlan, rootPath: String) throws -> OCISpec {
-        var spec = original
-        spec.rootPath = rootPath
-        // Only the pod's namespaces may be joined by path: a mount, user or time namespace
-        // named by the archive would be the host's (or another container's).
-        let shareable = Set(NamespaceKind.podShareable.map(\.ociType))
-        if let foreign = original.namespaces.first(where: { $0.path != nil && !shareable.contains($0.type) }) {
+        if let foreign = original.foreignNamespaceJoins.first {
             throw EngineError.archiveInvalid(path: CheckpointMember.spec, problems: [
                 "\(CheckpointMember.spec) joins the \(foreign.type) namespace at \(foreign.path ?? "") — only a pod's ipc, network, uts, pid and cgroup namespaces can be joined"])
         }
-        // OCI hooks run on the host, as root: an archive never brings its own.
-        spec.json.setValue(nil, atPath: ["hooks"])
-        for kind in NamespaceKind.podShareable {
-            let type = kind.ociType
-            if let path = plan.joinNamespaces[type] {
-                spec.joinNamespace(type: type, path: path)
-            } else if plan.privateNamespaces.contains(type) {
-                spec.makeNamespacePrivate(type: type)
-            } else {
-                spec.removeNamespace(type: type)
-            }
-        }
-        spec.cgroupsPath = plan.cgroupsPath
-        spec.annotations = plan.annotations
-        if plan.joinNamespaces[NamespaceKind.uts.ociType] != nil { spec.hostname = nil }
-        if let context = plan.lsmMountContext { spec.mountLabel = context }
-        if let profile = plan.lsmProfile, profile.hasPrefix("selinux:") { spec.processLabel = String(profile.dropFirst(8)) }
-        return spec
+        return original.restored(by: plan, rootPath: rootPath)
     }
 
     /// CRIU would re-create every SysV object of a shared IPC namespace (other members'

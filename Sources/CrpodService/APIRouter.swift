@@ -121,20 +121,8 @@ public struct APIRouter: APIHandling {
         var adjusted = body
         adjusted.policy = access().policy
         adjusted.rootfs = try adjusted.rootfs.map(confinedRootfs)
-        let restore = adjusted
-        let client = self.client, metrics = self.metrics
-        let id = try await jobs.submit(kind: "restore", description: body.importPath ?? body.container ?? "?") { progress in
-            await progress.report("restoring")
-            let started = ContinuousClock.now
-            do {
-                let outcome = try await client.restore(restore)
-                metrics.restoreFinished(result: "success", seconds: Self.seconds(since: started))
-                return outcome
-            } catch {
-                metrics.restoreFinished(result: "failure", seconds: Self.seconds(since: started))
-                throw error
-            }
-        }
+        let client = self.client
+        let id = try await jobs.submitRestore(adjusted, kind: "restore", metrics: metrics) { try await client.restore($0) }
         return try await answer(job: id, request)
     }
 

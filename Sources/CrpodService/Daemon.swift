@@ -94,20 +94,8 @@ public final class Daemon: Sendable {
     func restoreAsJob(_ request: RestoreRequest, jobs: JobRegistry, kind: String) async throws -> RestoreOutcome {
         var request = request
         request.policy = config.withLock { $0.policy }
-        let fixed = request
-        let engine = self.engine, metrics = self.metrics
-        let id = try await jobs.submit(kind: kind, description: request.importPath ?? "?") { progress in
-            await progress.report("restoring")
-            let started = ContinuousClock.now
-            do {
-                let outcome = try await engine.restore(fixed)
-                metrics.restoreFinished(result: "success", seconds: APIRouter.seconds(since: started))
-                return outcome
-            } catch {
-                metrics.restoreFinished(result: "failure", seconds: APIRouter.seconds(since: started))
-                throw error
-            }
-        }
+        let engine = self.engine
+        let id = try await jobs.submitRestore(request, kind: kind, metrics: metrics) { try await engine.restore($0) }
         let job = try await jobs.wait(id)
         guard job.state == .succeeded, let result = job.result, let outcome = try? JSONDecoder().decode(RestoreOutcome.self, from: Data(result.utf8)) else {
             throw DaemonError.jobFailed(job.error ?? "job \(id) failed")

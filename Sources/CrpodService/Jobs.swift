@@ -1,3 +1,4 @@
+import CrpodEngine
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -125,4 +126,23 @@ public struct JobProgress: Sendable {
     let id: String
     public static let none = JobProgress(registry: nil, id: "")
     public func report(_ text: String) async { await registry?.setProgress(id, text) }
+}
+
+extension JobRegistry {
+    /// Queues a restore as a job that counts in the metrics (result and duration).
+    public func submitRestore(_ request: RestoreRequest, kind: String, metrics: Metrics,
+                              _ restore: @escaping @Sendable (RestoreRequest) async throws -> RestoreOutcome) throws -> String {
+        try submit(kind: kind, description: request.importPath ?? request.container ?? "?") { progress in
+            await progress.report("restoring")
+            let started = ContinuousClock.now
+            do {
+                let outcome = try await restore(request)
+                metrics.restoreFinished(result: "success", seconds: APIRouter.seconds(since: started))
+                return outcome
+            } catch {
+                metrics.restoreFinished(result: "failure", seconds: APIRouter.seconds(since: started))
+                throw error
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 // fuzz-spec: JSONValue, OCISpec, CheckpointConfig, the restore planner, the spec patch a
-// restore applies (Engine.restoredSpec, mirrored here from its public parts) and the restore
+// restore applies (OCISpec.restored(by:rootPath:), what Engine.restoredSpec applies) and the restore
 // policy, on an arbitrary document.
 //
 // The input is JSON: a spec.dump, or a config.dump (podman's holds the spec under "spec").
@@ -150,7 +150,7 @@ func configSetters(_ original: CheckpointConfig, _ choice: inout Choice) {
 // MARK: - Plans
 
 let infraPID: Int32 = 4242
-let podShareable = [OCINamespaceType.ipc, OCINamespaceType.network, OCINamespaceType.pid, OCINamespaceType.uts, OCINamespaceType.cgroup]
+let podShareable = OCINamespaceType.podShareable
 
 /// The plan the engine would make (Engine.archivePlanFacts / podPlanFacts / hostPlanFacts,
 /// with a target pod that shares what the checkpoint's pod shared, or a chosen set).
@@ -221,36 +221,16 @@ func syntheticPlan(_ choice: inout Choice) -> RestorePlan {
         annotations: ["io.crpod.container.name": "c"])
 }
 
-// MARK: - The restore patch
-
-/// Engine.restoredSpec (CrpodEngine/RestoreApply.swift), which is internal to the engine.
-func restoredSpec(_ original: OCISpec, plan: RestorePlan, rootPath: String) -> OCISpec {
-    var spec = original
-    spec.rootPath = rootPath
-    for type in podShareable {
-        if let path = plan.joinNamespaces[type] {
-            spec.joinNamespace(type: type, path: path)
-        } else if plan.privateNamespaces.contains(type) {
-            spec.makeNamespacePrivate(type: type)
-        } else {
-            spec.removeNamespace(type: type)
-        }
-    }
-    spec.cgroupsPath = plan.cgroupsPath
-    spec.annotations = plan.annotations
-    if plan.joinNamespaces[OCINamespaceType.uts] != nil { spec.hostname = nil }
-    if let context = plan.lsmMountContext { spec.mountLabel = context }
-    if let profile = plan.lsmProfile, profile.hasPrefix("selinux:") { spec.processLabel = String(profile.dropFirst(8)) }
-    return spec
-}
+// MARK: - The restore patch (OCISpec.restored(by:rootPath:), the engine's patch)
 
 func checkPatch(_ original: OCISpec, plan: RestorePlan) {
     let rootPath = "/var/lib/crpod/containers/\(plan.containerID)/rootfs"
-    let patched = restoredSpec(original, plan: plan, rootPath: rootPath)
+    let patched = original.restored(by: plan, rootPath: rootPath)
     let before = original.json.objectValue ?? [:]
     let after = patched.json.objectValue ?? [:]
     let touched: Set<String> = ["root", "linux", "annotations", "hostname", "process"]
-    for (key, value) in before where !touched.contains(key) {
+    Property.check(after["hooks"] == nil, "spec-patch-applied", "hooks survived the patch")
+    for (key, value) in before where !touched.contains(key) && key != "hooks" {
         Property.check(after[key] == value, "spec-patch-lossless", "top-level member \(key) changed")
     }
     Property.check(Set(after.keys).subtracting(before.keys).isSubset(of: touched), "spec-patch-lossless", "new top-level members")

@@ -45,8 +45,7 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
         if let hooks = spec.json["hooks"]?.objectValue, !hooks.isEmpty {
             found.append("the spec has OCI hooks (\(hooks.keys.sorted().joined(separator: ", "))), which run on the host (never allowed)")
         }
-        let shareable: Set<String> = [OCINamespaceType.ipc, OCINamespaceType.network, OCINamespaceType.uts, OCINamespaceType.pid, OCINamespaceType.cgroup]
-        for namespace in spec.namespaces where namespace.path != nil && !shareable.contains(namespace.type) {
+        for namespace in spec.foreignNamespaceJoins {
             found.append("the spec joins the \(namespace.type) namespace at \(namespace.path ?? "") (never allowed)")
         }
         guard !allowPrivileged else { return found }
