@@ -50,6 +50,13 @@ struct CoreFuzzRegressionTests {
         #expect(RestorePolicy().violations(spec: spec, rootfs: "/r", containerDirectory: "/c").contains { $0.contains("all devices") })
     }
 
+    @Test func aWholeDeviceClassIsPrivilegedToo() throws {
+        let spec = try OCISpec(data: Data(#"{"linux":{"resources":{"devices":[{"allow":true,"type":"b","access":"rwm"},{"allow":true,"type":"c","major":null,"minor":3}]}}}"#.utf8), context: "spec.dump")
+        let problems = RestorePolicy().violations(spec: spec, rootfs: "/r", containerDirectory: "/c")
+        #expect(problems == ["the spec allows access to every block device (privileged specs are not allowed)",
+                             "the spec allows access to every character device (privileged specs are not allowed)"])
+    }
+
     @Test func aSpecificDeviceRuleIsNotAllowAll() throws {
         let spec = try OCISpec(data: Data(#"{"linux":{"resources":{"devices":[{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}}}"#.utf8), context: "spec.dump")
         #expect(RestorePolicy().violations(spec: spec, rootfs: "/r", containerDirectory: "/c").isEmpty)

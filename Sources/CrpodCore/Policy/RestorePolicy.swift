@@ -55,6 +55,9 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
             found.append("the spec creates device \(device["path"]?.stringValue ?? "?") (privileged specs are not allowed)")
         }
         if Self.allowsAllDevices(spec) { found.append("the spec allows access to all devices (privileged specs are not allowed)") }
+        for type in Self.wildcardDeviceTypes(spec) {
+            found.append("the spec allows access to every \(type == "b" ? "block" : "character") device (privileged specs are not allowed)")
+        }
         for key in spec.annotations.keys.sorted() where Self.deviceInjectionKeys.contains(where: { key.hasPrefix($0) }) {
             found.append("annotation \(key) injects devices (not allowed)")
         }
@@ -79,6 +82,16 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     static func capabilities(_ spec: OCISpec) -> Set<String> {
         let sets = ["bounding", "effective", "permitted", "inheritable", "ambient"]
         return Set(sets.flatMap { spec.json.value(atPath: ["process", "capabilities", $0])?.stringArrayValue ?? [] })
+    }
+
+    /// "b" / "c" rules that allow a whole device class (major missing or null).
+    static func wildcardDeviceTypes(_ spec: OCISpec) -> [String] {
+        let rules = spec.json.value(atPath: ["linux", "resources", "devices"])?.arrayValue ?? []
+        let types = rules.compactMap { rule -> String? in
+            guard rule["allow"]?.boolValue == true, let type = rule["type"]?.stringValue, type == "b" || type == "c" else { return nil }
+            return (rule["major"] ?? .null).isNull ? type : nil
+        }
+        return Array(Set(types)).sorted()
     }
 
     static func allowsAllDevices(_ spec: OCISpec) -> Bool {
