@@ -62,6 +62,27 @@ struct FaultTests {
         }
     }
 
+    @Test("checkpoint killed after runc dumped: ps tells the truth and rm leaves nothing")
+    func checkpointKilledAfterDump() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            let baseline = try await crpod.leftovers()
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+            let pid = try await crpod.pid(ofContainer: "c")
+            let exports = crpod.base + "/exports"
+            try Files.makeDirectories(exports, mode: 0o700)
+            let outcome = try await crpod.run(["checkpoint", "--export", exports + "/c.tar.zst", "c"], environment: ["CRPOD_FAULT": "checkpoint-after-dump"])
+            #expect(outcome.status == .signaled(SIGKILL))
+            // (Gone, or a zombie: PID 1 here does not reap orphans.)
+            let stat = (try? Files.readText("/proc/\(pid)/stat")).flatMap { try? ProcStat.parse($0) }
+            #expect(stat == nil || stat?.isZombieOrDead == true, "runc stopped the container after the dump")
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "exited", "ps/inspect say what runc says")
+            #expect(try Files.listDirectory(exports).isEmpty)
+            try await crpod.ok(["rm", "c"])
+            #expect(try await crpod.leftovers() == baseline)
+        }
+    }
+
     @Test("export killed after its temp file: no partial archive under any name; the container keeps its checkpoint")
     func exportKilled() async throws {
         try await withCrpod { crpod in
