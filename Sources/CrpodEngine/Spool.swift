@@ -38,7 +38,8 @@ public struct SpoolResult: Codable, Sendable, Equatable {
     public var finishedAt: String
 }
 
-/// How the spool restores an archive (the daemon routes it through its job queue).
+/// How the spool restores an archive (the daemon routes it through its job queue, which also
+/// applies the restore policy).
 public typealias SpoolRestore = @Sendable (RestoreRequest) async throws -> RestoreOutcome
 
 /// Auto-restore: an archive that appears fully written in a spool directory is restored into
@@ -56,18 +57,16 @@ public actor SpoolService {
     let engine: Engine
     let directories: [SpoolDirectory]
     let podMap: [String: String]
-    let policy: RestorePolicy?
     let restore: SpoolRestore
     let onHandled: @Sendable (SpoolResult) -> Void
     var processed: [String: String]
     static let filter = SpoolFilter(temporarySuffixes: [".part", ".target", ".result.json"])
 
-    public init(engine: Engine, directories: [SpoolDirectory], podMap: [String: String] = [:], policy: RestorePolicy? = nil,
+    public init(engine: Engine, directories: [SpoolDirectory], podMap: [String: String] = [:],
                 restore: SpoolRestore? = nil, onHandled: @escaping @Sendable (SpoolResult) -> Void = { _ in }) {
         self.engine = engine
         self.directories = directories
         self.podMap = podMap
-        self.policy = policy
         self.restore = restore ?? { request in try await engine.restore(request) }
         self.onHandled = onHandled
         self.processed = SpoolService.loadProcessed(engine.store.root)
@@ -156,7 +155,6 @@ public actor SpoolService {
             var request = RestoreRequest(importPath: path)
             request.pod = result.pod
             request.name = containerName
-            request.policy = policy
             do {
                 let outcome = try await restore(request)
                 (result.container, result.containerID) = (outcome.name, outcome.id)
