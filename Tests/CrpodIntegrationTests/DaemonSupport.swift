@@ -14,7 +14,7 @@ final class DaemonProcess {
 
     /// Starts the daemon and waits for READY=1. `config` lines are added to the instance's config.
     init(_ crpod: CrpodInstance, arguments: [String] = [], config: [String] = [], environment: [String: String] = [:],
-         socketDirectory: String? = nil, launcher: [String] = [], waitReady: Bool = true) throws {
+         socketDirectory: String? = nil, launcher: [String] = [], waitReady: Bool = true, journalStream: Bool = false) throws {
         self.crpod = crpod
         let directory = socketDirectory ?? crpod.base
         socket = directory + "/api.sock"
@@ -32,10 +32,16 @@ final class DaemonProcess {
             process.executableURL = URL(fileURLWithPath: launcher[0])
             process.arguments = Array(launcher.dropFirst()) + [crpod.crpod] + daemonArguments
         }
-        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }) { $1 }
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         let log = crpod.base + "/daemon.log"
         FileManager.default.createFile(atPath: log, contents: nil)
+        var variables = ["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }
+        if journalStream {
+            // As systemd does: stderr is "the journal stream" when JOURNAL_STREAM names its dev:ino.
+            var info = stat()
+            try #require(stat(log, &info) == 0)
+            variables["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(variables) { $1 }
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
         if waitReady {
