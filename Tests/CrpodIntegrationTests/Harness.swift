@@ -146,14 +146,7 @@ final class CrpodInstance: @unchecked Sendable {
 /// Runs `body` with a fresh instance and always awaits its teardown (an unstructured
 /// `defer { Task { … } }` may never run before the test process exits).
 func withCrpod(_ body: (CrpodInstance) async throws -> Void) async throws {
-    let crpod = try CrpodInstance()
-    do {
-        try await body(crpod)
-    } catch {
-        await crpod.tearDown()
-        throw error
-    }
-    await crpod.tearDown()
+    try await withInstance(CrpodInstance.init, body)
 }
 
 extension CrpodInstance {

@@ -49,11 +49,7 @@ export LC_ALL=C
 source "$HERE/lib.sh"
 die() { printf 'daemon-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
-case $RUNS in
-    -h|--help) sed -n '2,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-    ''|*[!0-9]*) die "RUNS must be a number (got '$RUNS')" ;;
-esac
-[ "$RUNS" -ge 5 ] || die "RUNS must be at least 5 (got $RUNS)"
+check_runs   # --help, or RUNS a number >= 5 (lib.sh)
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --static-swift-stdlib --scratch-path .build-static (or set CRPOD)"
 for tool in runc criu curl jq strip; do command -v "$tool" >/dev/null || die "$tool not found on PATH"; done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# contrib/bench/lib.sh - helpers shared by checkpoint-bench.sh and restore-bench.sh (sourced,
+# contrib/bench/lib.sh - helpers shared by the bench scripts (sourced,
 # not run): logging, timing, waiting for a quiet host, statistics and table labels.
 # They read the caller's globals at call time (WORK, ...).
 
@@ -71,3 +71,13 @@ wl_label() {
 }
 
 first_line() { "$@" 2>&1 | head -n 1; }
+
+# check_runs: --help prints the calling script's header and exits; else RUNS must be a number
+# >= 5. Uses the caller's RUNS and die().
+check_runs() {
+    case $RUNS in
+        -h|--help) sed -n '2,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+        ''|*[!0-9]*) die "RUNS must be a number (got '$RUNS')" ;;
+    esac
+    [ "$RUNS" -ge 5 ] || die "RUNS must be at least 5 (got $RUNS)"
+}

@@ -95,11 +95,7 @@ export LC_ALL=C
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # log, timing, statistics and table helpers shared with the other bench
 die() { printf 'restore-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
-case $RUNS in
-    -h|--help) sed -n '2,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-    ''|*[!0-9]*) die "RUNS must be a number (got '$RUNS')" ;;
-esac
-[ "$RUNS" -ge 5 ] || die "RUNS must be at least 5 (got $RUNS)"
+check_runs   # --help, or RUNS a number >= 5 (lib.sh)
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --scratch-path .build-release (or set CRPOD)"
 [ -d "$SRC_ROOTFS/bin" ] || die "no busybox rootfs at $SRC_ROOTFS (run contrib/provision.sh)"
