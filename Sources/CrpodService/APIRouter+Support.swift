@@ -92,9 +92,9 @@ extension APIRouter {
         return 500
     }
 
+    /// For the duration histogram: the engine's microsecond clock, in seconds.
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        Double(microseconds(since: start)) / 1_000_000
     }
 }
 
