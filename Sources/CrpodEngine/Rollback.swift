@@ -76,8 +76,22 @@ extension Engine {
         case let .deleteRuntime(id, cgroup):
             Processes.killAll(commandLineContaining: id)
             if let runtime = try? runtime() { try? await runtime.delete(id: id, force: true) }
+            removeRuntimeDirectory(id: id)
             removeCgroupKillingMembers(cgroup)
         }
+    }
+
+    /// A runtime killed mid-restore leaves `<state root>/<id>` without a state file (so
+    /// `delete` does not know the id) and CRIU's `criu-root` bind mount inside it.
+    func removeRuntimeDirectory(id: String) {
+        guard ObjectID(rawValue: id) != nil else { return }
+        let directory = settings.runtimeStateRoot + "/" + id
+        guard Files.isDirectory(directory) else { return }
+        let mounts = (try? MountTable.parse(Files.readText("/proc/self/mounts"))) ?? []
+        for mount in mounts.reversed() where mount.mountPoint.hasPrefix(directory + "/") {
+            try? Mounts.unmount(mount.mountPoint)
+        }
+        try? Files.removeTree(directory)
     }
 
     func removeCgroupKillingMembers(_ cgroup: String) {

@@ -30,7 +30,8 @@ struct FaultTests {
             // Any command that reads state reconciles first.
             let listed = try await crpod.ok(["ps", "-a", "--format", "json"])
             #expect(!listed.contains(victim), "no record of the killed restore")
-            #expect(try await crpod.leftovers() == baseline, "no runc state, cgroup, mount or directory left")
+            let left = try await crpod.leftovers()
+            #expect(left == baseline, "no runc state, cgroup, mount or directory left: \(Set(left).symmetricDifference(baseline))")
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
             #expect(((try? Files.listDirectory(crpod.root + "/work")) ?? []).isEmpty, "no temp dir left")
             #expect(Processes.pids(withArgument: victim).isEmpty)
