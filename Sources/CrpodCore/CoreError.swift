@@ -23,6 +23,9 @@ public enum CoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case emptyNamespacePath(type: String)
     /// A resource limit that runc would reject.
     case invalidRLimit(type: String, reason: String)
+    /// A seccomp profile (`--security-opt seccomp=FILE`, the API's `seccomp`) that runc would
+    /// reject or crpod cannot apply; `source` names the file or field, `problems` every fault.
+    case invalidSeccompProfile(source: String, problems: [String])
 
     public var description: String {
         switch self {
@@ -51,6 +54,8 @@ public enum CoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "container spec: namespace \(type) to join has an empty path"
         case let .invalidRLimit(type, reason):
             return "container spec: rlimit \(quoted(type)): \(reason)"
+        case let .invalidSeccompProfile(source, problems):
+            return "invalid seccomp profile \(source): " + problems.map(oneLine).joined(separator: "; ")
         }
     }
 }

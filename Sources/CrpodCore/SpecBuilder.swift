@@ -29,6 +29,8 @@ public struct ContainerSpecRequest: Sendable {
     public var cgroupsPath: String
     public var rlimits: [RLimit]
     public var annotations: [String: String]
+    /// The syscall filter; crpod's default profile unless the caller chose otherwise.
+    public var seccomp: SeccompChoice
 
     /// `privateNamespaces: nil` means every pod-shareable type (cgroup, ipc, network, pid,
     /// uts) that is not joined — the safe default for a container of its own.
@@ -42,7 +44,8 @@ public struct ContainerSpecRequest: Sendable {
         privateNamespaces: [String]? = nil,
         cgroupsPath: String,
         rlimits: [RLimit] = [],
-        annotations: [String: String] = [:]
+        annotations: [String: String] = [:],
+        seccomp: SeccompChoice = .defaultProfile
     ) {
         self.args = args
         self.env = env
@@ -54,6 +57,7 @@ public struct ContainerSpecRequest: Sendable {
         self.cgroupsPath = cgroupsPath
         self.rlimits = rlimits
         self.annotations = annotations
+        self.seccomp = seccomp
     }
 
     static let defaultPrivate = [
@@ -92,7 +96,7 @@ public enum SpecBuilder {
             "process": process(request),
             "root": ["path": .string(request.rootfsPath), "readonly": false],
             "mounts": mounts,
-            "linux": linux(request),
+            "linux": try linux(request),
         ]
         if let hostname = request.hostname, isPrivate(OCINamespaceType.uts, in: request) {
             document["hostname"] = .string(hostname)
@@ -188,14 +192,19 @@ public enum SpecBuilder {
         return defaults + env
     }
 
-    private static func linux(_ request: ContainerSpecRequest) -> JSONValue {
-        [
+    private static func linux(_ request: ContainerSpecRequest) throws -> JSONValue {
+        var linux: JSONValue = [
             "namespaces": .array(namespaces(for: request).map { $0.json() }),
             "cgroupsPath": .string(request.cgroupsPath),
             "maskedPaths": JSONValue(strings: maskedPaths),
             "readonlyPaths": JSONValue(strings: readonlyPaths),
             "resources": ["devices": [["allow": false, "access": "rwm"]]],
         ]
+        // Resolved against the bounding set, as podman does (it is the process's ceiling).
+        if let seccomp = try request.seccomp.linuxSeccomp(capabilities: Set(defaultCapabilities)) {
+            linux["seccomp"] = seccomp
+        }
+        return linux
     }
 
     private static let mounts: JSONValue = [

@@ -13,13 +13,23 @@ public struct RunRequest: Sendable, Codable {
     public var env: [String]
     public var workdir: String
     public var command: [String]
-    public init(name: String, pod: String?, rootfs: String, env: [String] = [], workdir: String = "/", command: [String]) {
+    /// `--security-opt seccomp=...`; nil: crpod's default profile.
+    public var seccomp: SeccompChoice?
+    /// Checked before anything is created (the daemon sets it; nil: none, the root CLI).
+    /// The wire form leaves it out (RequestDecoding's CodingKeys): a client never chooses its own.
+    public var policy: RestorePolicy?
+
+    public init(
+        name: String, pod: String?, rootfs: String, env: [String] = [], workdir: String = "/", command: [String],
+        seccomp: SeccompChoice? = nil
+    ) {
         self.name = name
         self.pod = pod
         self.rootfs = rootfs
         self.env = env
         self.workdir = workdir
         self.command = command
+        self.seccomp = seccomp
     }
 }
 
@@ -27,6 +37,8 @@ extension Engine {
     /// Creates and starts a container; on any failure nothing is left behind (runtime state,
     /// cgroup directories, overlay mount, container directory, record).
     public func run(_ request: RunRequest) async throws -> ContainerRecord {
+        var request = request
+        if request.policy != nil, let resolved = Files.resolvedPath(request.rootfs) { request.rootfs = resolved }
         try validate(request)
         return try await locked {
             if let existing = try store.containers().first(where: { $0.name == request.name }) {
@@ -58,6 +70,20 @@ extension Engine {
         for entry in request.env where !entry.contains("=") || entry.hasPrefix("=") {
             throw EngineError.invalidInput(what: "--env", detail: "\"\(entry)\" is not KEY=VALUE")
         }
+        do {
+            _ = try request.seccomp?.linuxSeccomp(capabilities: Set(SpecBuilder.defaultCapabilities))
+        } catch let CoreError.invalidSeccompProfile(source, problems) {
+            throw EngineError.invalidInput(what: "seccomp profile \(source)", detail: problems.joined(separator: "; "))
+        }
+        try enforce(request.policy, rootfs: request.rootfs, seccomp: request.seccomp ?? .defaultProfile)
+    }
+
+    /// The daemon's policy for a new container, before anything is created. `run` resolved the
+    /// rootfs first, so a symlink cannot lead outside the allowed directories.
+    private func enforce(_ policy: RestorePolicy?, rootfs: String, seccomp: SeccompChoice) throws {
+        guard let policy else { return }
+        let violations = policy.runViolations(rootfs: rootfs, seccomp: seccomp)
+        if !violations.isEmpty { throw EngineError.policyRefused(problems: violations, operation: "run") }
     }
 
     /// Directory, overlay mount and config.json of a new container.
@@ -81,13 +107,13 @@ extension Engine {
             cgroupPath: (pod?.cgroupPath ?? settings.cgroupParent) + "/" + id,
             command: request.command, env: request.env, workdir: request.workdir,
             logPath: directory + "/ctr.log", created: timestamp(), state: "created")
-        let spec = try step("generate OCI spec") { try SpecBuilder.build(specRequest(for: record, pod: pod)) }
+        let spec = try step("generate OCI spec") { try SpecBuilder.build(specRequest(for: record, pod: pod, seccomp: request.seccomp ?? .defaultProfile)) }
         let data = try step("encode OCI spec") { try spec.data() }
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(data), mode: 0o600) }
         return record
     }
 
-    func specRequest(for record: ContainerRecord, pod: PodRecord?) -> ContainerSpecRequest {
+    func specRequest(for record: ContainerRecord, pod: PodRecord?, seccomp: SeccompChoice = .defaultProfile) -> ContainerSpecRequest {
         var joins: [String: String] = [:]
         var privates: [String] = []
         for kind in NamespaceKind.podShareable {
@@ -106,7 +132,7 @@ extension Engine {
         return ContainerSpecRequest(
             args: record.command, env: record.env, workdir: record.workdir, rootfsPath: record.overlay.target,
             hostname: pod == nil ? record.name : nil, joinNamespaces: joins, privateNamespaces: privates,
-            cgroupsPath: record.cgroupPath, rlimits: limits, annotations: annotations)
+            cgroupsPath: record.cgroupPath, rlimits: limits, annotations: annotations, seccomp: seccomp)
     }
 
     /// Logger first (it holds the read end of the output pipe), then runtime create + start.

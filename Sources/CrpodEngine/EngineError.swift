@@ -22,8 +22,9 @@ public enum EngineError: Error, CustomStringConvertible {
     case archiveInvalid(path: String, problems: [String])
     /// The restore plan found problems; every one is listed. Nothing was changed.
     case restoreRefused(problems: [String])
-    /// The daemon's restore policy refuses the archive's spec; nothing was started.
-    case policyRefused(problems: [String])
+    /// The daemon's policy refuses the archive's spec (or, for `run`, the request); nothing
+    /// was started. `operation` is the refused verb ("restore", "run").
+    case policyRefused(problems: [String], operation: String = "restore")
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -61,8 +62,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return "archive \(path) is not valid (left untouched):" + Self.list(problems)
         case let .restoreRefused(problems):
             return problems.count == 1 ? problems[0] : "cannot restore:" + Self.list(problems)
-        case let .policyRefused(problems):
-            return "restore refused by policy:" + Self.list(problems)
+        case let .policyRefused(problems, operation):
+            return "\(operation) refused by policy:" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

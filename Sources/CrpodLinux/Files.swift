@@ -71,6 +71,13 @@ public enum Files {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
+    /// `path` with every symlink, `.` and `..` resolved (realpath(3)); nil when it does not exist.
+    public static func resolvedPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0

@@ -100,7 +100,7 @@ public struct APIRouter: APIHandling {
         }
         if route.match("POST", "/v1/containers") != nil {
             var run = try Self.decode(RunRequest.self, request)
-            run.rootfs = try confinedRootfs(run.rootfs)
+            run.policy = access().policy
             return try Self.json(try await client.run(run), status: 201)
         }
         if let ref = route.match("GET", "/v1/containers/:ref")?.first { return try Self.json(try await client.inspectContainer(ref)) }

@@ -63,4 +63,22 @@ struct RestorePolicyTests {
         #expect(problems == ["the spec has OCI hooks (prestart), which run on the host (never allowed)",
                              "the spec joins the mount namespace at /proc/1/ns/mnt (never allowed)"])
     }
+
+    @Test func runNeedsAListedRootfsAndTheDefaultSeccompProfile() {
+        var daemon = RestorePolicy()
+        daemon.rootfsMustBeListed = true
+        #expect(daemon.runViolations(rootfs: "/", seccomp: .defaultProfile)
+                == ["base rootfs / is not allowed: no allow_rootfs directories are configured"], "an empty allow list allows nothing")
+        daemon.allowedRootfs = ["/var/lib/rootfs"]
+        #expect(daemon.runViolations(rootfs: "/var/lib/rootfs/busybox", seccomp: .defaultProfile).isEmpty)
+        #expect(daemon.runViolations(rootfs: "/", seccomp: .defaultProfile).first?.contains("rootfs / is outside the allowed rootfs directories") == true)
+        let unconfined = daemon.runViolations(rootfs: "/var/lib/rootfs/busybox", seccomp: .unconfined)
+        #expect(unconfined.count == 1 && unconfined[0].contains("no seccomp filter (unconfined)"))
+        #expect(daemon.runViolations(rootfs: "/var/lib/rootfs/b", seccomp: .profile(["defaultAction": "SCMP_ACT_ALLOW"], source: "x"))
+                .first?.contains("a custom seccomp profile") == true)
+        daemon.allowPrivileged = true
+        #expect(daemon.runViolations(rootfs: "/var/lib/rootfs/busybox", seccomp: .unconfined).isEmpty)
+        #expect(RestorePolicy().runViolations(rootfs: "/", seccomp: .unconfined).isEmpty == false, "seccomp is privileged even for an open rootfs list")
+        #expect(RestorePolicy(allowPrivileged: true).runViolations(rootfs: "/", seccomp: .unconfined).isEmpty, "the root CLI's open policy")
+    }
 }

@@ -33,12 +33,7 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     /// Every violation of the policy in `spec` (empty: allowed). `containerDirectory` holds
     /// crpod's own stand-ins; `rootfs` is the base rootfs the restore will use.
     public func violations(spec: OCISpec, rootfs: String, containerDirectory: String) -> [String] {
-        var found: [String] = []
-        if allowedRootfs.isEmpty && rootfsMustBeListed {
-            found.append("base rootfs \(rootfs) is not allowed: no allow_rootfs directories are configured")
-        } else if !allowedRootfs.isEmpty && !Self.isUnder(rootfs, anyOf: allowedRootfs) {
-            found.append("rootfs \(rootfs) is outside the allowed rootfs directories (\(allowedRootfs.joined(separator: ", ")))")
-        }
+        var found = rootfsViolation(rootfs).map { [$0] } ?? []
         for source in Self.bindSources(spec) where !Self.isUnder(source, anyOf: allowedBindSources + [containerDirectory]) {
             found.append("bind mount of host path \(source) is outside the allowed bind-mount sources" + (allowedBindSources.isEmpty ? " (none allowed)" : " (\(allowedBindSources.joined(separator: ", ")))"))
         }
@@ -60,6 +55,29 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
         }
         for key in spec.annotations.keys.sorted() where Self.deviceInjectionKeys.contains(where: { key.hasPrefix($0) }) {
             found.append("annotation \(key) injects devices (not allowed)")
+        }
+        return found
+    }
+
+    /// The base rootfs rule alone: nil when `rootfs` may be used.
+    public func rootfsViolation(_ rootfs: String) -> String? {
+        if allowedRootfs.isEmpty && rootfsMustBeListed {
+            return "base rootfs \(rootfs) is not allowed: no allow_rootfs directories are configured"
+        }
+        if !allowedRootfs.isEmpty && !Self.isUnder(rootfs, anyOf: allowedRootfs) {
+            return "rootfs \(rootfs) is outside the allowed rootfs directories (\(allowedRootfs.joined(separator: ", ")))"
+        }
+        return nil
+    }
+
+    /// What a new container the daemon starts may not have: a base rootfs outside the allowed
+    /// directories and, unless privileged specs are allowed, a syscall filter other than
+    /// crpod's default (no filter, or a profile that may allow more).
+    public func runViolations(rootfs: String, seccomp: SeccompChoice) -> [String] {
+        var found = rootfsViolation(rootfs).map { [$0] } ?? []
+        if !allowPrivileged && seccomp != .defaultProfile {
+            let what = seccomp == .unconfined ? "no seccomp filter (unconfined)" : "a custom seccomp profile"
+            found.append("the request asks for \(what); only the default profile is allowed without allow_privileged")
         }
         return found
     }
