@@ -30,8 +30,9 @@ struct SeccompTests {
             let last = try #require(lastCount(try await crpod.ok(["logs", "c"])))
 
             try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "moved"])
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "moved"])) != nil }, "the restored counter writes")
             let log = try await crpod.ok(["logs", "moved"])
-            let first = try #require(log.split(separator: "\n").first.flatMap { Int($0.dropFirst(6)) })
+            let first = try #require(log.split(separator: "\n").first.flatMap { Int($0.dropFirst(6)) }, "restored log: \(log)")
             #expect(first == last + 1, "the counter continued: \(last) then \(first)")
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "moved"])) ?? 0) > first + 3 })
             let restored = try seccompStatus(pid: try await crpod.pid(ofContainer: "moved"))
