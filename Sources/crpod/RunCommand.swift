@@ -15,6 +15,7 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run a command in a new detached container (in a pod with --pod); prints its id.",
         discussion: """
             The rootfs is mounted read-only as the lower layer of an overlay; changes go to a per-container upper directory. Output goes to the container's log (crpod logs).
+
             Syscalls are filtered by crpod's default seccomp profile (containers-common's, as podman uses: unlisted syscalls fail with ENOSYS, dangerous ones with EPERM, capability-gated ones follow the container's capabilities). --security-opt seccomp=unconfined runs without a filter; --security-opt seccomp=FILE applies that profile (OCI linux.seccomp or docker/containers-common form) instead. A checkpoint keeps the filter: CRIU restores it with the process.
             """
     )
