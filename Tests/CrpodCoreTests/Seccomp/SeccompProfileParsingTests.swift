@@ -78,6 +78,17 @@ struct SeccompProfileParsingTests {
         #expect(found.contains { $0.contains(expected) }, "\(found)")
     }
 
+    @Test(arguments: ["amd64", "arm64", "s390x", "riscv64"])
+    func aResolvedProfileIsAFixedPoint(architecture: String) throws {
+        // What runc receives, read back as a user profile, resolves to itself: the OCI output
+        // is valid input, and resolution adds or drops nothing the second time.
+        for capabilities in [Set<String>(), Set(SpecBuilder.defaultCapabilities), ["CAP_SYS_ADMIN", "CAP_BPF"]] {
+            let once = DefaultSeccompProfile.profile.linuxSeccomp(capabilities: capabilities, architecture: architecture)
+            let twice = try SeccompProfile.parse(once, source: "resolved").linuxSeccomp(capabilities: [], architecture: architecture)
+            #expect(once == twice, "\(architecture) \(capabilities.sorted())")
+        }
+    }
+
     @Test func listsEveryProblemAtOnceInTheMessage() {
         let json: JSONValue = ["defaultAction": "KILL", "syscalls": [["names": [], "action": "SCMP_ACT_ALLOW"], ["names": ["x"], "action": "Y"]]]
         #expect(problems(json).count == 3)
