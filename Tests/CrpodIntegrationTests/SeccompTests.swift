@@ -40,11 +40,16 @@ struct SeccompTests {
         }
     }
 
-    @Test("seccomp=unconfined runs without a filter; a profile FILE denying mkdir makes mkdir fail inside")
+    @Test("seccomp=unconfined runs (and restores) without a filter; a profile FILE denying mkdir makes mkdir fail inside")
     func securityOptions() async throws {
         try await withCrpod { crpod in
-            try await crpod.ok(["run", "--name", "free", "--security-opt", "seccomp=unconfined", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"])
+            try await crpod.ok(["pod", "create", "pa"])
+            try await crpod.ok(["pod", "create", "pb"])
+            try await crpod.ok(["run", "--name", "free", "--pod", "pa", "--security-opt", "seccomp=unconfined", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
             #expect(try seccompStatus(pid: try await crpod.pid(ofContainer: "free")).mode == "0")
+            try await crpod.ok(["checkpoint", "--export", crpod.base + "/free.tar.zst", "free"])
+            try await crpod.ok(["restore", "--import", crpod.base + "/free.tar.zst", "--pod", "pb", "--name", "free-moved"])
+            #expect(try seccompStatus(pid: try await crpod.pid(ofContainer: "free-moved")).mode == "0", "restored without a filter too")
 
             let profile = crpod.base + "/no-mkdir.json"
             try Files.writeAtomically(profile, Array(#"""
