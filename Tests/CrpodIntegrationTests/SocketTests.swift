@@ -93,6 +93,16 @@ struct SocketTests {
 let tcpPairCommand = ["sh", "-c", "sleep 2147483647 | nc -l -p 7000 & sleep 0.5; i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done | nc 127.0.0.1 7000"]
 
 extension CrpodInstance {
+    /// The host network namespace's iptables and ip6tables rules (without comments and counters).
+    func hostFirewallRules() async throws -> [String] {
+        var rules: [String] = []
+        for tool in ["/usr/sbin/iptables-save", "/usr/sbin/ip6tables-save"] {
+            let result = try await runner.run(tool, [])
+            rules += result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix(":") }.map(String.init)
+        }
+        return rules
+    }
+
     /// `curl http://127.0.0.1/` in the network namespace of `pid`; nil when it fails. (The host's
     /// static busybox wget crashes when run on the host, so curl, which provisioning installs.)
     func httpGet(inNetworkOf pid: Int32) async throws -> String? {
@@ -147,9 +157,11 @@ struct CheckSocketsTests {
     @Test("with the provisioned CRIU the socket probe passes and leaves nothing behind")
     func provisionedCRIUDumpsSockets() async throws {
         try await withCrpod { crpod in
+            let rulesBefore = try await crpod.hostFirewallRules()
             let facts = try await crpod.json([Fact].self, ["check"])
             let sockets = try #require(facts.first { $0.name == "criu sockets" })
             #expect(sockets.ok, "\(sockets.detail)")
+            #expect(try await crpod.hostFirewallRules() == rulesBefore, "CRIU's network lock stayed in the probe's own netns")
             #expect(((try? Files.listDirectory(crpod.runRoot + "/probes")) ?? []).isEmpty, "no image directory left")
             #expect(Processes.pids(withArgument: PrivilegedHost.binaryDirectory + "/crpod-sockprobe").isEmpty, "no probe process left")
         }
