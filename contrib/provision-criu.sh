@@ -230,8 +230,9 @@ activate_private_criu() {
     version=$(dpkg-deb -f "$TMPDIR_PROV/debs-$suite"/criu_*.deb Version)
     prefix=$CRIU_PREFIX.$suite-${version//[^A-Za-z0-9.+-]/_}
     old=$(readlink -f "$CRIU_PREFIX" 2>/dev/null || true)
-    [ "$old" = "$prefix" ] && old=
-    rm -rf "$prefix"
+    # Never replace a directory in place: the wrapper may be using it (a broken install of
+    # the same version is switched away from like any other).
+    [ -e "$prefix" ] && prefix=$prefix.$$
     mv -T "$stage" "$prefix"
     write_criu_wrapper "$prefix"
     if [ -d "$CRIU_PREFIX" ] && [ ! -L "$CRIU_PREFIX" ]; then
