@@ -112,6 +112,8 @@ public enum CRIULog {
          "the container holds an established TCP connection: checkpoint it with --tcp-established (and restore with --tcp-established)"),
         ("Connected TCP socket in image",
          "the checkpoint holds established TCP connections: restore it with --tcp-established"),
+        ("opt: Operation not supported",
+         "this CRIU cannot dump sockets on this kernel (Linux >= 6.16 needs CRIU >= 4.2; `crpod check` tests it): run contrib/provision.sh, or point --criu at a newer CRIU"),
     ]
 
     /// The first log line naming a known refusal, with its advice.

@@ -91,6 +91,9 @@ struct SocketProbeTests {
         #expect(CRIULog.refusal(in: ["(00.1) Error (criu/cr-dump.c:1975): Dumping FAILED."]) == nil)
         let restore = CRIULog.refusal(in: ["(00.15)      7: Error (criu/sk-inet.c:912): inet: Connected TCP socket in image"])
         #expect(restore?.advice == "the checkpoint holds established TCP connections: restore it with --tcp-established")
+        let criu411 = CRIULog.refusal(in: CRIULog.excerpt(criu411SocketFailureLog))
+        #expect(criu411?.reason.contains("sockets.c:628") == true)
+        #expect(criu411?.advice.contains("run contrib/provision.sh") == true)
     }
 }
 
