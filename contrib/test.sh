@@ -4,7 +4,7 @@
 #
 # Usage (as root, from anywhere):  contrib/test.sh [--no-provision] [swift test arguments...]
 #   Provisions the host first (contrib/provision.sh, idempotent), builds every product
-#   (the tests run the built crpod, crpod-pause and crpod-logger), then runs `swift test`.
+#   (the tests run the built crpod, crpod-pause, crpod-logger and crpod-sockprobe), then runs `swift test`.
 #   With CI=true the privileged tests never skip: a missing tool fails them, and the fuzz
 #   targets then replay their regressions and fuzz briefly (contrib/fuzz.sh --brief: 20 s
 #   each); set CRPOD_FUZZ=brief to do that outside CI too, CRPOD_FUZZ=off to skip it.

@@ -14,6 +14,10 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
     case unexpectedOutput(tool: String, detail: String)
     /// The tool printed more than `limit` bytes on stdout or stderr.
     case outputLimitExceeded(tool: String, limit: Int)
+    /// CRIU refused for a reason it names in its log and the user can act on (see
+    /// `CRIULog.refusals`): `reason` is CRIU's line, `advice` what to do, `detail` the tool's
+    /// diagnostics with the CRIU log excerpt.
+    case criuRefused(tool: String, arguments: [String], status: ToolStatus, reason: String, advice: String, detail: String)
     /// A file the driver manages itself (a temporary runc log, /dev/null) could not be used.
     case fileFailed(operation: String, path: String, errno: Errno)
 
@@ -32,6 +36,10 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
             let tail = trimmed.isEmpty ? "(no diagnostic output)" : trimmed
             let command = ([tool] + arguments).joined(separator: " ")
             return "\(tool)\(verb) failed (\(status)): \(tail)\n  command: \(command)"
+        case .criuRefused(let tool, let arguments, let status, let reason, let advice, let detail):
+            let verb = DriverError.verb(in: arguments).map { " \($0)" } ?? ""
+            let command = ([tool] + arguments).joined(separator: " ")
+            return "\(tool)\(verb) refused by CRIU (\(status)): \(advice)\n  CRIU says: \(reason)\n\(detail)\n  command: \(command)"
         case .unexpectedOutput(let tool, let detail):
             return "unexpected output from \(tool): \(detail)"
         case .outputLimitExceeded(let tool, let limit):

@@ -106,12 +106,33 @@ public enum CRIULog {
         return Array((errors.suffix(maxLines - last.count)) + last)
     }
 
+    /// CRIU refusals the user can act on: a phrase of CRIU's log line and the advice for it.
+    public static let refusals: [(phrase: String, advice: String)] = [
+        ("consider using --tcp-established",
+         "the container holds an established TCP connection: checkpoint it with --tcp-established (and restore with --tcp-established)"),
+        ("Connected TCP socket in image",
+         "the checkpoint holds established TCP connections: restore it with --tcp-established"),
+        ("opt: Operation not supported",
+         "this CRIU cannot dump sockets on this kernel (Linux >= 6.16 needs CRIU >= 4.2; `crpod check` tests it): run contrib/provision.sh, or point --criu at a newer CRIU"),
+    ]
+
+    /// The first log line naming a known refusal, with its advice.
+    public static func refusal(in lines: [String]) -> (reason: String, advice: String)? {
+        for (phrase, advice) in refusals {
+            if let line = lines.first(where: { $0.contains(phrase) }) { return (line, advice) }
+        }
+        return nil
+    }
+
     static func attach(to error: DriverError, logPath: String) -> DriverError {
         guard case let .toolFailed(tool, arguments, status, stderrTail) = error,
               let text = try? String(decoding: readFile(logPath), as: UTF8.self) else { return error }
         let lines = excerpt(text)
         guard !lines.isEmpty else { return error }
         let detail = stderrTail + "\n  CRIU log \(logPath):\n    " + lines.joined(separator: "\n    ")
+        if let (reason, advice) = refusal(in: lines) {
+            return .criuRefused(tool: tool, arguments: arguments, status: status, reason: reason, advice: advice, detail: detail)
+        }
         return .toolFailed(tool: tool, arguments: arguments, status: status, stderrTail: detail)
     }
 

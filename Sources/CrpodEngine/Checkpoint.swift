@@ -110,9 +110,7 @@ extension Engine {
                                         tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks)
         options.manageCgroupsMode = "soft"
         let started = ContinuousClock.now
-        try await step("checkpoint \(record.name)") {
-            try await runtime.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")
-        }
+        try await dump(record, runtime: runtime, options: options, paths: paths, keep: request.keep)
         let runtimeDuration = microseconds(since: started)
         FaultPoint.checkpointAfterDump.hit()
         var outcome = CheckpointOutcome(id: record.id, name: record.name, archive: nil, imagesKept: paths.images,
@@ -139,6 +137,19 @@ extension Engine {
         try store.save(record)
         logger.info("container checkpointed", metadata: ["container": "\(record.name)", "archive": "\(request.export ?? "")"])
         return outcome
+    }
+
+    /// `runtime checkpoint`. On failure the container keeps running and its partial images go
+    /// (unless `keep`): the error already quotes the CRIU log.
+    private func dump(_ record: ContainerRecord, runtime: RuncDriver, options: CheckpointOptions, paths: CheckpointPaths, keep: Bool) async throws {
+        do {
+            try await step("checkpoint \(record.name)") {
+                try await runtime.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")
+            }
+        } catch {
+            if !keep { for dir in [paths.images, paths.work] { try? Files.removeTree(dir) } }
+            throw error
+        }
     }
 
     func readDumpStatistics(_ workPath: String) -> CheckpointCRIUStatistics? {

@@ -20,6 +20,7 @@ extension Engine {
     public func checkHost() async -> [CheckFact] {
         var facts = [rootFact()] + capabilityFacts()
         facts += await criuFacts()
+        if let sockets = await criuSocketFact() { facts.append(sockets) }
         facts += await runtimeFacts()
         facts.append(cgroupFact())
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
@@ -60,7 +61,7 @@ extension Engine {
         let check = await probe.check(at: path)
         let lastLine = check.output.split(separator: "\n").last.map(String.init) ?? ""
         facts.append(CheckFact(name: "criu check", ok: check.ok, detail: lastLine,
-                               fix: check.ok ? nil : "see `\(path) check`; on Debian 12 use CRIU 4.1.1 (contrib/provision.sh)", required: true))
+                               fix: check.ok ? nil : "see `\(path) check`; run contrib/provision.sh for a CRIU that works on this kernel", required: true))
         return facts
     }
 

@@ -9,16 +9,17 @@ import Foundation
 import CrpodDrivers
 import CrpodLinux
 
-/// Results of tool probes (CRIU's version, the runtime's pod-restore support), cached under
-/// the run root and keyed by the tool's path, inode, size and mtime, so each restore does not
-/// pay two extra process launches. A replaced binary gets a new key; a lost cache is re-probed.
+/// Results of tool probes (CRIU's version, the runtime's pod-restore support, CRIU's socket
+/// dump), cached under the run root and keyed by the tool's path, inode, size and mtime (plus
+/// a `variant` such as the CRIU version and kernel release), so each restore does not pay extra
+/// process launches. A replaced binary or a new variant gets a new key; a lost cache is re-probed.
 struct ProbeCache {
     let file: String
 
-    static func key(_ probe: String, tool path: String) -> String? {
+    static func key(_ probe: String, tool path: String, variant: String = "") -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return "\(probe)|\(path)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        return "\(probe)|\(path)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)|\(variant)"
     }
 
     func load() -> [String: String] {
@@ -28,8 +29,8 @@ struct ProbeCache {
     }
 
     /// The cached value for `probe` of `path`, or the result of `compute` (stored when non-nil).
-    func value(_ probe: String, tool path: String, compute: () async -> String?) async -> String? {
-        guard let key = Self.key(probe, tool: path) else { return await compute() }
+    func value(_ probe: String, tool path: String, variant: String = "", compute: () async -> String?) async -> String? {
+        guard let key = Self.key(probe, tool: path, variant: variant) else { return await compute() }
         var values = load()
         if let cached = values[key] { return cached }
         guard let fresh = await compute() else { return nil }

@@ -101,6 +101,15 @@ public enum Files {
         }
     }
 
+    /// mkdtemp: a new directory `<parent>/<prefix>XXXXXX` (mode 0700); `parent` is created first.
+    public static func makeTemporaryDirectory(in parent: String, prefix: String) throws(LinuxError) -> String {
+        try makeDirectories(parent, mode: 0o700)
+        var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { $0.baseAddress.map { mkdtemp($0) != nil } ?? false }
+        guard made else { throw LinuxError.syscall(operation: "mkdtemp", path: parent, errno: Errno(rawValue: Glibc.errno)) }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// rm -rf that never crosses into another filesystem's mount point: a directory on
     /// another device than `path` makes it fail with EXDEV instead of emptying that mount.
     public static func removeTree(_ path: String) throws(LinuxError) {

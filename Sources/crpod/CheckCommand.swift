@@ -6,7 +6,11 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check that this host can checkpoint and restore containers into pods.",
-        discussion: "Prints one line per fact with ok/fail and a fix. Exits 1 when a pod restore could not work here."
+        discussion: """
+            Prints one line per fact with ok/fail and a fix. Exits 1 when a pod restore could not work here. \
+            CRIU is proven, not assumed: it must dump crpod-sockprobe (a TCP listener, an established loopback \
+            pair and a UDP socket) with --tcp-established; the answer is cached per CRIU and kernel release.
+            """
     )
 
     @OptionGroup var global: GlobalOptions

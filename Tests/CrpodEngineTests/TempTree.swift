@@ -3,12 +3,23 @@ import SystemPackage
 
 /// A fresh directory under the system temp dir, removed when the closure returns.
 func withTempTree<T>(_ body: (String) throws -> T) throws -> T {
+    let dir = try makeTempTree()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    return try body(dir)
+}
+
+/// `withTempTree` for async bodies.
+func withTempTree<T>(_ body: (String) async throws -> T) async throws -> T {
+    let dir = try makeTempTree()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    return try await body(dir)
+}
+
+private func makeTempTree() throws -> String {
     var template = Array("\(NSTemporaryDirectory())/crpod-engine-test-XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { $0.baseAddress.map { mkdtemp($0) != nil } ?? false }
     guard made else { throw Errno(rawValue: errno) }
-    let dir = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    return try body(dir)
+    return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Writes `text` at `path`, creating parent directories.

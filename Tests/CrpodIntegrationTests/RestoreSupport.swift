@@ -44,11 +44,16 @@ extension CrpodInstance {
     /// A copy of the busybox rootfs with a static `ipc-hold KEY` that creates a SysV shm
     /// segment with that key and sleeps.
     func rootfsWithIPCHold() async throws -> String {
-        let rootfs = base + "/rootfs-ipc"
+        try await rootfsWithProgram("ipc-hold", source: ipcHoldSource)
+    }
+
+    /// A copy of the busybox rootfs with `/bin/<name>` built statically from the C `source`.
+    func rootfsWithProgram(_ name: String, source: String) async throws -> String {
+        let rootfs = base + "/rootfs-\(name)"
         try #require(try await runner.run("/bin/cp", ["-a", PrivilegedHost.rootfs, rootfs]).succeeded)
-        let source = base + "/ipc-hold.c"
-        try Files.writeAtomically(source, Array(ipcHoldSource.utf8))
-        let built = try await runner.run("/usr/bin/gcc", ["-O2", "-static", "-o", rootfs + "/bin/ipc-hold", source])
+        let sourcePath = base + "/\(name).c"
+        try Files.writeAtomically(sourcePath, Array(source.utf8))
+        let built = try await runner.run("/usr/bin/gcc", ["-O2", "-static", "-o", rootfs + "/bin/\(name)", sourcePath])
         #expect(built.succeeded, "gcc: \(built.stderr)")
         return rootfs
     }
