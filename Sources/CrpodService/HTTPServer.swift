@@ -135,7 +135,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case let .head(requestHead):
             guard let peer, api.authorize(peer) else {
-                return respond(context, status: 403, message: "peer uid \(peer?.uid ?? 0) pid \(peer?.pid ?? 0) may not use the crpod API (root or the configured group only)")
+                return respond(context, status: 403, code: "peer_refused", message: "peer uid \(peer?.uid ?? 0) pid \(peer?.pid ?? 0) may not use the crpod API (root or the configured group only)")
             }
             head = requestHead
             phase = .receiving
@@ -143,10 +143,10 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         case var .body(buffer):
             received += UInt64(buffer.readableBytes)
             if let upload {
-                guard received <= limits.maxUploadBytes else { return respond(context, status: 413, message: "upload larger than \(limits.maxUploadBytes) bytes") }
-                if !Self.writeAll(upload.fd, &buffer) { return respond(context, status: 507, message: "cannot write the upload to \(upload.path): \(String(cString: strerror(errno)))") }
+                guard received <= limits.maxUploadBytes else { return respond(context, status: 413, code: "request_too_large", message: "upload larger than \(limits.maxUploadBytes) bytes") }
+                if !Self.writeAll(upload.fd, &buffer) { return respond(context, status: 507, code: "upload_failed", message: "cannot write the upload to \(upload.path): \(String(cString: strerror(errno)))") }
             } else {
-                guard received <= UInt64(limits.maxRequestBytes) else { return respond(context, status: 413, message: "request body larger than \(limits.maxRequestBytes) bytes") }
+                guard received <= UInt64(limits.maxRequestBytes) else { return respond(context, status: 413, code: "request_too_large", message: "request body larger than \(limits.maxRequestBytes) bytes") }
                 body += buffer.readableBytesView
             }
         case .end:
@@ -158,7 +158,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         let path = limits.uploadDirectory + "/upload-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).part"
         try? Files.makeDirectories(limits.uploadDirectory, mode: 0o700)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return respond(context, status: 500, message: "cannot create upload file \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return respond(context, status: 500, code: "upload_failed", message: "cannot create upload file \(path): \(String(cString: strerror(errno)))") }
         upload = (fd, path)
     }
 
@@ -182,7 +182,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
                 phase = .done
                 return context.close(promise: nil)
             }
-            if phase == .receiving { return respond(context, status: 408, message: "request not completed within \(limits.readTimeoutSeconds) s") }
+            if phase == .receiving { return respond(context, status: 408, code: "request_timeout", message: "request not completed within \(limits.readTimeoutSeconds) s") }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -192,9 +192,9 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    func respond(_ context: ChannelHandlerContext, status: Int, message: String) {
+    func respond(_ context: ChannelHandlerContext, status: Int, code: String, message: String) {
         discardUpload()
-        write(context, APIRouter.error(status: status, message))
+        write(context, APIRouter.error(status: status, code: code, message))
     }
 
     func discardUpload() {
