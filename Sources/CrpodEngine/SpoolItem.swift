@@ -85,7 +85,7 @@ enum SpoolSidecar {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw EngineError.spoolItemRefused(path: path, reason: "sidecar is not UTF-8 text")
         }
-        let reference = text.trimmingCharacters(in: " \t\r\n")
+        let reference = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         do { try NameRule.validate(reference, what: "pod reference in sidecar") } catch {
             throw EngineError.spoolItemRefused(path: path, reason: "\(error)")
         }
