@@ -57,7 +57,11 @@ public struct LocalClient: CrpodClient {
         try await ContainerSummary(engine.inspectContainer(reference))
     }
 
-    public func logs(_ reference: String) async throws -> [UInt8] { try engine.logs(reference) }
+    /// A log can be large: read on a thread of its own.
+    public func logs(_ reference: String) async throws -> [UInt8] {
+        let engine = self.engine
+        return try await BlockingThread.run("read logs of \(reference)") { _ in try engine.logs(reference) }
+    }
 
     public func stop(_ reference: String, timeout: Double) async throws -> ObjectRef {
         let record = try await engine.stop(reference, timeout: timeout)
