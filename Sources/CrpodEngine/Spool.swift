@@ -165,7 +165,13 @@ public actor SpoolService {
     func handle(directory: String, name: String) async {
         guard let spool = directories.first(where: { $0.path == directory }) else { return }
         guard let folders = openFolders(spool) else { return }
-        guard folders.incoming.contains(name) else { return }
+        guard folders.incoming.contains(name) else {
+            // The inotify name is decoded lossily: a name that is not UTF-8 cannot be found again.
+            if name.unicodeScalars.contains("\u{FFFD}") {
+                engine.logger.warning("spool item ignored: its name is not valid UTF-8", metadata: ["archive": "\(folders.incoming.pathOf(name))"])
+            }
+            return
+        }
         switch await claim(name, in: folders) {
         case let .claimed(file): await process(file, name: name, spool: spool, folders: folders, recovering: false)
         case let .refused(error): refuse(name, from: folders.incoming, folders: folders, error: error)
