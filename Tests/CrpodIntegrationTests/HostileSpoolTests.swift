@@ -10,7 +10,7 @@ import Testing
 /// bad one fails alone while the daemon keeps working and stops promptly.
 @Suite("hostile spool items and API archive paths", .serialized, .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
 struct HostileSpoolTests {
-    @Test("a FIFO, symlinks (/etc/passwd, an outside archive, /dev/zero), a device, a 10 MB sidecar and a newline name each fail alone; the next archive restores; SIGTERM is prompt")
+    @Test("a FIFO, symlinks (/etc/passwd, an outside archive, /dev/zero), a device, a 10 MB sidecar, a huge sparse file and a newline name each fail alone; the next archive restores; SIGTERM is prompt")
     func hostileItemsFailAlone() async throws {
         try await withCrpod { crpod in
             try await crpod.ok(["pod", "create", "pa"])
@@ -31,6 +31,7 @@ struct HostileSpoolTests {
                 ("fifo.tar.zst", "FIFO"), ("passwd.tar.zst", "symbolic link to /etc/passwd"),
                 ("outside.tar.zst", "symbolic link to \(outside)/elsewhere.tar.zst"), ("zero.tar.zst", "symbolic link to /dev/zero"),
                 ("device.tar.zst", "character device"), ("sidecar.tar.zst", "sidecar unusable"), (forged, "error"),
+                ("sparse.tar.zst", "over the limit of"),
             ]
             try dropIn("fifo.tar.zst") { try #require(mkfifo($0, 0o600) == 0) }
             try dropIn("passwd.tar.zst") { try #require(symlink("/etc/passwd", $0) == 0) }
@@ -39,6 +40,7 @@ struct HostileSpoolTests {
             try dropIn("device.tar.zst") { try #require(mknod($0, S_IFCHR | 0o600, dev_t((1 << 8) | 5)) == 0) }  // /dev/zero's 1:5
             try dropIn("sidecar.tar.zst.target") { try Files.writeAtomically($0, [UInt8](repeating: UInt8(ascii: "p"), count: 10 << 20)) }
             try dropIn("sidecar.tar.zst") { try Files.writeAtomically($0, try Files.read(archive)) }
+            try dropIn("sparse.tar.zst") { try Files.writeAtomically($0, []); try #require(truncate($0, off_t(18) << 30) == 0) }  // 18 GiB of holes
             try dropIn(forged) { try Files.writeAtomically($0, Array("not an archive".utf8)) }
             try dropIn("good.tar.zst") { try Files.writeAtomically($0, try Files.read(archive)) }
 
