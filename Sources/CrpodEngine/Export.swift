@@ -26,10 +26,12 @@ extension Engine {
         }
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
         let spec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
+        // Through the caller's directory fd when it opened one (the API confines it that way).
+        let target = request.exportDirectory.map { $0.anchoredPath(String(destination.split(separator: "/").last ?? "")) } ?? destination
         try await withRollback("export \(destination)") { rollback in
             try await BlockingThread.run("export \(destination)") { [deleted] _ in
                 let writer = try step("create \(destination)") {
-                    try ArchiveWriter(destination: destination, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+                    try ArchiveWriter(destination: target, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
                 }
                 try rollback.addTemporary(.removeTree(writer.temporaryPath))
                 FaultPoint.exportAfterTemp.hit()

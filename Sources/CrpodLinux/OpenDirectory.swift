@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 import SystemPackage
 
 /// A directory held open as an fd; names in it are opened, inspected and moved relative to
@@ -16,7 +17,27 @@ public final class OpenDirectory: Sendable {
         self.path = path
     }
 
+    /// The directory `relative` beneath `root` (empty: `root` itself), with no symbolic link
+    /// followed on the way (`openat2` RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a component
+    /// swapped for a symlink after a check makes this fail instead of leading elsewhere.
+    public init(beneath root: String, relative: String, path: String) throws(LinuxError) {
+        let rootFD = try sysCall("open directory", path: root) { open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard !relative.isEmpty else {
+            fd = rootFD
+            self.path = path
+            return
+        }
+        defer { close(rootFD) }
+        let resolve = crpod_resolve_beneath | crpod_resolve_no_symlinks | crpod_resolve_no_magiclinks
+        fd = try shimCall("open directory", path: path) { crpod_openat2(rootFD, relative, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, resolve) }
+        self.path = path
+    }
+
     deinit { close(fd) }
+
+    /// A path to `name` in this directory that goes through the fd (`/proc/self/fd/N/name`),
+    /// for code that takes paths: it reaches this directory whatever happens to `path`.
+    public func anchoredPath(_ name: String) -> String { "/proc/self/fd/\(fd)/\(name)" }
 
     /// The path of `name` in this directory, for messages.
     public func pathOf(_ name: String) -> String { path + "/" + name }

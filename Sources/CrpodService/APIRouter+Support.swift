@@ -53,6 +53,20 @@ extension APIRouter {
         }
     }
 
+    /// The export's resolved path and its directory, opened once beneath its allowed directory
+    /// with no symlink followed: the archive is written through that fd.
+    func openConfinedExportDirectory(_ path: String) throws -> (String, OpenDirectory) {
+        let resolved = try confined(path, what: "export", mustExist: false)
+        let parent = Files.parent(of: resolved)
+        guard let root = allowedDirectory(containing: parent) ?? allowedDirectory(containing: resolved) else {
+            throw APIPathError(path: path, what: "export", reason: "is outside the directories the API may use")
+        }
+        let relative = parent == root ? "" : String(parent.dropFirst(root == "/" ? 1 : root.count + 1))
+        do { return (resolved, try OpenDirectory(beneath: root, relative: relative, path: parent)) } catch {
+            throw APIPathError(path: path, what: "export", reason: "has a directory that cannot be opened without following a symlink (\(error))")
+        }
+    }
+
     /// A rootfs must satisfy the restore policy's rootfs directories (when it names any).
     func confinedRootfs(_ path: String) throws -> String {
         let prefixes = access().policy.allowedRootfs

@@ -133,7 +133,10 @@ public struct APIRouter: APIHandling {
 
     func checkpoint(_ call: CheckpointCall, _ request: APIRequest) async throws -> APIResponse {
         var adjusted = call.request
-        adjusted.export = try adjusted.export.map { try confined($0, what: "export", mustExist: false) }
+        if let export = adjusted.export {
+            let (resolved, directory) = try openConfinedExportDirectory(export)
+            (adjusted.export, adjusted.exportDirectory) = (resolved, directory)
+        }
         let body = adjusted
         let client = self.client, metrics = self.metrics
         let id = try await jobs.submit(kind: "checkpoint", description: call.containers.joined(separator: ",")) { progress in

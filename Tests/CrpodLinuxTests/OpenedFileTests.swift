@@ -50,6 +50,22 @@ struct OpenedFileTests {
         }
     }
 
+    @Test func aDirectoryOpenedBeneathItsRootStaysTheOneThatWasChecked() throws {
+        try withTempTree { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/allowed/out", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dir + "/elsewhere", withIntermediateDirectories: true)
+            try #require(symlink(dir + "/elsewhere", dir + "/allowed/link") == 0)
+            #expect(throws: LinuxError.self) { try OpenDirectory(beneath: dir + "/allowed", relative: "link", path: dir + "/allowed/link") }
+            let out = try OpenDirectory(beneath: dir + "/allowed", relative: "out", path: dir + "/allowed/out")
+            // Swapped after the open: the anchored path still reaches the opened directory.
+            try #require(rename(dir + "/allowed/out", dir + "/allowed/old") == 0)
+            try #require(symlink(dir + "/elsewhere", dir + "/allowed/out") == 0)
+            FileManager.default.createFile(atPath: out.anchoredPath("a.tar"), contents: Data("x".utf8))
+            #expect(FileManager.default.fileExists(atPath: dir + "/allowed/old/a.tar"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/elsewhere/a.tar"))
+        }
+    }
+
     @Test func blockingWorkRunsOnItsOwnThreadAndSeesCancellation() async throws {
         let caller = pthread_self()
         let other = try await BlockingThread.run("test") { _ in pthread_equal(pthread_self(), caller) == 0 }
