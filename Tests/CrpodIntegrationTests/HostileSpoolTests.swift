@@ -18,6 +18,9 @@ struct HostileSpoolTests {
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
             let spool = crpod.base + "/spool", stage = crpod.base + "/stage", outside = crpod.base + "/outside"
             for directory in [spool, stage, outside] { try Files.makeDirectories(directory, mode: 0o700) }
+            // Already there at start-up: found by the first scan, refused the same way.
+            try #require(symlink("/dev/zero", spool + "/early-zero.tar.zst") == 0)
+            try #require(mkfifo(spool + "/early-fifo.tar.zst", 0o600) == 0)
             let daemon = try DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"])
 
             // Each item is made in a staging directory and renamed in, as a writer would.
@@ -31,7 +34,8 @@ struct HostileSpoolTests {
                 ("fifo.tar.zst", "FIFO"), ("passwd.tar.zst", "symbolic link to /etc/passwd"),
                 ("outside.tar.zst", "symbolic link to \(outside)/elsewhere.tar.zst"), ("zero.tar.zst", "symbolic link to /dev/zero"),
                 ("device.tar.zst", "character device"), ("sidecar.tar.zst", "sidecar unusable"), (forged, "error"),
-                ("sparse.tar.zst", "over the limit of"),
+                ("sparse.tar.zst", "over the limit of"), ("early-zero.tar.zst", "symbolic link to /dev/zero"),
+                ("early-fifo.tar.zst", "FIFO"),
             ]
             try dropIn("fifo.tar.zst") { try #require(mkfifo($0, 0o600) == 0) }
             try dropIn("passwd.tar.zst") { try #require(symlink("/etc/passwd", $0) == 0) }
