@@ -166,10 +166,8 @@ public actor SpoolService {
         guard let spool = directories.first(where: { $0.path == directory }) else { return }
         guard let folders = openFolders(spool) else { return }
         guard folders.incoming.contains(name) else {
-            // The inotify name is decoded lossily: a name that is not UTF-8 cannot be found again.
-            if name.unicodeScalars.contains("\u{FFFD}") {
-                engine.logger.warning("spool item ignored: its name is not valid UTF-8", metadata: ["archive": "\(folders.incoming.pathOf(name))"])
-            }
+            // Names reach here decoded lossily: one that is not UTF-8 is found by its raw bytes.
+            for raw in folders.incoming.rawNamesNotUTF8(decodingAs: name) { refuse(rawName: raw, lossyName: name, folders: folders) }
             return
         }
         switch await claim(name, in: folders) {
@@ -258,13 +256,34 @@ public actor SpoolService {
         onHandled(result)
     }
 
-    /// Writes `<name>.result.json` in `target`, then moves the item and its sidecar there.
-    func settle(_ result: SpoolResult, from source: OpenDirectory, to target: OpenDirectory) {
+    /// An item whose name is not UTF-8 cannot be named in a result or a log as it is: it moves,
+    /// unopened, to failed/ under its name with each bad sequence replaced by `_`.
+    func refuse(rawName: [UInt8], lossyName: String, folders: SpoolFolders) {
+        let safeName = String(lossyName.unicodeScalars.map { $0 == "\u{FFFD}" ? "_" : Character($0) })
+        let hex = rawName.map { String($0, radix: 16) }.joined(separator: " ")
+        let error = EngineError.spoolItemRefused(path: folders.incoming.pathOf(lossyName),
+                                                 reason: "its name is not valid UTF-8 (bytes \(hex)); moved to failed/ as \(safeName)")
+        engine.logger.warning("spool item refused", metadata: ["archive": "\(folders.incoming.pathOf(lossyName))", "error": "\(error)"])
+        var result = SpoolResult(archive: safeName, sha256: "", error: error)
+        result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        writeResult(result, in: folders.failed)
+        do { try folders.incoming.move(rawName: rawName, to: folders.failed, as: safeName) } catch {
+            engine.logger.error("cannot move spool item", metadata: ["archive": "\(folders.incoming.pathOf(lossyName))", "error": "\(error)"])
+        }
+        onHandled(result)
+    }
+
+    func writeResult(_ result: SpoolResult, in target: OpenDirectory) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(result) {
             try? Files.writeAtomically(target.pathOf(result.archive + ".result.json"), Array(data), mode: 0o600)
         }
+    }
+
+    /// Writes `<name>.result.json` in `target`, then moves the item and its sidecar there.
+    func settle(_ result: SpoolResult, from source: OpenDirectory, to target: OpenDirectory) {
+        writeResult(result, in: target)
         do { try source.move(result.archive, to: target) } catch {
             engine.logger.error("cannot move spool item", metadata: ["archive": "\(source.pathOf(result.archive))", "error": "\(error)"])
         }

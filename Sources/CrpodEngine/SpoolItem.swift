@@ -21,11 +21,14 @@ struct SpoolFolders: Sendable {
     }
 
     /// Names in `directory` the filter accepts that are not directories: regular files and
-    /// everything that must be refused (FIFOs, symlinks, devices, sockets), sorted.
+    /// everything that must be refused (FIFOs, symlinks, devices, sockets, names that are not
+    /// UTF-8 — listed lossily, found again by their bytes), sorted.
     static func readyItems(_ directory: String, filter: SpoolFilter) throws(LinuxError) -> [String] {
         try Files.listDirectory(directory).filter { name in
+            guard filter.isReady(name) else { return false }
             var info = stat()
-            return filter.isReady(name) && lstat("\(directory)/\(name)", &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR
+            guard lstat("\(directory)/\(name)", &info) == 0 else { return name.unicodeScalars.contains("\u{FFFD}") }
+            return (info.st_mode & S_IFMT) != S_IFDIR
         }
     }
 }

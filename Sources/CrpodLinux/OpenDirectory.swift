@@ -55,6 +55,32 @@ public final class OpenDirectory: Sendable {
 
     public func contains(_ name: String) -> Bool { identity(of: name) != nil }
 
+    /// The raw names of entries (not directories) that are not valid UTF-8 and decode (lossily, U+FFFD for each
+    /// bad sequence) to `lossyName`: how such a name, as inotify or a listing reported it, is
+    /// found again.
+    public func rawNamesNotUTF8(decodingAs lossyName: String) -> [[UInt8]] {
+        let copy = dup(fd)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            return []
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var names: [[UInt8]] = []
+        while let entry = readdir(stream) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard entry.pointee.d_type != UInt8(DT_DIR), String(validating: bytes, as: UTF8.self) == nil else { continue }
+            if String(decoding: bytes, as: UTF8.self) == lossyName { names.append(bytes) }
+        }
+        return names
+    }
+
+    /// `move` for an entry known by its raw (not UTF-8) name.
+    public func move(rawName: [UInt8], to target: OpenDirectory, as newName: String) throws(LinuxError) {
+        let source = rawName.map { CChar(bitPattern: $0) } + [0]
+        try sysCall("rename", path: pathOf(String(decoding: rawName, as: UTF8.self))) { renameat(fd, source, target.fd, newName) }
+    }
+
     /// Renames the entry `name` (whatever it is: rename never opens or follows it) into
     /// `target` as `newName`. With `expected`, the entry that arrived must be that file: a
     /// mismatch (something swapped in after it was checked) throws `.notRegularFile`.

@@ -35,7 +35,7 @@ struct HostileSpoolTests {
                 ("outside.tar.zst", "symbolic link to \(outside)/elsewhere.tar.zst"), ("zero.tar.zst", "symbolic link to /dev/zero"),
                 ("device.tar.zst", "character device"), ("sidecar.tar.zst", "sidecar unusable"), (forged, "error"),
                 ("sparse.tar.zst", "over the limit of"), ("early-zero.tar.zst", "symbolic link to /dev/zero"),
-                ("early-fifo.tar.zst", "FIFO"),
+                ("early-fifo.tar.zst", "FIFO"), ("bad_.tar.zst", "not valid UTF-8 (bytes 62 61 64 ff 2e"),
             ]
             try dropIn("fifo.tar.zst") { try #require(mkfifo($0, 0o600) == 0) }
             try dropIn("passwd.tar.zst") { try #require(symlink("/etc/passwd", $0) == 0) }
@@ -46,6 +46,13 @@ struct HostileSpoolTests {
             try dropIn("sidecar.tar.zst") { try Files.writeAtomically($0, try Files.read(archive)) }
             try dropIn("sparse.tar.zst") { try Files.writeAtomically($0, []); try #require(truncate($0, off_t(18) << 30) == 0) }  // 18 GiB of holes
             try dropIn(forged) { try Files.writeAtomically($0, Array("not an archive".utf8)) }
+            // A name that is not UTF-8 ("bad\xff.tar.zst"): moved under a readable name.
+            let badName: [CChar] = Array("bad".utf8CString.dropLast()) + [CChar(bitPattern: 0xff)] + Array(".tar.zst".utf8CString)
+            let stagedBad = Array((stage + "/").utf8CString.dropLast()) + badName, spooledBad = Array((spool + "/").utf8CString.dropLast()) + badName
+            let badFD = open(stagedBad, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            try #require(badFD >= 0)
+            close(badFD)
+            try #require(rename(stagedBad, spooledBad) == 0)
             try dropIn("good.tar.zst") { try Files.writeAtomically($0, try Files.read(archive)) }
 
             #expect(try await eventually(seconds: 60) { Files.exists(spool + "/done/good.tar.zst.result.json") }, "the good archive after them restores")
