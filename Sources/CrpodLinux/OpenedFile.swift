@@ -18,11 +18,13 @@ public struct FileIdentity: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A regular file opened once for reading and then used only through its fd, so a path
-/// component swapped after the check cannot redirect what is read. Opening never blocks and
-/// never follows a symbolic link in the last component (`O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-/// O_NOCTTY | O_CLOEXEC`); `fstat` must say regular file (a FIFO, socket, device, directory or
-/// symlink is refused, naming what it is) and the size must be within the caller's limit before
-/// a byte is read. The fd closes with the object.
+/// component swapped after the check cannot redirect what is read. The name is looked up with
+/// `O_PATH | O_NOFOLLOW` (nothing is opened for I/O, a symbolic link in the last component is
+/// not followed); `fstat` must say regular file (a FIFO, socket, device, directory or symlink is
+/// refused, naming what it is — so a device is never opened and a FIFO never blocks) and the
+/// size must be within the caller's limit; only then is that very inode opened for reading
+/// through /proc/self/fd (`O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC`) and checked again.
+/// The fd closes with the object.
 public final class OpenedFile: Sendable {
     public let fd: Int32
     /// The path it was opened by, for messages.
@@ -30,7 +32,9 @@ public final class OpenedFile: Sendable {
     public let size: UInt64
     public let identity: FileIdentity
 
-    static let flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
+    /// How a name is looked up, and how the checked inode is then opened for reading.
+    static let lookupFlags = crpod_o_path | O_NOFOLLOW | O_CLOEXEC
+    static let readFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
 
     private init(fd: Int32, path: String, info: stat) {
         self.fd = fd
@@ -43,7 +47,7 @@ public final class OpenedFile: Sendable {
 
     /// `name` in the directory open as `directoryFD`; `path` names it in messages.
     public static func open(in directoryFD: Int32, name: String, path: String, maxBytes: UInt64) throws(LinuxError) -> OpenedFile {
-        let fd = openat(directoryFD, name, flags)
+        let fd = openat(directoryFD, name, lookupFlags)
         guard fd >= 0 else { throw refusal(Errno(rawValue: errno), directoryFD: directoryFD, name: name, path: path) }
         return try checked(fd, path: path, maxBytes: maxBytes)
     }
@@ -51,7 +55,7 @@ public final class OpenedFile: Sendable {
     /// `path` as given; symbolic links in it are followed only when `followSymlinks` (the root
     /// CLI's own paths), never in the last component otherwise.
     public static func open(path: String, followSymlinks: Bool = false, maxBytes: UInt64) throws(LinuxError) -> OpenedFile {
-        let fd = Glibc.open(path, followSymlinks ? flags & ~O_NOFOLLOW : flags)
+        let fd = Glibc.open(path, followSymlinks ? lookupFlags & ~O_NOFOLLOW : lookupFlags)
         guard fd >= 0 else { throw refusal(Errno(rawValue: errno), directoryFD: AT_FDCWD, name: path, path: path) }
         return try checked(fd, path: path, maxBytes: maxBytes)
     }
@@ -62,7 +66,7 @@ public final class OpenedFile: Sendable {
         let rootFD = try sysCall("open", path: root) { Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(rootFD) }
         let resolve = crpod_resolve_beneath | crpod_resolve_no_symlinks | crpod_resolve_no_magiclinks
-        let fd = crpod_openat2(rootFD, relative, flags, 0, resolve)
+        let fd = crpod_openat2(rootFD, relative, lookupFlags, 0, resolve)
         guard fd >= 0 else {
             guard -fd != ELOOP else { throw LinuxError.notRegularFile(path: path, kind: "reached through a symbolic link (not followed)") }
             throw LinuxError.syscall(operation: "open", path: path, errno: Errno(rawValue: -fd))
@@ -106,31 +110,38 @@ public final class OpenedFile: Sendable {
         return Array(bytes[0..<filled])
     }
 
-    private static func checked(_ fd: Int32, path: String, maxBytes: UInt64) throws(LinuxError) -> OpenedFile {
+    /// Checks what the `O_PATH` fd `lookup` refers to, then opens that inode for reading.
+    private static func checked(_ lookup: Int32, path: String, maxBytes: UInt64) throws(LinuxError) -> OpenedFile {
+        defer { close(lookup) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let code = Errno(rawValue: errno)
-            close(fd)
-            throw LinuxError.syscall(operation: "fstat", path: path, errno: code)
-        }
+        try sysCall("fstat", path: path) { fstat(lookup, &info) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw LinuxError.notRegularFile(path: path, kind: describe(mode: info.st_mode))
+            let isLink = (info.st_mode & S_IFMT) == S_IFLNK
+            throw LinuxError.notRegularFile(path: path, kind: isLink ? "a symbolic link to \(linkTarget(lookup)) (not followed)" : describe(mode: info.st_mode))
         }
         guard UInt64(max(0, info.st_size)) <= maxBytes else {
-            close(fd)
             throw LinuxError.fileTooLarge(path: path, size: UInt64(info.st_size), limit: maxBytes)
         }
-        return OpenedFile(fd: fd, path: path, info: info)
+        let fd = try sysCall("open", path: path) { Glibc.open("/proc/self/fd/\(lookup)", readFlags) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, FileIdentity(opened) == FileIdentity(info), (opened.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw LinuxError.notRegularFile(path: path, kind: "not the file that was checked (reopen found another)")
+        }
+        return OpenedFile(fd: fd, path: path, info: opened)
     }
 
-    /// ELOOP from O_NOFOLLOW means a symlink: say where it points. Anything else as it is.
+    /// Where the symlink open as the `O_PATH` fd `link` points.
+    private static func linkTarget(_ link: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlinkat(link, "", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+    }
+
+    /// A failed lookup; ELOOP (a loop of links, or a link where none may be) named as such.
     private static func refusal(_ code: Errno, directoryFD: Int32, name: String, path: String) -> LinuxError {
         guard code == .tooManySymbolicLinkLevels else { return .syscall(operation: "open", path: path, errno: code) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlinkat(directoryFD, name, &buffer, buffer.count - 1)
-        let target = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-        return .notRegularFile(path: path, kind: "a symbolic link to \(target) (not followed)")
+        return .notRegularFile(path: path, kind: "reached through symbolic links that cannot be followed")
     }
 
     /// "a FIFO", "a socket", … for an `st_mode`.
