@@ -84,7 +84,7 @@ let package = Package(
             name: "CrpodIntegrationTests",
             dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers", "CrpodArchive", "CrpodService"]
         ),
-        .testTarget(name: "CrpodServiceTests", dependencies: ["CrpodService", "CrpodEngine", "CrpodLinux", "CrpodCore"]),
+        .testTarget(name: "CrpodServiceTests", dependencies: ["CrpodService", "CrpodEngine", "CrpodLinux", "CrpodCore", "CrpodArchive"]),
     ],
     swiftLanguageModes: [.v6]
 )

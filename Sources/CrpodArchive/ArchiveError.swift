@@ -43,6 +43,8 @@ public enum ArchiveError: Error, CustomStringConvertible {
     case targetNotEmpty(path: String)
     /// A `deleted.files` entry that is not a safe path inside the upper directory.
     case unsafeDeletedPath(path: String, reason: String)
+    /// The caller cancelled a long read (`operation` on `path`) before it finished.
+    case cancelled(operation: String, path: String)
     /// A `deleted.files` entry whose place in the upper directory already holds something
     /// other than a whiteout (the rootfs diff wrote it).
     case deletedPathConflict(path: String, existing: String)
@@ -88,6 +90,8 @@ public enum ArchiveError: Error, CustomStringConvertible {
             return "extraction target \(path) is not an empty directory"
         case let .unsafeDeletedPath(path, reason):
             return "unsafe deleted.files entry \(String(reflecting: path)): \(reason)"
+        case let .cancelled(operation, path):
+            return "\(operation) \(path): cancelled"
         case let .deletedPathConflict(path, existing):
             return "deleted.files entry \(String(reflecting: path)) names a \(existing) the rootfs diff wrote"
         }

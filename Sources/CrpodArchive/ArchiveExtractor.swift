@@ -36,6 +36,16 @@ public enum ArchiveExtractor {
         keepContentOf: (String) -> Bool = { _ in false }, contentLimit: Int = 1 << 20
     ) throws(ArchiveError) -> ExtractionResult {
         try extract(
+            archive: try ArchiveFile.open(path: archive), into: target, limits: limits, keepContentOf: keepContentOf,
+            contentLimit: contentLimit)
+    }
+
+    /// `extract` of an archive already opened (and checked) as `archive`.
+    public static func extract(
+        archive: OpenedFile, into target: String, limits: ExtractionLimits = .default,
+        keepContentOf: (String) -> Bool = { _ in false }, contentLimit: Int = 1 << 20
+    ) throws(ArchiveError) -> ExtractionResult {
+        try extract(
             archive: archive, into: target, limits: limits, keepContentOf: keepContentOf,
             contentLimit: contentLimit, writer: ExtractionSession.writeAll, onWorkerStart: nil)
     }
@@ -47,7 +57,7 @@ public enum ArchiveExtractor {
     /// `extract` with the function that writes each chunk and one the hashing worker calls
     /// when it starts (seams for tests).
     static func extract(
-        archive: String, into target: String, limits: ExtractionLimits,
+        archive: OpenedFile, into target: String, limits: ExtractionLimits,
         keepContentOf: (String) -> Bool, contentLimit: Int, writer: @escaping ChunkWriter,
         onWorkerStart: (@Sendable () -> Void)?
     ) throws(ArchiveError) -> ExtractionResult {
@@ -79,12 +89,12 @@ final class ExtractionSession {
     private var members: [ScannedMember] = []
     private var contents: [String: [UInt8]] = [:]
 
-    init(archive: String, target: String, limits: ExtractionLimits, writer: @escaping ChunkWriter) throws(ArchiveError) {
+    init(archive: OpenedFile, target: String, limits: ExtractionLimits, writer: @escaping ChunkWriter) throws(ArchiveError) {
         self.writer = writer
-        // The archive first: one that cannot be opened leaves no target directory behind.
-        reader = try ArchiveReadHandle(path: archive)
+        // The archive first: one that cannot be read leaves no target directory behind.
+        reader = try ArchiveReadHandle(file: archive)
         root = try ExtractionRoot(emptyDirectory: target)
-        budget = ExtractionBudget(limits: limits, archive: archive, compressedBytes: reader.fileSize)
+        budget = ExtractionBudget(limits: limits, archive: archive.path, compressedBytes: reader.fileSize)
         buffer = .allocate(byteCount: ArchiveExtractor.bufferSize, alignment: 64)
     }
 

@@ -12,22 +12,18 @@ final class ArchiveReadHandle {
     private let archive: OpaquePointer
     private let fd: Int32
 
-    init(path: String) throws(ArchiveError) {
-        self.path = path
-        let fd = try sys("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
-        var info = stat()
-        if fstat(fd, &info) != 0 {
-            let code = errno
-            close(fd)
-            throw ArchiveError.io(.syscall(operation: "fstat", path: path, errno: .init(rawValue: code)))
-        }
+    /// Reads `file` through a second open file description of it (its own offset), so the
+    /// caller's fd stays usable for the next reader.
+    init(file: OpenedFile) throws(ArchiveError) {
+        self.path = file.path
+        self.fileSize = file.size
+        let fd = try io { () throws(LinuxError) in try file.reopen() }
         guard let archive = archive_read_new() else {
             close(fd)
             throw ArchiveError.libarchive(operation: "archive_read_new", path: path, message: "out of memory")
         }
         self.fd = fd
         self.archive = archive
-        self.fileSize = UInt64(max(0, info.st_size))
         // Only in-process decompressors: `support_filter_all` would also enable filters that
         // run an external program (lrzip, lzop, grzip) on hostile input.
         archive_read_support_filter_gzip(archive)

@@ -1,4 +1,5 @@
 import CShims
+import CrpodLinux
 
 /// One member of an archive as the scanner saw it.
 public struct ScannedMember: Sendable, Equatable {
@@ -53,7 +54,21 @@ public enum ArchiveScanner {
         maxTotalBytes: UInt64 = defaultMaxTotalBytes,
         visit: (ScannedMember) throws -> Void
     ) throws -> ScanSummary {
-        let reader = try ArchiveReadHandle(path: path)
+        try scan(file: try ArchiveFile.open(path: path), keepContentOf: keepContentOf, contentLimit: contentLimit,
+                 maxMembers: maxMembers, maxTotalBytes: maxTotalBytes, visit: visit)
+    }
+
+    /// `scan` of an archive already opened (and checked) as `file`.
+    public static func scan(
+        file: OpenedFile,
+        keepContentOf: (String) -> Bool = { _ in false },
+        contentLimit: Int = 1 << 20,
+        maxMembers: Int = defaultMaxMembers,
+        maxTotalBytes: UInt64 = defaultMaxTotalBytes,
+        visit: (ScannedMember) throws -> Void
+    ) throws -> ScanSummary {
+        let path = file.path
+        let reader = try ArchiveReadHandle(file: file)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var count = 0

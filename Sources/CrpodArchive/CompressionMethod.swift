@@ -44,7 +44,7 @@ public enum CompressionMethod: String, Sendable, Codable, CaseIterable {
 
     /// Detects the compression of the archive at `path` by reading its first header.
     public static func detect(path: String) throws(ArchiveError) -> Detection {
-        let reader = try ArchiveReadHandle(path: path)
+        let reader = try ArchiveReadHandle(file: try ArchiveFile.open(path: path))
         _ = try reader.nextHeader()
         return reader.detection()
     }

@@ -73,7 +73,7 @@ final class RootfsDiskWriter {
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(tarPath: String, upper: String, limits: ExtractionLimits) throws(ArchiveError) {
-        reader = try ArchiveReadHandle(path: tarPath)
+        reader = try ArchiveReadHandle(file: try ArchiveFile.open(path: tarPath, followSymlinks: false))
         guard let disk = archive_write_disk_new() else {
             throw ArchiveError.libarchive(operation: "archive_write_disk_new", path: upper, message: "out of memory")
         }

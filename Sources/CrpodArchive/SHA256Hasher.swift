@@ -48,14 +48,22 @@ public final class SHA256Hasher {
 
     /// The digest of a file's content, read in 1 MiB chunks.
     public static func hash(file path: String) throws(ArchiveError) -> String {
-        let fd = try sys("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(fd) }
+        try hash(file: try ArchiveFile.open(path: path))
+    }
+
+    /// The digest of an opened file, read with pread in 1 MiB chunks (its offset is not
+    /// moved). Stops with `.cancelled` once `cancellation` is set.
+    public static func hash(file: OpenedFile, cancellation: CancellationFlag? = nil) throws(ArchiveError) -> String {
         let hasher = try SHA256Hasher()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { chunk.deallocate() }
+        var offset: UInt64 = 0
         while true {
-            let n = try sys("read", path: path) { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            if cancellation?.isCancelled == true { throw ArchiveError.cancelled(operation: "sha256", path: file.path) }
+            let n = try io { () throws(LinuxError) in try file.read(into: chunk, at: offset) }
             if n == 0 { return try hasher.finalize() }
-            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += UInt64(n)
+            hasher.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
     }
 

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import CrpodArchive
 import CrpodCore
+import CrpodLinux
 
 /// What `crpod archive inspect` reports. Made by streaming the archive once, in memory:
 /// nothing is extracted to disk and no root is needed.
@@ -41,10 +42,17 @@ public enum ArchiveInspector {
     /// Scans the archive and validates it. Unreadable archives (truncated, not an archive)
     /// throw; readable ones with problems are reported with every problem listed.
     public static func inspect(path: String) throws -> (ArchiveInspection, ArchiveFacts) {
+        try inspect(file: try step("open archive \(path)") { try ArchiveFile.open(path: path) })
+    }
+
+    /// `inspect` of an archive already opened (and checked) as `file`. Blocking: call it off
+    /// the cooperative pool (`BlockingThread`).
+    public static func inspect(file: OpenedFile) throws -> (ArchiveInspection, ArchiveFacts) {
+        let path = file.path
         var members: [ArchiveMember] = []
         var contents: [String: [UInt8]] = [:]
         let summary = try step("read archive \(path)") {
-            try ArchiveScanner.scan(path: path, keepContentOf: { readMembers.contains(CheckpointMember.canonical($0)) }, contentLimit: 4 << 20) { member in
+            try ArchiveScanner.scan(file: file, keepContentOf: { readMembers.contains(CheckpointMember.canonical($0)) }, contentLimit: 4 << 20) { member in
                 members.append(member.archiveMember)
                 if let content = member.content { contents[CheckpointMember.canonical(member.name)] = content }
             }

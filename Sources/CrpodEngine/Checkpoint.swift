@@ -16,6 +16,9 @@ public struct CheckpointRequest: Sendable, Codable {
     public var keep = false
     /// Bytes written to the archive so far (for progress output).
     public var progress: (@Sendable (UInt64) -> Void)?
+    /// The export's directory, already opened (and confined) by the caller — the daemon's API:
+    /// the archive is written through this fd, never by re-resolving `export`'s directory.
+    public var exportDirectory: OpenDirectory?
 
     enum CodingKeys: String, CodingKey {
         case export, compression, leaveRunning, tcpEstablished, fileLocks, ignoreRootfs, keep

@@ -2,7 +2,8 @@ import CrpodCore
 import CrpodDrivers
 import CrpodLinux
 
-/// Errors of the engine: each says what was wrong and where; wrapped causes are kept.
+/// Errors of the engine: each says what was wrong and where; wrapped causes are kept. What
+/// kind of failure each case is (and its API status and code) is `failureClass`.
 public enum EngineError: Error, CustomStringConvertible {
     case podNotFound(String)
     case containerNotFound(String)
@@ -25,6 +26,8 @@ public enum EngineError: Error, CustomStringConvertible {
     /// The daemon's policy refuses the archive's spec (or, for `run`, the request); nothing
     /// was started. `operation` is the refused verb ("restore", "run").
     case policyRefused(problems: [String], operation: String = "restore")
+    /// A spool item (or its sidecar) that cannot be used; it goes to failed/ with this reason.
+    case spoolItemRefused(path: String, reason: String)
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -64,6 +67,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return problems.count == 1 ? problems[0] : "cannot restore:" + Self.list(problems)
         case let .policyRefused(problems, operation):
             return "\(operation) refused by policy:" + Self.list(problems)
+        case let .spoolItemRefused(path, reason):
+            return "spool item \(path) refused: \(reason)"
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

@@ -17,19 +17,26 @@ extension Engine {
         let diffTar = paths.work + "/" + CheckpointMember.rootfsDiff
         var deleted: [String] = []
         if !request.ignoreRootfs {
-            deleted = try step("build \(CheckpointMember.rootfsDiff) from \(record.overlay.upper)") {
-                try RootfsDiff.build(upperDirectory: record.overlay.upper, tarPath: diffTar)
+            // Reading the container's upper directory and compressing gigabytes both run on a
+            // thread of their own, never on the cooperative pool.
+            let upper = record.overlay.upper
+            deleted = try await BlockingThread.run("build \(CheckpointMember.rootfsDiff)") { _ in
+                try step("build \(CheckpointMember.rootfsDiff) from \(upper)") { try RootfsDiff.build(upperDirectory: upper, tarPath: diffTar) }
             }
         }
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
         let spec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
+        // Through the caller's directory fd when it opened one (the API confines it that way).
+        let target = request.exportDirectory.map { $0.anchoredPath(String(destination.split(separator: "/").last ?? "")) } ?? destination
         try await withRollback("export \(destination)") { rollback in
-            let writer = try step("create \(destination)") {
-                try ArchiveWriter(destination: destination, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+            try await BlockingThread.run("export \(destination)") { [deleted] _ in
+                let writer = try step("create \(destination)") {
+                    try ArchiveWriter(destination: target, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+                }
+                try rollback.addTemporary(.removeTree(writer.temporaryPath))
+                FaultPoint.exportAfterTemp.hit()
+                try write(writer, record: record, paths: paths, config: config, spec: spec, diffTar: diffTar, deleted: deleted, request: request, destination: destination)
             }
-            try rollback.addTemporary(.removeTree(writer.temporaryPath))
-            FaultPoint.exportAfterTemp.hit()
-            try write(writer, record: record, paths: paths, config: config, spec: spec, diffTar: diffTar, deleted: deleted, request: request, destination: destination)
         }
     }
 

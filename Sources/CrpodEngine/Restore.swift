@@ -1,3 +1,4 @@
+import CrpodArchive
 import CrpodCore
 import CrpodLinux
 
@@ -20,6 +21,10 @@ public struct RestoreRequest: Sendable, Codable {
     public var allowPrivatePID = false
     /// Checked on the final spec before any process starts (the daemon sets it; nil: none).
     public var policy: RestorePolicy?
+    /// The archive, already opened and checked by the caller (the daemon's API and spool):
+    /// the restore reads this fd and never opens `importPath` again. nil: the engine opens
+    /// `importPath` itself (following symlinks: the root CLI's own path).
+    public var archiveFile: OpenedFile?
 
     /// The wire form leaves the policy out: a client never chooses its own.
     enum CodingKeys: String, CodingKey {
@@ -38,7 +43,7 @@ public struct RestoreRequest: Sendable, Codable {
         case (.some, .some):
             throw EngineError.invalidInput(what: "restore", detail: "--import and a container name exclude each other")
         case let (path?, nil):
-            guard path.hasPrefix("/"), Files.exists(path) else {
+            guard archiveFile != nil || (path.hasPrefix("/") && Files.exists(path)) else {
                 throw EngineError.invalidInput(what: "--import", detail: "archive \(path) does not exist")
             }
         case (nil, .some):
@@ -82,7 +87,8 @@ extension Engine {
         try request.validate()
         return try await locked {
             if let path = request.importPath {
-                return try await restoreImport(path, request)
+                let file = try request.archiveFile ?? step("open archive \(path)") { try ArchiveFile.open(path: path) }
+                return try await restoreImport(file, request)
             }
             return try await restoreInPlace(try store.container(request.container ?? ""), request)
         }

@@ -12,7 +12,7 @@ import CrpodDrivers
 import CrpodLinux
 
 /// What an import learned before planning: the extracted archive and its parsed metadata.
-struct ImportedArchive {
+struct ImportedArchive: Sendable {
     let path: String
     /// Where the archive was extracted (`checkpoint/`, `rootfs-diff.tar`, ...).
     let directory: String
@@ -25,10 +25,13 @@ struct ImportedArchive {
 }
 
 extension Engine {
-    func restoreImport(_ path: String, _ request: RestoreRequest) async throws -> RestoreOutcome {
-        try await withRollback("restore \(path)") { rollback in
-            let work = try makeWorkDirectory(prefix: "restore", archive: path, rollback: rollback, keep: request.keep)
-            let archive = try extractAndValidate(path, into: work + "/archive")
+    func restoreImport(_ file: OpenedFile, _ request: RestoreRequest) async throws -> RestoreOutcome {
+        try await withRollback("restore \(file.path)") { rollback in
+            let work = try makeWorkDirectory(prefix: "restore", archiveBytes: file.size, rollback: rollback, keep: request.keep)
+            // Extraction reads and writes up to gigabytes: on its own thread, never the pool's.
+            let archive = try await BlockingThread.run("extract \(file.path)") { _ in
+                try extractAndValidate(file, into: work + "/archive")
+            }
             FaultPoint.restoreAfterExtract.hit()
             let pod = try request.pod.flatMap(existingPod)
             let plan = try await planRestore(archive, pod: pod, request: request)
@@ -45,11 +48,11 @@ extension Engine {
     /// A fresh directory under the state root; removed on failure, and on success unless `keep`.
     /// When the archive surely fits in half the available memory it is a private tmpfs:
     /// extracting the page images there, and CRIU reading them back, skips the disk.
-    func makeWorkDirectory(prefix: String, archive: String, rollback: Rollback, keep: Bool) throws -> String {
+    func makeWorkDirectory(prefix: String, archiveBytes: UInt64, rollback: Rollback, keep: Bool) throws -> String {
         let path = "\(store.root)/work/\(prefix)-\(ObjectID.generate().short)"
         if keep { try rollback.add(.removeTree(path)) } else { try rollback.addTemporary(.removeTree(path)) }
         try step("create \(path)") { try Files.makeDirectories(path, mode: 0o700) }
-        if !keep, let size = tmpfsSize(forArchive: archive) {
+        if !keep, let size = tmpfsSize(forArchiveBytes: archiveBytes) {
             try rollback.addTemporary(.unmount(path))
             _ = try? Mounts.mountTmpfs(at: path, sizeBytes: size)
         }
@@ -59,23 +62,23 @@ extension Engine {
     /// A tmpfs size for extracting `archive`, or nil when it may not fit: 20 times the archive
     /// (memory images compress 2–4×; the extractor's own limits stop bombs) plus 64 MiB must be
     /// under half of MemAvailable.
-    func tmpfsSize(forArchive archive: String) -> UInt64? {
-        var info = stat()
-        guard stat(archive, &info) == 0, let available = MemoryInfo.availableBytes() else { return nil }
-        let needed = UInt64(info.st_size) * 20 + (64 << 20)
+    func tmpfsSize(forArchiveBytes archiveBytes: UInt64) -> UInt64? {
+        guard let available = MemoryInfo.availableBytes() else { return nil }
+        let needed = archiveBytes * 20 + (64 << 20)
         return needed < available / 2 ? available / 2 : nil
     }
 
     /// Extracts in one streaming pass (every member hashed), then validates everything
     /// before anything else is touched. The archive itself is only read.
-    func extractAndValidate(_ path: String, into directory: String) throws -> ImportedArchive {
+    func extractAndValidate(_ file: OpenedFile, into directory: String) throws -> ImportedArchive {
+        let path = file.path
         let metadataLimit = 8 << 20
         let wanted: Set<String> = [
             CheckpointMember.config, CheckpointMember.spec, CheckpointMember.manifest, CheckpointMember.deletedFiles,
             CheckpointMember.statsDump, CheckpointMember.inventory, CheckpointMember.dumpLog,
         ]
         let result = try step("extract \(path)") {
-            try ArchiveExtractor.extract(archive: path, into: directory, keepContentOf: { wanted.contains($0) }, contentLimit: metadataLimit)
+            try ArchiveExtractor.extract(archive: file, into: directory, keepContentOf: { wanted.contains($0) }, contentLimit: metadataLimit)
         }
         var facts = ArchiveFacts(members: result.members.map(\.archiveMember), compression: result.summary.detection.vocabulary)
         let contents = result.contents

@@ -34,8 +34,22 @@ public struct SpoolResult: Codable, Sendable, Equatable {
     public var container: String?
     public var containerID: String?
     public var error: String?
+    /// The failure's stable machine code (the API's `code`), e.g. `restore_refused`.
+    public var errorCode: String?
     public var duplicateOf: String?
-    public var finishedAt: String
+    public var finishedAt = ""
+
+    init(archive: String, sha256: String, duplicateOf: String? = nil, error: (any Error)? = nil) {
+        self.archive = archive
+        self.sha256 = sha256
+        self.duplicateOf = duplicateOf
+        if let error { fail(error) }
+    }
+
+    mutating func fail(_ error: any Error) {
+        self.error = "\(error)"
+        errorCode = FailureClass.of(error).code
+    }
 }
 
 /// How the spool restores an archive (the daemon routes it through its job queue, which also
@@ -48,6 +62,15 @@ public typealias SpoolRestore = @Sendable (RestoreRequest) async throws -> Resto
 ///
 /// Target pod, first match: a `<archive>.target` sidecar holding the pod name; the directory's
 /// default pod; the pod map (archive's pod name → pod); a pod named like the archive's own pod.
+/// A sidecar that is present but unusable (not a regular file, over 256 bytes, not one valid
+/// pod reference) fails its archive: there is no fallback to another pod.
+///
+/// Items are hostile until checked: each is opened once (`O_NOFOLLOW | O_NONBLOCK`, regular
+/// file, size limit) and then used only through that fd — hashed, inspected and extracted from
+/// it; the renames go through directory fds and must move the very file that was opened.
+/// Anything else (a FIFO, socket, device, symlink, an oversized file, one swapped after its
+/// check) is moved, unopened, to failed/ with the reason; blocking reads run on threads of
+/// their own, so a bad item never holds up the next one or the daemon's shutdown.
 ///
 /// Crash safety: an archive is renamed into `processing/` before its restore starts. At start-up
 /// whatever is still there is settled: if its restore completed (ledger or container present)
@@ -110,7 +133,7 @@ public actor SpoolService {
 
     func rescan() async throws {
         for directory in directories {
-            for name in try DirectoryWatcher.scan(directory.path, filter: Self.filter) {
+            for name in try SpoolFolders.readyItems(directory.path, filter: Self.filter) {
                 await handle(directory: directory.path, name: name)
             }
         }
@@ -119,87 +142,152 @@ public actor SpoolService {
     /// Archives left in processing/ by a daemon that died mid-restore.
     func recoverInterrupted() async throws {
         for directory in directories {
-            let processing = directory.path + "/processing"
-            for name in try DirectoryWatcher.scan(processing, filter: Self.filter) {
-                engine.logger.warning("spool archive was interrupted; settling it", metadata: ["archive": "\(processing)/\(name)"])
-                await process(directory: directory, name: name, recovering: true)
+            guard let folders = openFolders(directory) else { continue }
+            for name in try SpoolFolders.readyItems(folders.processing.path, filter: Self.filter) {
+                engine.logger.warning("spool archive was interrupted; settling it", metadata: ["archive": "\(folders.processing.pathOf(name))"])
+                do {
+                    let file = try folders.processing.openRegularFile(name, maxBytes: ArchiveFile.maxBytes)
+                    await process(file, name: name, spool: directory, folders: folders, recovering: true)
+                } catch {
+                    refuse(name, from: folders.processing, folders: folders, error: error)
+                }
             }
+        }
+    }
+
+    func openFolders(_ spool: SpoolDirectory) -> SpoolFolders? {
+        do { return try SpoolFolders(spool.path) } catch {
+            engine.logger.error("cannot open spool directory", metadata: ["path": "\(spool.path)", "error": "\(error)"])
+            return nil
         }
     }
 
     func handle(directory: String, name: String) async {
-        let path = directory + "/" + name
-        guard Files.exists(path), let spool = directories.first(where: { $0.path == directory }) else { return }
-        let processing = directory + "/processing/" + name
-        if Files.exists(path + ".target") { _ = rename(path + ".target", processing + ".target") }
-        guard rename(path, processing) == 0 else {
-            engine.logger.error("cannot move spool archive to processing/", metadata: ["archive": "\(path)"])
+        guard let spool = directories.first(where: { $0.path == directory }) else { return }
+        guard let folders = openFolders(spool) else { return }
+        guard folders.incoming.contains(name) else {
+            // Names reach here decoded lossily: one that is not UTF-8 is found by its raw bytes.
+            for raw in folders.incoming.rawNamesNotUTF8(decodingAs: name) { refuse(rawName: raw, lossyName: name, folders: folders) }
             return
         }
-        await process(directory: spool, name: name, recovering: false)
+        switch await claim(name, in: folders) {
+        case let .claimed(file): await process(file, name: name, spool: spool, folders: folders, recovering: false)
+        case let .refused(error): refuse(name, from: folders.incoming, folders: folders, error: error)
+        case .gone: return
+        }
     }
 
-    /// Restores `processing/<name>` unless it is a duplicate or (when recovering) already done.
-    func process(directory spool: SpoolDirectory, name: String, recovering: Bool) async {
-        let path = spool.path + "/processing/" + name
-        let sha = (try? SHA256Hasher.hash(file: path)) ?? ""
+    /// Restores `processing/<name>` (already opened and checked as `file`) unless it is a
+    /// duplicate or (when recovering) already done.
+    func process(_ file: OpenedFile, name: String, spool: SpoolDirectory, folders: SpoolFolders, recovering: Bool) async {
+        let sha: String
+        do {
+            sha = try await BlockingThread.run("hash \(file.path)") { flag in try SHA256Hasher.hash(file: file, cancellation: flag) }
+        } catch {
+            // Stopping: the archive stays in processing/ and is settled at the next start.
+            if Task.isCancelled { return }
+            return finish(SpoolResult(archive: name, sha256: "", error: error), folders: folders)
+        }
+        let sidecarPod: String?
+        do { sidecarPod = try SpoolSidecar.read(name + SpoolSidecar.suffix, in: folders.processing) } catch {
+            // Checked before anything else: a bad sidecar fails its archive, duplicate or not.
+            return finish(SpoolResult(archive: name, sha256: sha, error: error), folders: folders)
+        }
+        var result = SpoolResult(archive: name, sha256: sha, duplicateOf: processed[sha])
         let containerName = Self.containerName(for: name, sha: sha)
-        var result = SpoolResult(archive: name, sha256: sha, pod: nil, container: nil, containerID: nil, error: nil,
-                                 duplicateOf: processed[sha], finishedAt: "")
-        if sha.isEmpty {
-            result.error = "cannot read \(path)"
-        } else if recovering, result.duplicateOf == nil, let existing = try? engine.store.container(containerName) {
+        if recovering, result.duplicateOf == nil, let existing = try? engine.store.container(containerName) {
             (result.pod, result.container, result.containerID) = (existing.podName, existing.name, existing.id)
         } else if result.duplicateOf == nil {
-            result.pod = targetPod(for: path, in: spool)
-            var request = RestoreRequest(importPath: path)
-            request.pod = result.pod
-            request.name = containerName
             do {
+                if let sidecarPod { result.pod = sidecarPod } else { result.pod = await targetPod(for: file, in: spool) }
+                var request = RestoreRequest(importPath: file.path)
+                request.archiveFile = file
+                request.pod = result.pod
+                request.name = containerName
                 let outcome = try await restore(request)
                 (result.container, result.containerID) = (outcome.name, outcome.id)
             } catch {
-                result.error = "\(error)"
+                result.fail(error)
             }
         }
-        finish(result, path: path, directory: spool.path, sidecar: path + ".target")
+        finish(result, folders: folders)
     }
 
-    func targetPod(for path: String, in spool: SpoolDirectory) -> String? {
-        if let text = try? Files.readText(path + ".target", limit: 4096) {
-            let pod = text.trimmingCharacters(in: " \n\t")
-            if !pod.isEmpty { return pod }
-        }
+    /// Without a sidecar: the directory's default pod, else the pod map, else the archive's own pod.
+    func targetPod(for file: OpenedFile, in spool: SpoolDirectory) async -> String? {
         if let pod = spool.defaultPod { return pod }
-        let archivePod = (try? ArchiveInspector.inspect(path: path))?.0.podName
-        return archivePod.map { podMap[$0] ?? $0 }
+        let inspection = try? await BlockingThread.run("inspect \(file.path)") { _ in try ArchiveInspector.inspect(file: file).0 }
+        return inspection?.podName.map { podMap[$0] ?? $0 }
     }
 
     /// The restored container's name: the archive's file name without extensions, plus the
     /// hash prefix, so different archives of one container never collide.
     static func containerName(for archive: String, sha: String) -> String {
         let base = archive.split(separator: ".").first.map(String.init) ?? "restored"
-        let safe = String(base.prefix(40).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        let safe = String(base.prefix(40).map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" })
         return (safe.first?.isLetter == true || safe.first?.isNumber == true ? safe : "r" + safe) + "-" + sha.prefix(8)
     }
 
     /// Records the outcome (ledger first), writes the result, then moves the archive (and its
     /// sidecar) from processing/ to done/ or failed/.
-    func finish(_ result: SpoolResult, path: String, directory: String, sidecar: String) {
+    func finish(_ result: SpoolResult, folders: SpoolFolders) {
         var result = result
         result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         let ok = result.error == nil
-        let target = directory + "/" + (ok ? "done" : "failed") + "/" + result.archive
         if ok, result.duplicateOf == nil, !result.sha256.isEmpty {
             processed[result.sha256] = result.archive
             if let data = try? JSONEncoder().encode(processed) { try? Files.writeAtomically(Self.ledgerPath(engine.store.root), Array(data)) }
         }
+        settle(result, from: folders.processing, to: ok ? folders.done : folders.failed)
+        engine.logger.info("spool archive handled", metadata: [
+            "archive": "\(folders.processing.pathOf(result.archive))", "result": "\(ok ? "done" : "failed")",
+        ])
+        onHandled(result)
+    }
+
+    /// An item that could not be opened safely (a FIFO, symlink, device, a file over the size
+    /// limit, one swapped after its check): its entry — never opened — moves to failed/ with
+    /// the reason, and so does its sidecar.
+    func refuse(_ name: String, from directory: OpenDirectory, folders: SpoolFolders, error: any Error) {
+        engine.logger.warning("spool item refused", metadata: ["archive": "\(directory.pathOf(name))", "error": "\(error)"])
+        var result = SpoolResult(archive: name, sha256: "", error: error)
+        result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        settle(result, from: directory, to: folders.failed)
+        onHandled(result)
+    }
+
+    /// An item whose name is not UTF-8 cannot be named in a result or a log as it is: it moves,
+    /// unopened, to failed/ under its name with each bad sequence replaced by `_`.
+    func refuse(rawName: [UInt8], lossyName: String, folders: SpoolFolders) {
+        let safeName = String(lossyName.unicodeScalars.map { $0 == "\u{FFFD}" ? "_" : Character($0) })
+        let hex = rawName.map { String($0, radix: 16) }.joined(separator: " ")
+        let error = EngineError.spoolItemRefused(path: folders.incoming.pathOf(lossyName),
+                                                 reason: "its name is not valid UTF-8 (bytes \(hex)); moved to failed/ as \(safeName)")
+        engine.logger.warning("spool item refused", metadata: ["archive": "\(folders.incoming.pathOf(lossyName))", "error": "\(error)"])
+        var result = SpoolResult(archive: safeName, sha256: "", error: error)
+        result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        writeResult(result, in: folders.failed)
+        do { try folders.incoming.move(rawName: rawName, to: folders.failed, as: safeName) } catch {
+            engine.logger.error("cannot move spool item", metadata: ["archive": "\(folders.incoming.pathOf(lossyName))", "error": "\(error)"])
+        }
+        onHandled(result)
+    }
+
+    func writeResult(_ result: SpoolResult, in target: OpenDirectory) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(result) { try? Files.writeAtomically(target + ".result.json", Array(data), mode: 0o600) }
-        rename(path, target)
-        if Files.exists(sidecar) { rename(sidecar, target + ".target") }
-        engine.logger.info("spool archive handled", metadata: ["archive": "\(path)", "result": "\(ok ? "done" : "failed")"])
-        onHandled(result)
+        if let data = try? encoder.encode(result) {
+            try? Files.writeAtomically(target.pathOf(result.archive + ".result.json"), Array(data), mode: 0o600)
+        }
+    }
+
+    /// Writes `<name>.result.json` in `target`, then moves the item and its sidecar there.
+    func settle(_ result: SpoolResult, from source: OpenDirectory, to target: OpenDirectory) {
+        writeResult(result, in: target)
+        do { try source.move(result.archive, to: target) } catch {
+            engine.logger.error("cannot move spool item", metadata: ["archive": "\(source.pathOf(result.archive))", "error": "\(error)"])
+        }
+        let sidecar = result.archive + SpoolSidecar.suffix
+        if source.contains(sidecar) { try? source.move(sidecar, to: target) }
     }
 }

@@ -13,6 +13,11 @@ public enum LinuxError: Error, CustomStringConvertible, Equatable {
     case notFound(what: String, path: String?)
     /// A wait ran out of time.
     case timedOut(operation: String, path: String?, seconds: Double)
+    /// A file that must be a regular file is something else (`kind`: "a FIFO", "a symbolic
+    /// link to /etc/passwd", …); it was not read.
+    case notRegularFile(path: String, kind: String)
+    /// A regular file larger than the caller reads; nothing was read.
+    case fileTooLarge(path: String, size: UInt64, limit: UInt64)
 
     public var description: String {
         switch self {
@@ -26,6 +31,10 @@ public enum LinuxError: Error, CustomStringConvertible, Equatable {
             return "\(what) not found" + (path.map { " at \($0)" } ?? "")
         case let .timedOut(operation, path, seconds):
             return "\(operation)" + (path.map { " \($0)" } ?? "") + " timed out after \(seconds)s"
+        case let .notRegularFile(path, kind):
+            return "\(path) is \(kind), not a regular file: not read"
+        case let .fileTooLarge(path, size, limit):
+            return "\(path) has \(size) bytes, over the limit of \(limit): not read"
         }
     }
 

@@ -99,10 +99,12 @@ public struct ArchivePathCall: Codable, Sendable {
     public var path: String
 }
 
-/// The body of every error answer.
+/// The body of every error answer: the message, the HTTP status, and a stable machine code
+/// (`restore_refused`, `container_not_running`, …; the README lists them) to branch on.
 public struct APIErrorBody: Codable, Sendable, Equatable {
     public var error: String
     public var status: Int
+    public var code: String
 }
 
 /// `GET /v1/health`.

@@ -6,6 +6,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CrpodArchive
+import CrpodCore
 import CrpodEngine
 import CrpodLinux
 
@@ -14,7 +16,7 @@ public let crpodVersion = "0.2.0"
 extension APIRouter {
     /// `path` resolved (symlinks included) and required to lie under an allowed directory.
     func confined(_ path: String, what: String, mustExist: Bool = true) throws -> String {
-        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+        guard PathText.isAbsolute(path), !PathText.hasDotDot(path) else {
             throw APIPathError(path: path, what: what, reason: "must be an absolute path without ..")
         }
         let resolved: String
@@ -25,11 +27,44 @@ extension APIRouter {
             guard let parent = Self.realPath(Files.parent(of: path)) else { throw APIPathError(path: path, what: what, reason: "its directory does not exist") }
             resolved = parent + "/" + (path.split(separator: "/").last.map(String.init) ?? "")
         }
-        let allowed = access().allowedDirectories.compactMap(Self.realPath)
-        guard allowed.contains(where: { resolved == $0 || resolved.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+        guard allowedDirectory(containing: resolved) != nil else {
             throw APIPathError(path: path, what: what, reason: "is outside the directories the API may use (\(access().allowedDirectories.joined(separator: ", ")))")
         }
         return resolved
+    }
+
+    /// The allowed directory (resolved) that `resolved` lies in, if any.
+    func allowedDirectory(containing resolved: String) -> String? {
+        access().allowedDirectories.compactMap(Self.realPath).first { resolved == $0 || resolved.hasPrefix($0 == "/" ? "/" : $0 + "/") }
+    }
+
+    /// The archive at `path`, confined to the API's directories and opened once, on a thread
+    /// of its own: the resolved path is opened beneath its allowed directory with no symlink
+    /// followed on the way (a component swapped after the check fails the open), and must be
+    /// a regular file within the size limit. The caller reads only this fd afterwards.
+    func openConfinedArchive(_ path: String) async throws -> OpenedFile {
+        let resolved = try confined(path, what: "archive")
+        guard let root = allowedDirectory(containing: resolved), resolved != root else {
+            throw APIPathError(path: path, what: "archive", reason: "is not a file under the directories the API may use")
+        }
+        let relative = String(resolved.dropFirst(root == "/" ? 1 : root.count + 1))
+        return try await BlockingThread.run("open \(resolved)") { _ in
+            try OpenedFile.open(beneath: root, relative: relative, path: resolved, maxBytes: ArchiveFile.maxBytes)
+        }
+    }
+
+    /// The export's resolved path and its directory, opened once beneath its allowed directory
+    /// with no symlink followed: the archive is written through that fd.
+    func openConfinedExportDirectory(_ path: String) throws -> (String, OpenDirectory) {
+        let resolved = try confined(path, what: "export", mustExist: false)
+        let parent = Files.parent(of: resolved)
+        guard let root = allowedDirectory(containing: parent) ?? allowedDirectory(containing: resolved) else {
+            throw APIPathError(path: path, what: "export", reason: "is outside the directories the API may use")
+        }
+        let relative = parent == root ? "" : String(parent.dropFirst(root == "/" ? 1 : root.count + 1))
+        do { return (resolved, try OpenDirectory(beneath: root, relative: relative, path: parent)) } catch {
+            throw APIPathError(path: path, what: "export", reason: "has a directory that cannot be opened without following a symlink (\(error))")
+        }
     }
 
     /// A rootfs must satisfy the restore policy's rootfs directories (when it names any).
@@ -60,36 +95,28 @@ extension APIRouter {
         return APIResponse(status: status, body: Array(try encoder.encode(value)))
     }
 
-    public static func error(status: Int, _ message: String) -> APIResponse {
-        let body = (try? JSONEncoder().encode(APIErrorBody(error: message, status: status))).map(Array.init) ?? Array(message.utf8)
+    /// An error answer the server itself decides (no endpoint, too large, timed out, …).
+    public static func error(status: Int, code: String, _ message: String) -> APIResponse {
+        let body = (try? JSONEncoder().encode(APIErrorBody(error: message, status: status, code: code))).map(Array.init) ?? Array(message.utf8)
         return APIResponse(status: status, body: body)
     }
 
-    static func status(for error: any Error) -> Int {
-        switch error {
-        case let error as EngineError:
-            switch error {
-            case .podNotFound, .containerNotFound: return 404
-            case .nameInUse, .podHasContainers, .containerRunning, .containerNotRunning: return 409
-            case .ambiguousReference, .rootfsMissing, .invalidInput, .archiveInvalid: return 400
-            case .restoreRefused, .policyRefused: return 422
-            default: return 500
-            }
-        case is APIPathError: return 403
-        case let error as JobError:
-            if case .queueFull = error { return 429 }
-            return 404
-        default: return 500
-        }
+    /// The answer for a failed call: status and code from the error's type, text from the error.
+    static func failure(_ error: any Error) -> APIResponse {
+        let failure = FailureClass.of(error)
+        return Self.error(status: status(of: failure.kind), code: failure.code, "\(error)")
     }
 
-    /// A failed job keeps only its message: the same mapping, by the engine's wording.
-    static func status(forMessage message: String) -> Int {
-        if message.contains("cannot be retrieved") || message.hasPrefix("no container with") { return 404 }
-        if message.hasPrefix("restore refused by policy") || message.hasPrefix("cannot restore") { return 422 }
-        if message.hasPrefix("invalid ") || message.hasPrefix("archive ") { return 400 }
-        if message.contains("already in use") { return 409 }
-        return 500
+    static func status(of kind: FailureKind) -> Int {
+        switch kind {
+        case .badRequest: return 400
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .conflict: return 409
+        case .refused: return 422
+        case .busy: return 429
+        case .internalFailure: return 500
+        }
     }
 
     /// For the duration histogram: the engine's microsecond clock, in seconds.
@@ -99,9 +126,10 @@ extension APIRouter {
 }
 
 /// A path in a request that the API may not touch.
-public struct APIPathError: Error, CustomStringConvertible {
+public struct APIPathError: ClassifiedError, CustomStringConvertible {
     public var path: String
     public var what: String
     public var reason: String
     public var description: String { "\(what) path \(path) \(reason)" }
+    public var failureClass: FailureClass { FailureClass(.forbidden, "path_not_allowed") }
 }

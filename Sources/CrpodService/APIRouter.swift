@@ -6,6 +6,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CrpodArchive
 import CrpodCore
 import CrpodEngine
 import CrpodLinux
@@ -54,7 +55,7 @@ public struct APIRouter: APIHandling {
     public func handle(_ request: APIRequest) async -> APIResponse {
         let response: APIResponse
         do { response = try await route(request) } catch {
-            response = Self.error(status: Self.status(for: error), "\(error)")
+            response = Self.failure(error)
         }
         if let upload = request.uploadPath { unlink(upload) }
         metrics.request(status: response.status)
@@ -75,11 +76,14 @@ public struct APIRouter: APIHandling {
         if let id = route.match("GET", "/v1/jobs/:id")?.first { return try Self.json(try await jobs.job(id)) }
         if route.match("POST", "/v1/archives/inspect") != nil {
             let call = try Self.decode(ArchivePathCall.self, request)
-            return try Self.json(try await client.inspectArchive(path: try confined(call.path, what: "archive")))
+            return try Self.json(try await client.inspectArchive(file: try await openConfinedArchive(call.path)))
         }
         if route.match("POST", "/v1/restore") != nil {
             var body = try Self.decode(RestoreRequest.self, request)
-            body.importPath = try body.importPath.map { try confined($0, what: "archive") }
+            if let path = body.importPath {
+                let file = try await openConfinedArchive(path)
+                (body.importPath, body.archiveFile) = (file.path, file)
+            }
             return try await restore(body, request)
         }
         if route.match("PUT", "/v1/restore/upload") != nil { return try await restore(try uploadRequest(request), request) }
@@ -113,7 +117,8 @@ public struct APIRouter: APIHandling {
         if let ref = route.match("DELETE", "/v1/containers/:ref")?.first {
             return try Self.json(try await client.removeContainer(ref, force: force))
         }
-        return Self.error(status: route.pathKnown ? 405 : 404, "no endpoint \(request.method) \(request.path)")
+        let (status, code) = route.pathKnown ? (405, "method_not_allowed") : (404, "no_endpoint")
+        return Self.error(status: status, code: code, "no endpoint \(request.method) \(request.path)")
     }
 
     /// Runs the restore as a job; answers when it is done, or at once with `?async=true`.
@@ -128,7 +133,10 @@ public struct APIRouter: APIHandling {
 
     func checkpoint(_ call: CheckpointCall, _ request: APIRequest) async throws -> APIResponse {
         var adjusted = call.request
-        adjusted.export = try adjusted.export.map { try confined($0, what: "export", mustExist: false) }
+        if let export = adjusted.export {
+            let (resolved, directory) = try openConfinedExportDirectory(export)
+            (adjusted.export, adjusted.exportDirectory) = (resolved, directory)
+        }
         let body = adjusted
         let client = self.client, metrics = self.metrics
         let id = try await jobs.submit(kind: "checkpoint", description: call.containers.joined(separator: ",")) { progress in
@@ -150,7 +158,7 @@ public struct APIRouter: APIHandling {
         if request.query["async"] == "true" { return try Self.json(try await jobs.job(id), status: 202) }
         let job = try await jobs.wait(id)
         guard job.state == .succeeded, let result = job.result else {
-            return Self.error(status: job.error.map(Self.status(forMessage:)) ?? 500, job.error ?? "job \(id) failed")
+            return Self.failure(await jobs.failure(id) ?? JobError.failedWithoutError(id))
         }
         return APIResponse(status: 200, body: Array(result.utf8))
     }
@@ -159,6 +167,7 @@ public struct APIRouter: APIHandling {
     func uploadRequest(_ request: APIRequest) throws -> RestoreRequest {
         guard let upload = request.uploadPath else { throw EngineError.invalidInput(what: "upload", detail: "no archive was sent") }
         var restore = RestoreRequest(importPath: upload)
+        restore.archiveFile = try OpenedFile.open(path: upload, maxBytes: ArchiveFile.maxBytes)
         restore.pod = request.query["pod"]
         restore.name = request.query["name"]
         restore.rootfs = request.query["rootfs"]

@@ -1,4 +1,6 @@
+import CrpodArchive
 import CrpodEngine
+import CrpodLinux
 
 /// Everything the CLI can ask of crpod: answered by the engine in this process (`LocalClient`)
 /// or by a daemon over its socket (`RemoteClient`). The CLI prints the same either way.
@@ -55,7 +57,11 @@ public struct LocalClient: CrpodClient {
         try await ContainerSummary(engine.inspectContainer(reference))
     }
 
-    public func logs(_ reference: String) async throws -> [UInt8] { try engine.logs(reference) }
+    /// A log can be large: read on a thread of its own.
+    public func logs(_ reference: String) async throws -> [UInt8] {
+        let engine = self.engine
+        return try await BlockingThread.run("read logs of \(reference)") { _ in try engine.logs(reference) }
+    }
 
     public func stop(_ reference: String, timeout: Double) async throws -> ObjectRef {
         let record = try await engine.stop(reference, timeout: timeout)
@@ -74,6 +80,11 @@ public struct LocalClient: CrpodClient {
     public func restore(_ request: RestoreRequest) async throws -> RestoreOutcome { try await engine.restore(request) }
 
     public func inspectArchive(path: String) async throws -> ArchiveInspection {
-        try ArchiveInspector.inspect(path: path).0
+        try await inspectArchive(file: try ArchiveFile.open(path: path))
+    }
+
+    /// Streams the opened archive on a thread of its own (never the cooperative pool).
+    public func inspectArchive(file: OpenedFile) async throws -> ArchiveInspection {
+        try await BlockingThread.run("inspect \(file.path)") { _ in try ArchiveInspector.inspect(file: file).0 }
     }
 }

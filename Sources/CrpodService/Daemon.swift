@@ -97,6 +97,7 @@ public final class Daemon: Sendable {
         let engine = self.engine
         let id = try await jobs.submitRestore(request, kind: kind, metrics: metrics) { try await engine.restore($0) }
         let job = try await jobs.wait(id)
+        if let failure = await jobs.failure(id) { throw failure }
         guard job.state == .succeeded, let result = job.result, let outcome = try? JSONDecoder().decode(RestoreOutcome.self, from: Data(result.utf8)) else {
             throw DaemonError.jobFailed(job.error ?? "job \(id) failed")
         }

@@ -112,7 +112,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     var phase = Phase.waiting
     var head: HTTPRequestHead?
     var body: [UInt8] = []
-    var upload: (fd: Int32, path: String)?
+    var upload: UploadSink?
     var received: UInt64 = 0
     var peer: PeerCredentials?
 
@@ -135,40 +135,54 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case let .head(requestHead):
             guard let peer, api.authorize(peer) else {
-                return respond(context, status: 403, message: "peer uid \(peer?.uid ?? 0) pid \(peer?.pid ?? 0) may not use the crpod API (root or the configured group only)")
+                return respond(context, status: 403, code: "peer_refused", message: "peer uid \(peer?.uid ?? 0) pid \(peer?.pid ?? 0) may not use the crpod API (root or the configured group only)")
             }
             head = requestHead
             phase = .receiving
             if api.isUpload(method: requestHead.method.rawValue, path: Self.split(requestHead.uri).path) { openUpload(context) }
-        case var .body(buffer):
+        case let .body(buffer):
             received += UInt64(buffer.readableBytes)
             if let upload {
-                guard received <= limits.maxUploadBytes else { return respond(context, status: 413, message: "upload larger than \(limits.maxUploadBytes) bytes") }
-                if !Self.writeAll(upload.fd, &buffer) { return respond(context, status: 507, message: "cannot write the upload to \(upload.path): \(String(cString: strerror(errno)))") }
+                guard received <= limits.maxUploadBytes else { return respond(context, status: 413, code: "request_too_large", message: "upload larger than \(limits.maxUploadBytes) bytes") }
+                queue(buffer, to: upload, context)
             } else {
-                guard received <= UInt64(limits.maxRequestBytes) else { return respond(context, status: 413, message: "request body larger than \(limits.maxRequestBytes) bytes") }
+                guard received <= UInt64(limits.maxRequestBytes) else { return respond(context, status: 413, code: "request_too_large", message: "request body larger than \(limits.maxRequestBytes) bytes") }
                 body += buffer.readableBytesView
             }
         case .end:
-            dispatch(context)
+            guard let upload else { return dispatch(context, uploadPath: nil) }
+            self.upload = nil
+            upload.finish { path in if let path { self.dispatch(context, uploadPath: path) } }
         }
+    }
+
+    /// The chunk goes to the disk off the event loop; reading pauses while the disk lags.
+    func queue(_ buffer: ByteBuffer, to upload: UploadSink, _ context: ChannelHandlerContext) {
+        upload.write(buffer) { failure in
+            if let failure { return self.respond(context, status: 507, code: "upload_failed", message: "\(failure)") }
+            if !upload.isBacklogged, context.channel.isActive, self.phase == .receiving {
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            }
+        }
+        if upload.isBacklogged { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
     }
 
     func openUpload(_ context: ChannelHandlerContext) {
         let path = limits.uploadDirectory + "/upload-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).part"
         try? Files.makeDirectories(limits.uploadDirectory, mode: 0o700)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return respond(context, status: 500, message: "cannot create upload file \(path): \(String(cString: strerror(errno)))") }
-        upload = (fd, path)
+        guard fd >= 0 else { return respond(context, status: 500, code: "upload_failed", message: "cannot create upload file \(path): \(String(cString: strerror(errno)))") }
+        upload = UploadSink(fd: fd, path: path, eventLoop: context.eventLoop)
     }
 
-    func dispatch(_ context: ChannelHandlerContext) {
-        guard let head, let peer else { return }
+    func dispatch(_ context: ChannelHandlerContext, uploadPath: String?) {
+        guard let head, let peer, phase == .receiving else {
+            if let uploadPath { unlink(uploadPath) }
+            return
+        }
         phase = .processing
-        if let upload { close(upload.fd) }
         let target = Self.split(head.uri)
-        let request = APIRequest(method: head.method.rawValue, path: target.path, query: target.query, body: body, uploadPath: upload?.path, peer: peer)
-        upload = nil
+        let request = APIRequest(method: head.method.rawValue, path: target.path, query: target.query, body: body, uploadPath: uploadPath, peer: peer)
         let api = self.api
         let promise = context.eventLoop.makePromise(of: APIResponse.self)
         promise.completeWithTask { await api.handle(request) }
@@ -182,7 +196,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
                 phase = .done
                 return context.close(promise: nil)
             }
-            if phase == .receiving { return respond(context, status: 408, message: "request not completed within \(limits.readTimeoutSeconds) s") }
+            if phase == .receiving { return respond(context, status: 408, code: "request_timeout", message: "request not completed within \(limits.readTimeoutSeconds) s") }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -192,16 +206,18 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    func respond(_ context: ChannelHandlerContext, status: Int, message: String) {
-        discardUpload()
-        write(context, APIRouter.error(status: status, message))
+    /// An error answer; an upload in progress is removed first, so the answer means it is gone.
+    func respond(_ context: ChannelHandlerContext, status: Int, code: String, message: String) {
+        let response = APIRouter.error(status: status, code: code, message)
+        guard let upload, phase != .done else { return write(context, response) }
+        self.upload = nil
+        phase = .processing
+        upload.discard().assumeIsolated().whenComplete { _ in self.write(context, response) }
     }
 
     func discardUpload() {
-        guard let upload else { return }
-        close(upload.fd)
-        unlink(upload.path)
-        self.upload = nil
+        upload?.discard()
+        upload = nil
     }
 
     func write(_ context: ChannelHandlerContext, _ response: APIResponse) {
@@ -215,19 +231,6 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-    }
-
-    static func writeAll(_ fd: Int32, _ buffer: inout ByteBuffer) -> Bool {
-        buffer.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
     }
 
     /// `/v1/x?a=1&b` → ("/v1/x", ["a": "1", "b": ""]), percent-decoding the values.

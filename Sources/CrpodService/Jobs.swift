@@ -14,20 +14,33 @@ public struct JobView: Codable, Sendable, Equatable {
     public var state: State
     public var progress: String?
     public var error: String?
+    /// The failure's stable machine code (as in error answers), from the error's type.
+    public var errorCode: String?
     /// The operation's answer (JSON) once it succeeded.
     public var result: String?
     public var created: String
     public var finished: String?
 }
 
-public enum JobError: Error, CustomStringConvertible, Equatable {
+public enum JobError: ClassifiedError, CustomStringConvertible, Equatable {
     case queueFull(limit: Int)
     case notFound(String)
+    /// A failed job whose error is no longer kept (it should not happen; 500).
+    case failedWithoutError(String)
 
     public var description: String {
         switch self {
         case let .queueFull(limit): return "the job queue is full (\(limit) waiting): try again later"
         case let .notFound(id): return "no job with id \(id)"
+        case let .failedWithoutError(id): return "job \(id) failed"
+        }
+    }
+
+    public var failureClass: FailureClass {
+        switch self {
+        case .queueFull: return FailureClass(.busy, "queue_full")
+        case .notFound: return FailureClass(.notFound, "job_not_found")
+        case .failedWithoutError: return .internalFailure
         }
     }
 }
@@ -38,6 +51,8 @@ public actor JobRegistry {
     public let maxConcurrent: Int
     public let maxQueued: Int
     private var jobs: [String: JobView] = [:]
+    /// The typed error of each failed job: what the API's status and code come from.
+    private var failures: [String: any Error] = [:]
     private var order: [String] = []
     private var running = 0
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
@@ -83,6 +98,9 @@ public actor JobRegistry {
 
     func setProgress(_ id: String, _ text: String) { jobs[id]?.progress = text }
 
+    /// The error a failed job threw, as thrown (nil while it runs or when it succeeded).
+    public func failure(_ id: String) -> (any Error)? { failures[id] }
+
     private func execute<T: Encodable & Sendable>(id: String, progress: JobProgress, _ work: @Sendable (JobProgress) async throws -> T) async {
         await acquireSlot()
         jobs[id]?.state = .running
@@ -93,7 +111,9 @@ public actor JobRegistry {
             jobs[id]?.result = String(decoding: try encoder.encode(value), as: UTF8.self)
             jobs[id]?.state = .succeeded
         } catch {
+            failures[id] = error
             jobs[id]?.error = "\(error)"
+            jobs[id]?.errorCode = FailureClass.of(error).code
             jobs[id]?.state = .failed
         }
         jobs[id]?.finished = Self.now()
@@ -113,7 +133,9 @@ public actor JobRegistry {
 
     private func trimFinished() {
         while order.count > keepFinished, let index = order.firstIndex(where: { jobs[$0]?.finished != nil }) {
-            jobs.removeValue(forKey: order.remove(at: index))
+            let id = order.remove(at: index)
+            jobs.removeValue(forKey: id)
+            failures.removeValue(forKey: id)
         }
     }
 

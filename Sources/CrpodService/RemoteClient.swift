@@ -8,10 +8,12 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// An error the daemon answered with; its text is the engine's own message.
+/// An error the daemon answered with; its text is the engine's own message, its code the
+/// daemon's machine code (empty when the daemon could not be reached).
 public struct RemoteError: Error, CustomStringConvertible {
     public var status: Int
     public var message: String
+    public var code = ""
     public var description: String { message }
 }
 
@@ -64,8 +66,8 @@ public struct RemoteClient: CrpodClient {
     public func call(_ method: String, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
         let (status, bytes) = try await Self.exchange(socketPath: socketPath, method: method, path: path, body: body)
         guard (200..<300).contains(status) else {
-            let message = (try? JSONDecoder().decode(APIErrorBody.self, from: Data(bytes)))?.error ?? String(decoding: bytes, as: UTF8.self)
-            throw RemoteError(status: status, message: message)
+            let body = try? JSONDecoder().decode(APIErrorBody.self, from: Data(bytes))
+            throw RemoteError(status: status, message: body?.error ?? String(decoding: bytes, as: UTF8.self), code: body?.code ?? "")
         }
         return bytes
     }

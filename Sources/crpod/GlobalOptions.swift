@@ -48,7 +48,8 @@ struct GlobalOptions: ParsableArguments {
             if journal { return JournalLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            // One event, one line: names from outside (spool files) cannot forge log lines.
+            return EscapingLogHandler(handler)
         }
         let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config)
         let settings = try EngineSettings.resolve(overrides, environment: ProcessInfo.processInfo.environment)

@@ -40,7 +40,7 @@ struct ExtractorPipelineTests {
             let target = "\(dir)/out"
             let error = archiveError {
                 _ = try ArchiveExtractor.extract(
-                    archive: path, into: target, limits: .default, keepContentOf: { _ in false }, contentLimit: 1 << 20,
+                    archive: try ArchiveFile.open(path: path), into: target, limits: .default, keepContentOf: { _ in false }, contentLimit: 1 << 20,
                     writer: { fd, bytes, file throws(ArchiveError) in
                         let call = calls.count.withLock { count in count += 1; return count }
                         // config.dump is call 1 (inline); the third chunk of the large member fails.
@@ -91,7 +91,7 @@ struct ExtractorPipelineTests {
             try put(path, Array(bytes.prefix(bytes.count / 2)))
             let error = archiveError {
                 _ = try ArchiveExtractor.extract(
-                    archive: path, into: "\(dir)/out", limits: .default, keepContentOf: { _ in false }, contentLimit: 1 << 20,
+                    archive: try ArchiveFile.open(path: path), into: "\(dir)/out", limits: .default, keepContentOf: { _ in false }, contentLimit: 1 << 20,
                     writer: { _, bytes, file throws(ArchiveError) in
                         guard bytes.isEmpty || file.hasSuffix("config.dump") else {
                             throw ArchiveError.io(.syscall(operation: "write", path: file, errno: .init(rawValue: EIO)))

@@ -147,4 +147,5 @@ struct JobJSON: Decodable {
 struct ErrorJSON: Decodable {
     var error: String
     var status: Int
+    var code: String
 }

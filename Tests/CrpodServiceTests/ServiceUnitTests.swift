@@ -1,5 +1,9 @@
+import CrpodArchive
 @testable import CrpodEngine
 import CrpodLinux
+import Foundation
+import Logging
+import Synchronization
 import Testing
 @testable import CrpodService
 
@@ -60,21 +64,56 @@ struct ServiceUnitTests {
         #expect(await jobs.inFlight == 0)
     }
 
-    @Test func aFailedJobKeepsItsError() async throws {
+    @Test func aFailedJobKeepsItsTypedError() async throws {
         let jobs = JobRegistry(maxConcurrent: 2, maxQueued: 2)
         let id = try await jobs.submit(kind: "t", description: "bad") { _ -> String in throw EngineError.podNotFound("p") }
         let job = try await jobs.wait(id)
         #expect(job.state == .failed && job.error?.contains("pod \"p\" cannot be retrieved") == true)
-        #expect(APIRouter.status(forMessage: job.error ?? "") == 404)
+        #expect(job.errorCode == "pod_not_found")
+        let failure = try #require(await jobs.failure(id))
+        #expect(APIRouter.failure(failure).status == 404)
+        // One planner problem, in words that match no other rule: still a refusal.
+        let refused = try await jobs.submit(kind: "t", description: "refused") { _ -> String in
+            throw EngineError.restoreRefused(problems: ["pod \"p\" cannot be retrieved"])
+        }
+        _ = try await jobs.wait(refused)
+        #expect(APIRouter.failure(try #require(await jobs.failure(refused))).status == 422)
     }
 
-    @Test func engineErrorsMapToHTTPStatuses() {
-        #expect(APIRouter.status(for: EngineError.containerNotFound("x")) == 404)
-        #expect(APIRouter.status(for: EngineError.nameInUse(kind: "pod", name: "a", id: "b")) == 409)
-        #expect(APIRouter.status(for: EngineError.policyRefused(problems: ["x"])) == 422)
-        #expect(APIRouter.status(for: EngineError.invalidInput(what: "a", detail: "b")) == 400)
-        #expect(APIRouter.status(for: APIPathError(path: "/x", what: "archive", reason: "outside")) == 403)
-        #expect(APIRouter.status(for: JobError.queueFull(limit: 3)) == 429)
+    /// Status and code of an error answer, decoded from the wire body.
+    func answer(_ error: any Error) throws -> (Int, String) {
+        let response = APIRouter.failure(error)
+        let body = try JSONDecoder().decode(APIErrorBody.self, from: Data(response.body))
+        #expect(body.status == response.status && body.error == "\(error)")
+        return (response.status, body.code)
+    }
+
+    @Test func errorTypesMapToStatusesAndCodes() throws {
+        #expect(try answer(EngineError.containerNotFound("x")) == (404, "container_not_found"))
+        #expect(try answer(EngineError.nameInUse(kind: "pod", name: "a", id: "b")) == (409, "name_in_use"))
+        #expect(try answer(EngineError.containerNotRunning(name: "a", state: "stopped")) == (409, "container_not_running"))
+        #expect(try answer(EngineError.policyRefused(problems: ["x"])) == (422, "policy_refused"))
+        #expect(try answer(EngineError.restoreRefused(problems: ["x"])) == (422, "restore_refused"))
+        #expect(try answer(EngineError.restoreRefused(problems: ["x", "y"])) == (422, "restore_refused"))
+        #expect(try answer(EngineError.invalidInput(what: "a", detail: "b")) == (400, "invalid_input"))
+        #expect(try answer(EngineError.archiveInvalid(path: "/a", problems: ["x"])) == (400, "archive_invalid"))
+        #expect(try answer(EngineError.step("extract /a", cause: ArchiveError.duplicateMember(name: "m"))) == (400, "archive_invalid"))
+        #expect(try answer(EngineError.step("open /a", cause: LinuxError.notRegularFile(path: "/a", kind: "a FIFO"))) == (400, "not_a_regular_file"))
+        #expect(try answer(EngineError.step("read /a", cause: LinuxError.syscall(operation: "read", path: "/a", errno: .ioError))) == (500, "internal"))
+        #expect(try answer(APIPathError(path: "/x", what: "archive", reason: "outside")) == (403, "path_not_allowed"))
+        #expect(try answer(JobError.queueFull(limit: 3)) == (429, "queue_full"))
+    }
+
+    @Test func logLinesCannotBeForged() {
+        let recorder = RecordingLogHandler()
+        var logger = Logger(label: "t") { _ in EscapingLogHandler(recorder) }
+        logger.logLevel = .info
+        logger.info("handled x\ny", metadata: ["archive": "evil\n<0>forged\r\u{1b}[2J\u{2028}", "list": [.string("a\nb")]])
+        let event = recorder.events.withLock { $0.first }
+        #expect(event?.message == "handled x\\ny")
+        #expect(event?.archive == "evil\\n<0>forged\\r\\u{1b}[2J\\u{2028}")
+        #expect(event?.list == "[\"a\\\\nb\"]" || event?.list.contains("a\\nb") == true)
+        #expect(EscapingLogHandler.escape("plain name.tar.zst") == "plain name.tar.zst")
     }
 
     @Test func theDaemonConfigReadsEveryKey() throws {
@@ -160,4 +199,21 @@ func eventually(seconds: Double = 5, _ condition: () async throws -> Bool) async
         try await Task.sleep(for: .milliseconds(10))
     }
     return try await condition()
+}
+
+/// Records what reaches the inner handler (message and two metadata values as text).
+final class RecordingLogHandler: LogHandler, @unchecked Sendable {
+    struct Event { var message: String; var archive: String; var list: String }
+    let events = Mutex<[Event]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        let recorded = Event(message: "\(event.message)", archive: event.metadata?["archive"].map { "\($0)" } ?? "",
+                             list: event.metadata?["list"].map { "\($0)" } ?? "")
+        events.withLock { $0.append(recorded) }
+    }
 }
