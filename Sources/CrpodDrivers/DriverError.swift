@@ -18,6 +18,8 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
     /// `CRIULog.refusals`): `reason` is CRIU's line, `advice` what to do, `detail` the tool's
     /// diagnostics with the CRIU log excerpt.
     case criuRefused(tool: String, arguments: [String], status: ToolStatus, reason: String, advice: String, detail: String)
+    /// The tool had not ended after `limit`; it and its process group were killed.
+    case timedOut(tool: String, arguments: [String], limit: Duration)
     /// A file the driver manages itself (a temporary runc log, /dev/null) could not be used.
     case fileFailed(operation: String, path: String, errno: Errno)
 
@@ -42,6 +44,9 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
             return "\(tool)\(verb) refused by CRIU (\(status)): \(advice)\n  CRIU says: \(reason)\n\(detail)\n  command: \(command)"
         case .unexpectedOutput(let tool, let detail):
             return "unexpected output from \(tool): \(detail)"
+        case .timedOut(let tool, let arguments, let limit):
+            let verb = DriverError.verb(in: arguments).map { " \($0)" } ?? ""
+            return "\(tool)\(verb) did not end within \(limit) and was killed (with every process it started)\n  command: \(([tool] + arguments).joined(separator: " "))"
         case .outputLimitExceeded(let tool, let limit):
             return "\(tool) printed more than \(limit) bytes; output not collected"
         case .fileFailed(let operation, let path, let errno):

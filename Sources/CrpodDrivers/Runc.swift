@@ -148,16 +148,16 @@ public struct RuncDriver: Sendable {
 
     /// Runs `arguments`, collecting output; returns the result and the error entries this call
     /// added to `logPath`.
-    func invoke(_ arguments: [String], logPath: String?) async throws -> (ToolResult, [String]) {
+    func invoke(_ arguments: [String], logPath: String?, timeLimit: Duration? = nil) async throws -> (ToolResult, [String]) {
         let offset = logPath.map(RuncLog.size(of:)) ?? 0
-        let result = try await runner.run(runtimePath, arguments)
+        let result = try await runner.run(runtimePath, arguments, timeLimit: timeLimit)
         guard !result.succeeded, let logPath else { return (result, []) }
         return (result, logMessages(logPath, since: offset))
     }
 
     @discardableResult
-    func runChecked(_ arguments: [String], logPath: String?) async throws -> ToolResult {
-        let (result, messages) = try await invoke(arguments, logPath: logPath)
+    func runChecked(_ arguments: [String], logPath: String?, timeLimit: Duration? = nil) async throws -> ToolResult {
+        let (result, messages) = try await invoke(arguments, logPath: logPath, timeLimit: timeLimit)
         guard result.succeeded else { throw failure(arguments, result, logMessages: messages) }
         return result
     }

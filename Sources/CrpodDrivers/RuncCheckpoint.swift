@@ -9,6 +9,8 @@ public struct CheckpointOptions: Sendable, Equatable {
     public var fileLocks = false
     /// soft, full, strict or ignore (runc's --manage-cgroups-mode); nil keeps runc's default.
     public var manageCgroupsMode: String?
+    /// runc (and its CRIU) are killed when the checkpoint has not ended by then; nil: no limit.
+    public var timeLimit: Duration?
 
     public init(imagePath: String, workPath: String, leaveRunning: Bool = false, tcpEstablished: Bool = false, fileLocks: Bool = false) {
         self.imagePath = imagePath
@@ -32,6 +34,8 @@ public struct RestoreOptions: Sendable, Equatable {
     public var lsmProfile: String?
     /// The infra's mount label when SELinux is on.
     public var lsmMountContext: String?
+    /// runc (and its CRIU) are killed when the restore has not ended by then; nil: no limit.
+    public var timeLimit: Duration?
 
     public init(imagePath: String, workPath: String, bundle: String, pidFile: String) {
         self.imagePath = imagePath
@@ -68,7 +72,7 @@ extension RuncDriver {
     /// (`<workPath>/dump.log`); runc and CRIU leave the container running (thawed).
     public func checkpoint(id: String, options: CheckpointOptions, logPath: String? = nil) async throws {
         do {
-            try await runChecked(checkpointArguments(id: id, options: options, logPath: logPath), logPath: logPath)
+            try await runChecked(checkpointArguments(id: id, options: options, logPath: logPath), logPath: logPath, timeLimit: options.timeLimit)
         } catch let error as DriverError {
             throw CRIULog.attach(to: error, logPath: options.workPath + "/dump.log")
         }
@@ -82,7 +86,7 @@ extension RuncDriver {
         let devNull = stdio == nil ? try Self.openDevNull() : nil
         defer { try? devNull?.close() }
         guard let sink = stdio ?? devNull else { return }
-        let result = try await runner.run(runtimePath, arguments, stdout: sink)
+        let result = try await runner.run(runtimePath, arguments, stdout: sink, timeLimit: options.timeLimit)
         guard result.succeeded else {
             let error = failure(arguments, result, logMessages: logMessages(logPath, since: offset))
             throw CRIULog.attach(to: error, logPath: options.workPath + "/restore.log")

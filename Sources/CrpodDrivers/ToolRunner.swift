@@ -75,41 +75,80 @@ public struct ToolRunner: Sendable {
     ///   - stdout: when given, the child's stdout and stderr both go to this descriptor and
     ///     nothing is collected (use it for children that hand their stdio on, like `runc create`).
     ///   - outputLimit: the most bytes collected from each of stdout and stderr.
+    ///   - timeLimit: when given, the child runs in a process group of its own, and the whole
+    ///     group (runc and the CRIU it started) gets SIGTERM, then SIGKILL, once the limit is up.
     /// - Throws: `DriverError.launchFailed` when the child could not be started,
-    ///   `DriverError.outputLimitExceeded` when it printed too much. A non-zero exit is not thrown.
+    ///   `DriverError.outputLimitExceeded` when it printed too much, `DriverError.timedOut` when
+    ///   it outlived `timeLimit`. A non-zero exit is not thrown.
     public func run(
         _ path: String,
         _ arguments: [String],
         environment: [String: String]? = nil,
         stdin: FileDescriptor? = nil,
         stdout: FileDescriptor? = nil,
-        outputLimit: Int = 1 << 20
+        outputLimit: Int = 1 << 20,
+        timeLimit: Duration? = nil
     ) async throws -> ToolResult {
-        let configuration = Self.configuration(path, arguments, environment: environment)
+        let configuration = Self.configuration(path, arguments, environment: environment, ownProcessGroup: timeLimit != nil)
         logger?.debug(
             "running tool",
             metadata: [
                 "tool": "\(path)", "arguments": "\(arguments.joined(separator: " "))",
                 "environment": "\((environment ?? [:]).keys.sorted().map { "\($0)=<redacted>" })",
             ])
-        do {
-            if let stdin {
-                let input = FileDescriptorInput.fileDescriptor(stdin, closeAfterSpawningProcess: false)
-                return try await Self.launch(configuration, input: input, stdout: stdout, limit: outputLimit)
+        let launch: @Sendable () async throws -> ToolResult = {
+            do {
+                if let stdin {
+                    let input = FileDescriptorInput.fileDescriptor(stdin, closeAfterSpawningProcess: false)
+                    return try await Self.launch(configuration, input: input, stdout: stdout, limit: outputLimit)
+                }
+                return try await Self.launch(configuration, input: NoInput.none, stdout: stdout, limit: outputLimit)
+            } catch let error as SubprocessError {
+                throw Self.translate(error, path: path, limit: outputLimit)
             }
-            return try await Self.launch(configuration, input: NoInput.none, stdout: stdout, limit: outputLimit)
-        } catch let error as SubprocessError {
-            throw Self.translate(error, path: path, limit: outputLimit)
+        }
+        guard let timeLimit else { return try await launch() }
+        return try await Self.within(timeLimit, tool: Self.toolName(path), arguments: arguments, launch)
+    }
+
+    /// Runs `launch`, or cancels it once `limit` is up (its teardown then kills the child's
+    /// process group) and throws `timedOut` after the child is gone. A hung CRIU restore (seen
+    /// with 4.2.1 when a task's capabilities cannot be set) must not hold a worker forever.
+    static func within(
+        _ limit: Duration, tool: String, arguments: [String], _ launch: @escaping @Sendable () async throws -> ToolResult
+    ) async throws -> ToolResult {
+        try await withThrowingTaskGroup(of: ToolResult?.self) { group in
+            group.addTask { try await launch() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            if let first = try await group.next(), let result = first {
+                group.cancelAll()
+                return result
+            }
+            group.cancelAll()
+            _ = try? await group.next()
+            throw DriverError.timedOut(tool: tool, arguments: arguments, limit: limit)
         }
     }
 
     static let serviceManagerVariables = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"]
 
-    static func configuration(_ path: String, _ arguments: [String], environment: [String: String]?)
+    static func configuration(_ path: String, _ arguments: [String], environment: [String: String]?, ownProcessGroup: Bool = false)
         -> Configuration
     {
         var options = PlatformOptions()
-        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(5))]
+        if ownProcessGroup {
+            // A group of its own (pgid = its pid), so the teardown reaches what it started too.
+            options.processGroupID = 0
+            options.teardownSequence = [
+                .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .seconds(2)),
+                .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .seconds(1)),
+            ]
+        } else {
+            options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(5))]
+        }
         var overrides: [Environment.Key: String?] = [:]
         // systemd's variables are for crpod itself: runc would proxy NOTIFY_SOCKET into the
         // container (and fail on a long state path), and the listen fds are not the child's.

@@ -112,6 +112,7 @@ extension Engine {
         var options = CheckpointOptions(imagePath: paths.images, workPath: paths.work, leaveRunning: request.leaveRunning,
                                         tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks)
         options.manageCgroupsMode = "soft"
+        options.timeLimit = settings.runtimeTimeLimit
         let started = ContinuousClock.now
         try await dump(record, runtime: runtime, options: options, paths: paths, keep: request.keep)
         let runtimeDuration = microseconds(since: started)

@@ -5,7 +5,7 @@ import CrpodDrivers
 import CrpodLinux
 
 /// crpod's configuration file: `key = value` lines (values may be quoted), `#` comments.
-/// Engine keys: root, run_root, runtime, criu, cgroup_parent. The daemon's keys (see
+/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout. The daemon's keys (see
 /// contrib/crpod.conf.example) may repeat; the CLI ignores them.
 public struct ConfigFile: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
@@ -19,7 +19,7 @@ public struct ConfigFile: Sendable, Equatable {
     /// The last value of each key.
     public var values: [String: String] { Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }) }
     public static let defaultPath = "/etc/crpod/crpod.conf"
-    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent"]
+    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout"]
     public static let daemonKeys: Set<String> = [
         "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs",
         "allow_bind_source", "allow_capability", "allow_privileged", "boot_restore", "boot_retries", "boot_retry_delay",
@@ -79,6 +79,9 @@ public struct EngineSettings: Sendable {
     public var criuSource: String?
     public var cgroupParent: String
     public var helperDirectory: String
+    /// `runtime_timeout` (seconds): a runc checkpoint or restore (with its CRIU) still running
+    /// after this is killed and rolled back, so a hung CRIU never holds a worker forever.
+    public var runtimeTimeLimit: Duration = .seconds(600)
 
     public var runtimeStateRoot: String { runRoot + "/runc" }
 
@@ -102,12 +105,19 @@ public struct EngineSettings: Sendable {
         let searchPath = environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let criu = CRIUProbe.locate(explicit: overrides.criu, configured: config.values["criu"], searchPath: searchPath)
         let runtime = overrides.runtime ?? config.values["runtime"] ?? ToolRunner.which("runc", searchPath: searchPath)
-        return EngineSettings(
+        var settings = EngineSettings(
             root: overrides.root ?? environment["CRPOD_ROOT"] ?? config.values["root"] ?? "/var/lib/crpod",
             runRoot: overrides.runRoot ?? environment["CRPOD_RUNROOT"] ?? config.values["run_root"] ?? "/run/crpod",
             runtimePath: runtime, criuPath: criu?.path, criuSource: criu?.source,
             cgroupParent: config.values["cgroup_parent"] ?? "/crpod",
             helperDirectory: environment["CRPOD_HELPER_DIR"] ?? executableDirectory())
+        if let text = config.values["runtime_timeout"] {
+            guard let seconds = Int(text), seconds > 0 else {
+                throw EngineError.invalidInput(what: "runtime_timeout", detail: "\(text) is not a positive number of seconds")
+            }
+            settings.runtimeTimeLimit = .seconds(seconds)
+        }
+        return settings
     }
 
     /// The directory of the running executable: crpod-pause and crpod-logger live beside it.

@@ -133,6 +133,7 @@ extension Engine {
         try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
         var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
         options.manageCgroupsMode = "soft"
+        options.timeLimit = settings.runtimeTimeLimit
         options.tcpEstablished = request.tcpEstablished
         options.fileLocks = request.fileLocks
         options.lsmProfile = lsm.profile

@@ -119,3 +119,45 @@ import Testing
         #expect(onlyStdout.diagnosticTail() == "usage: x")
     }
 }
+
+extension ToolRunnerTests {
+    /// A hung tool and what it started (like runc and its CRIU) are killed at the limit.
+    @Test func killsTheToolAndItsProcessGroupAtTheLimit() async throws {
+        let pidFile = tools.path("grandchild.pid")
+        let path = try tools.script("t", body: "sleep 300 & echo $! > \(pidFile); wait")
+        let started = ContinuousClock.now
+        await #expect(throws: DriverError.self) {
+            _ = try await runner.run(path, ["restore", "x"], timeLimit: .milliseconds(500))
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let grandchild = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.isGoneOrZombie(grandchild), "the tool's child \(grandchild) outlived the time limit")
+    }
+
+    @Test func timeoutMessageNamesTheVerbAndLimit() async throws {
+        let path = try tools.script("t", body: "sleep 300")
+        do {
+            _ = try await runner.run(path, ["--root", "/r", "restore", "x"], timeLimit: .milliseconds(300))
+            Issue.record("no time limit error")
+        } catch let error as DriverError {
+            guard case .timedOut = error else { Issue.record("wrong error \(error)"); return }
+            #expect(error.description.contains("t restore did not end within 0.3 seconds and was killed"))
+        }
+    }
+
+    @Test func aToolWithinItsLimitIsUntouched() async throws {
+        let path = try tools.script("t", body: "echo done")
+        let result = try await runner.run(path, [], timeLimit: .seconds(30))
+        #expect(result.succeeded && result.stdout == "done\n")
+    }
+
+    /// Gone, or a zombie nobody reaps (PID 1 here does not reap orphans).
+    static func isGoneOrZombie(_ pid: Int32) -> Bool {
+        for _ in 0..<50 {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
+            if status.contains("State:\tZ") { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+}
