@@ -69,7 +69,7 @@ extension Engine {
     /// Undoes one step, best effort (what is already gone counts as undone).
     func undo(_ step: UndoStep) async {
         switch step {
-        case let .removeTree(path): try? Files.removeTree(path)
+        case let .removeTree(path): removeTreeWithMounts(path)
         case let .unmount(path): while Mounts.isMountPoint(path) { if (try? Mounts.unmount(path)) == nil { break } }
         case let .removeCgroup(path): removeCgroupKillingMembers(path)
         case let .terminate(process): try? Processes.terminate(process, grace: 1)
@@ -87,8 +87,15 @@ extension Engine {
         guard ObjectID(rawValue: id) != nil else { return }
         let directory = settings.runtimeStateRoot + "/" + id
         guard Files.isDirectory(directory) else { return }
+        removeTreeWithMounts(directory)
+    }
+
+    /// Removes `directory` after detaching every mount below it, deepest first: a CRIU that
+    /// crashed mid-restore leaves its `.criu.cgyard.*` and `criu-root` mounts in the work
+    /// directories (seen with 4.2.1), and a tree with mounts in it cannot be removed.
+    func removeTreeWithMounts(_ directory: String) {
         let mounts = (try? MountTable.parse(Files.readText("/proc/self/mounts"))) ?? []
-        for mount in mounts.reversed() where mount.mountPoint.hasPrefix(directory + "/") {
+        for mount in mounts.reversed() where PathText.isUnder(mount.mountPoint, directory) {
             try? Mounts.unmount(mount.mountPoint)
         }
         try? Files.removeTree(directory)

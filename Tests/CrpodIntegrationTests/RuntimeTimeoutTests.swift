@@ -25,7 +25,7 @@ struct RuntimeTimeoutTests {
             #expect(outcome.stderr.contains("did not end within 3.0 seconds and was killed"), "\(outcome.stderr)")
             let child = try #require(Int32(Files.readText(crpod.base + "/hang-marker").filter(\.isNumber)))
             #expect(ToolRunnerProbe.isGoneOrZombie(child), "the runtime's child \(child) was killed")
-            let left = try await crpod.leftovers()
+            let left = try await crpod.leftovers()  // mounts included: the left-over cgroup yard was detached
             #expect(left == baseline, "nothing left: \(Set(left).symmetricDifference(baseline))")
             #expect(try Files.read(archive) == bytes, "archive untouched")
             try crpod.useRealRuntime()
@@ -48,7 +48,8 @@ enum ToolRunnerProbe {
 
 extension CrpodInstance {
     /// Points the instance's config at a runtime whose `restore` never ends (it and a child
-    /// sleep, like runc waiting on a stuck CRIU) and sets `runtime_timeout`.
+    /// sleep, like runc waiting on a stuck CRIU, with a mount left in its work directory) and
+    /// sets `runtime_timeout`.
     func useHangingRestoreRuntime(timeoutSeconds: Int) throws {
         let candidates: [String] = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"]
         let runc = try #require(candidates.first { path in access(path, X_OK) == 0 })
@@ -56,8 +57,13 @@ extension CrpodInstance {
         let marker = base + "/hang-marker"
         let script = """
             #!/bin/sh
+            work=; previous=
+            for a in "$@"; do [ "$previous" = --work-path ] && work=$a; previous=$a; done
             case " $* " in
-                *" restore "*" --image-path "*) sleep 1000 & echo $! > \(marker); wait; exit 0 ;;
+                *" restore "*" --image-path "*)
+                    # Like a CRIU that crashed mid-restore: a cgroup yard left mounted in the work dir.
+                    mkdir -p "$work/.criu.cgyard.test" && mount -t tmpfs none "$work/.criu.cgyard.test"
+                    sleep 1000 & echo $! > \(marker); wait; exit 0 ;;
             esac
             exec \(runc) "$@"
             """
