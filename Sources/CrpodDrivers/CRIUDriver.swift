@@ -37,8 +37,32 @@ import SystemPackage
 // - `--lsm-profile`, `--lsm-mount-context` (CRIU ≥ 3.16); veth pairs from the config.
 // - notifications: setup-namespaces, network-unlock, post-restore (hooks), orphan-pts-master.
 //
-// ## Measured here (see NativeCRIUTests; busybox counter, pod A → pod B)
-// MEASURED-PLACEHOLDER
+// ## What worked here without runc (CRIU 4.2.1, kernel 6.18, hybrid cgroups; NativeCRIUTests)
+// dump: `-t <init> --root <overlay> --manage-cgroups=soft --network-lock skip --external
+// net[<ino>]:extRootNetNS --external pid[<ino>]:extRootPidNS` (no external mounts needed for
+// crpod's default spec: the masked files are binds of the container's own /dev/null).
+// restore into pod B: same `--root` (crpod keeps the overlay mounted after the dump), a new
+// cgroup made first in every hierarchy (v1 cpuset needs cpus/mems: `CgroupSet.create`), one
+// `--cgroup-root` per controller plus `:<path>` for unified, `--inherit-fd fd[3]:extRootNetNS
+// fd[4]:extRootPidNS` (opened by `launchCommand`), `--inherit-fd fd[1]:pipe:[<ino>]` with the new
+// stdout as CRIU's fd 1, `--join-ns ipc:… uts:…`. The counter continues, its net/pid/ipc/uts are
+// pod B's and every /proc/<pid>/cgroup line is the new cgroup.
+// Seen on the way: without cpuset.cpus/mems the move fails `cg: Can't move … cgroup.procs:
+// No space left on device`; `--network-lock` at restore is ignored with a warning (the lock
+// method is in the images); `--network-lock skip` at dump execs no iptables.
+// Still wrong (next session): pod B's hostname becomes pod A's (CRIU writes utsns-*.img into the
+// joined UTS ns) and the ipcns-var image's sysctls land in pod B's IPC ns — patch/drop those
+// images or restore the values afterwards; crpod does not own the restored task yet.
+//
+// ## Measured (busybox counter, 2 shared cores, noisy; five runs, median in brackets)
+// - `criu restore` wall incl. exec 103–217 ms [181] (CRIU's own log ends at 94–201 ms) vs
+//   `crpod restore --import` (runc) of the same counter into pod B 349–710 ms [457].
+// - `criu dump` wall 181–350 ms [259]; with ptrace seize the tree is stopped ~170 ms, ~100 ms of it
+//   tar+gzip of five tmpfs mounts (/dev, /dev/shm, /sys/fs/cgroup, /proc/acpi, /sys/firmware)
+//   and ~25 ms the netns. Restore: ~40 ms mount tree, ~11 ms cgroup yard, ~48 ms "clean ghosts"
+//   in the new mount ns after the task already runs. Treating those tmpfs mounts as external
+//   (recreated by crpod) is where dump and restore time is won.
+// - `criu check --feature mem_dirty_track` fails on this kernel: pre-copy cannot run here.
 
 /// Runs CRIU. Each verb has a pure argument builder (`dumpArguments`, `restoreArguments`); a
 /// non-zero exit throws `DriverError.toolFailed` (or `.criuRefused`) with the CRIU log's error

@@ -77,8 +77,9 @@ public struct CRIUExternalMount: Sendable, Hashable {
     public var restoreArgument: String { "mnt[\(key)]:\(path)" }
 }
 
-/// `--cgroup-root [<controller>:]<path>`; no controller = every controller not named otherwise
-/// (on a hybrid host that includes the unified hierarchy, whose controller name is empty).
+/// `--cgroup-root [<controller>:]<path>`; no controller = every controller not named otherwise.
+/// CRIU calls the cgroup2 hierarchy's controller "" (as /proc/<pid>/cgroup's `0::` line does),
+/// so `:<path>` roots the unified hierarchy alone — what runc passes for that line.
 public struct CRIUCgroupRoot: Sendable, Hashable {
     public var controller: String?
     public var path: String
@@ -87,6 +88,9 @@ public struct CRIUCgroupRoot: Sendable, Hashable {
         self.controller = controller
         self.path = path
     }
+
+    /// The unified (cgroup2) hierarchy's root.
+    public static func unified(_ path: String) -> CRIUCgroupRoot { CRIUCgroupRoot(controller: "", path: path) }
 
     public var argument: String { controller.map { "\($0):\(path)" } ?? path }
 }

@@ -16,7 +16,8 @@ public struct CRIURestoreOptions: Sendable, Hashable {
     public var manageCgroups: CRIUCgroupMode?
     /// Where the dumped cgroups are re-created: per controller, or for all without a name.
     public var cgroupRoots: [CRIUCgroupRoot] = []
-    public var networkLock: CRIUNetworkLock?
+    // No `--network-lock`: the method is recorded in the images at dump; CRIU 4.2.1 warns
+    // "--network-lock will be ignored in restore command" and unlocks the way it locked.
     /// Descriptors CRIU inherits: external namespaces by key, stdio pipes by `pipe:[inode]`.
     public var inheritedFiles: [CRIUInheritedFile] = []
     public var joinedNamespaces: [CRIUJoinedNamespace] = []
@@ -56,7 +57,6 @@ extension CRIUDriver {
         if options.evasiveDevices { arguments.append("--evasive-devices") }
         if let mode = options.manageCgroups { arguments.append("--manage-cgroups=\(mode.rawValue)") }
         for root in options.cgroupRoots { arguments += ["--cgroup-root", root.argument] }
-        if let lock = options.networkLock { arguments += ["--network-lock", lock.rawValue] }
         for file in options.inheritedFiles { arguments += ["--inherit-fd", file.argument] }
         for namespace in options.joinedNamespaces { arguments += ["--join-ns", namespace.argument] }
         for mount in options.externalMounts { arguments += ["--external", mount.restoreArgument] }

@@ -22,7 +22,8 @@ import Testing
         options.tcpEstablished = true
         options.fileLocks = true
         options.manageCgroups = .soft
-        options.cgroupRoots = [CRIUCgroupRoot(controller: "memory", path: "/pod/c"), CRIUCgroupRoot(path: "/pod/c")]
+        options.cgroupRoots = [CRIUCgroupRoot(controller: "memory", path: "/pod/c"), CRIUCgroupRoot(controller: "name=systemd", path: "/pod/c"),
+                               .unified("/pod/c"), CRIUCgroupRoot(path: "/pod/c")]
         options.freezeCgroup = "/sys/fs/cgroup/freezer/pod/c"
         options.networkLock = .skip
         options.externalNamespaces = [.net(inode: 4026532243), .pid(inode: 4026532309)]
@@ -30,7 +31,7 @@ import Testing
         #expect(criu.dumpArguments(options) == [
             "dump", "-t", "7", "-D", "/i", "-W", "/w", "-o", "/l/dump.log", "-v2", "--root", "/c/rootfs",
             "--leave-running", "--tcp-established", "--file-locks", "--manage-cgroups=soft",
-            "--cgroup-root", "memory:/pod/c", "--cgroup-root", "/pod/c",
+            "--cgroup-root", "memory:/pod/c", "--cgroup-root", "name=systemd:/pod/c", "--cgroup-root", ":/pod/c", "--cgroup-root", "/pod/c",
             "--freeze-cgroup", "/sys/fs/cgroup/freezer/pod/c", "--network-lock", "skip",
             "--external", "net[4026532243]:extRootNetNS", "--external", "pid[4026532309]:extRootPidNS",
             "--external", "mnt[/etc/hosts]:/etc/hosts",
@@ -65,7 +66,6 @@ import Testing
         options.evasiveDevices = true
         options.manageCgroups = .soft
         options.cgroupRoots = [CRIUCgroupRoot(path: "/podB/c2")]
-        options.networkLock = .iptables
         options.inheritedFiles = [
             CRIUInheritedFile(fd: 3, key: CRIUExternalNamespace.netKey, source: "/proc/5/ns/net"),
             CRIUInheritedFile(fd: 4, key: CRIUExternalNamespace.pidKey, source: "/proc/5/ns/pid"),
@@ -79,7 +79,7 @@ import Testing
         #expect(criu.restoreArguments(options) == [
             "restore", "-D", "/i", "-W", "/w", "-o", "restore.log", "-v4", "--restore-detached", "--pidfile", "/w/pid",
             "--restore-sibling", "--root", "/c2/rootfs", "--tcp-established", "--file-locks", "--evasive-devices",
-            "--manage-cgroups=soft", "--cgroup-root", "/podB/c2", "--network-lock", "iptables",
+            "--manage-cgroups=soft", "--cgroup-root", "/podB/c2",
             "--inherit-fd", "fd[3]:extRootNetNS", "--inherit-fd", "fd[4]:extRootPidNS", "--inherit-fd", "fd[1]:pipe:[800589]",
             "--join-ns", "ipc:/proc/5/ns/ipc", "--join-ns", "uts:/proc/5/ns/uts",
             "--external", "mnt[/etc/hosts]:/run/podB/hosts",

@@ -36,7 +36,11 @@ struct NativeCRIUTests {
             try cgroups.create(cgroup)
             let stdioPath = crpod.base + "/restored-stdio.log"
             let stdio = try FileDescriptor.open(stdioPath, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
-            let options = source.restoreOptions(base: crpod.base, infra: infra, cgroup: cgroup)
+            var options = source.restoreOptions(base: crpod.base, infra: infra)
+            // One root per controller and one for the unified hierarchy, as runc passes them.
+            options.cgroupRoots = cgroups.layout.hierarchies.flatMap { hierarchy in
+                hierarchy.isUnified ? [.unified(cgroup)] : hierarchy.controllers.map { CRIUCgroupRoot(controller: $0, path: cgroup) }
+            }
             var restoredPid: Int32 = 0
             let restoreTime = try await ContinuousClock().measure { restoredPid = try await criu.restore(options, stdio: stdio) }
             try stdio.close()
@@ -54,6 +58,7 @@ struct NativeCRIUTests {
             let placement = try ProcCgroup.parse(Files.readText("/proc/\(restoredPid)/cgroup"))
             #expect(!placement.isEmpty && placement.allSatisfy { $0.path == cgroup }, "in \(cgroup) everywhere: \(placement.map(\.path))")
             let hostname = try await crpod.hostname(ofProcess: infra)
+            let criuRestoreTime = NativeSubject.lastTimestamp(inLog: options.logPath)
 
             try await NativeSubject.kill(restoredPid, in: cgroup, cgroups: cgroups)
             try cgroups.remove(cgroup)
@@ -61,7 +66,7 @@ struct NativeCRIUTests {
             let runcRestoreTime = try await Self.runcRestoreTime(crpod)
             print("""
                 native CRIU (busybox counter, pod A -> pod B): criu dump \(dumpTime), criu restore \(restoreTime) \
-                (wall, incl. exec); crpod restore --import via runc of the same counter: \(runcRestoreTime); \
+                (wall, incl. exec; CRIU's own log ends at \(criuRestoreTime.map { "\($0) s" } ?? "?")); crpod restore --import via runc of the same counter: \(runcRestoreTime); \
                 pod B's hostname after the native restore: \(hostname) (CRIU writes the dumped UTS image into the joined ns)
                 """)
             try await crpod.ok(["pod", "rm", "-f", "pa"])
@@ -125,15 +130,13 @@ struct NativeSubject {
     }
 
     /// Restore into pod B: its net and pid namespaces by inherited descriptors, ipc and uts
-    /// joined, every hierarchy rooted at `cgroup`, stdout's pipe re-attached to CRIU's stdout.
-    func restoreOptions(base: String, infra: Int32, cgroup: String) -> CRIURestoreOptions {
+    /// joined, stdout's pipe re-attached to CRIU's stdout.
+    func restoreOptions(base: String, infra: Int32) -> CRIURestoreOptions {
         try? Files.makeDirectories(base + "/restore-work")
         var options = CRIURestoreOptions(imagesDirectory: base + "/images", workDirectory: base + "/restore-work",
                                          logging: CRIULogging(file: "restore.log"), pidFile: base + "/restore-work/pid")
         options.root = rootfs
         options.manageCgroups = .soft
-        options.cgroupRoots = [CRIUCgroupRoot(path: cgroup)]
-        options.networkLock = .skip
         options.inheritedFiles = [
             CRIUInheritedFile(fd: 3, key: CRIUExternalNamespace.netKey, source: "/proc/\(infra)/ns/net"),
             CRIUInheritedFile(fd: 4, key: CRIUExternalNamespace.pidKey, source: "/proc/\(infra)/ns/pid"),
@@ -141,6 +144,15 @@ struct NativeSubject {
         ]
         options.joinedNamespaces = ["ipc", "uts"].map { CRIUJoinedNamespace(kind: $0, path: "/proc/\(infra)/ns/\($0)") }
         return options
+    }
+
+    /// The last `(SS.ssssss)` timestamp of a CRIU log written with -v3 or more: CRIU's own time.
+    static func lastTimestamp(inLog path: String) -> Double? {
+        let lines = (try? Files.readText(path))?.split(separator: "\n") ?? []
+        return lines.reversed().lazy.compactMap { line -> Double? in
+            guard line.hasPrefix("("), let close = line.firstIndex(of: ")") else { return nil }
+            return Double(line[line.index(after: line.startIndex)..<close].filter { !$0.isWhitespace })
+        }.first
     }
 
     /// Kills the restored tree through its cgroup and waits until the cgroup is empty.
