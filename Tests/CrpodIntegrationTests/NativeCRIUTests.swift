@@ -14,8 +14,9 @@ let fileCounter = ["sh", "-c", "i=0; while true; do echo $i > /tmp/count; echo c
 @Suite("CRIUDriver against real CRIU: dump in pod A, restore into pod B without runc", .serialized,
        .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
 struct NativeCRIUTests {
-    @Test("a crpod container dumped and restored by CRIUDriver continues in pod B's namespaces and a new cgroup")
-    func dumpInPodARestoreInPodB() async throws {
+    @Test("a crpod container dumped and restored by CRIUDriver continues in pod B's namespaces and a new cgroup",
+          arguments: [false, true])
+    func dumpInPodARestoreInPodB(externalShm: Bool) async throws {
         try await withCrpod { crpod in
             let share = ["--share", "ipc,net,uts,pid"]
             try await crpod.ok(["pod", "create"] + share + ["pa"])
@@ -25,7 +26,10 @@ struct NativeCRIUTests {
             #expect(try await eventually { (source.count() ?? 0) >= 3 })
 
             let criu = try CRIUDriver(criuPath: #require(ToolRunner.which("criu", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "")))
-            let dumpTime = try await ContinuousClock().measure { try await criu.dump(source.dumpOptions(base: crpod.base)) }
+            var dumpOptions = try source.dumpOptions(base: crpod.base)
+            // Optionally /dev/shm is not dumped but recorded by key, to be bound from the host.
+            if externalShm { dumpOptions.externalMounts = [CRIUExternalMount(key: "shm", path: "/dev/shm")] }
+            let dumpTime = try await ContinuousClock().measure { try await criu.dump(dumpOptions) }
             #expect(try await eventually { try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state != "running" })
             let dumpedCount = try #require(source.count())
 
@@ -40,6 +44,13 @@ struct NativeCRIUTests {
             // One root per controller and one for the unified hierarchy, as runc passes them.
             options.cgroupRoots = cgroups.layout.hierarchies.flatMap { hierarchy in
                 hierarchy.isUnified ? [.unified(cgroup)] : hierarchy.controllers.map { CRIUCgroupRoot(controller: $0, path: cgroup) }
+            }
+            let hostShm = crpod.base + "/shm"
+            if externalShm {
+                try Files.makeDirectories(hostShm, mode: 0o1777)
+                try Mounts.mountTmpfs(at: hostShm, sizeBytes: 1 << 20)
+                try Files.writeAtomically(hostShm + "/marker", Array("from the host\n".utf8))
+                options.externalMounts = [CRIUExternalMount(key: "shm", path: hostShm)]
             }
             var restoredPid: Int32 = 0
             let restoreTime = try await ContinuousClock().measure { restoredPid = try await criu.restore(options, stdio: stdio) }
@@ -57,15 +68,20 @@ struct NativeCRIUTests {
             }
             let placement = try ProcCgroup.parse(Files.readText("/proc/\(restoredPid)/cgroup"))
             #expect(!placement.isEmpty && placement.allSatisfy { $0.path == cgroup }, "in \(cgroup) everywhere: \(placement.map(\.path))")
+            if externalShm {
+                #expect(try Files.readText("/proc/\(restoredPid)/root/dev/shm/marker") == "from the host\n",
+                        "/dev/shm is the tmpfs bound by --external mnt[shm]:\(hostShm)")
+            }
             let hostname = try await crpod.hostname(ofProcess: infra)
             let criuRestoreTime = NativeSubject.lastTimestamp(inLog: options.logPath)
 
             try await NativeSubject.kill(restoredPid, in: cgroup, cgroups: cgroups)
             try cgroups.remove(cgroup)
+            if externalShm { try Mounts.unmount(hostShm) }
             try await crpod.ok(["rm", "-f", "c"])
             let runcRestoreTime = try await Self.runcRestoreTime(crpod)
             print("""
-                native CRIU (busybox counter, pod A -> pod B): criu dump \(dumpTime), criu restore \(restoreTime) \
+                native CRIU (busybox counter, pod A -> pod B, external /dev/shm: \(externalShm)): criu dump \(dumpTime), criu restore \(restoreTime) \
                 (wall, incl. exec; CRIU's own log ends at \(criuRestoreTime.map { "\($0) s" } ?? "?")); crpod restore --import via runc of the same counter: \(runcRestoreTime); \
                 pod B's hostname after the native restore: \(hostname) (CRIU writes the dumped UTS image into the joined ns)
                 """)
