@@ -56,8 +56,10 @@ import SystemPackage
 // No space left on device`; `--network-lock` at restore is ignored with a warning (the lock
 // method is in the images); `--network-lock skip` at dump execs no iptables.
 // Still wrong (next session): pod B's hostname becomes pod A's (CRIU writes utsns-*.img into the
-// joined UTS ns) and the ipcns-var image's sysctls land in pod B's IPC ns — patch/drop those
-// images or restore the values afterwards; crpod does not own the restored task yet.
+// joined UTS ns) and the ipcns-var image's sysctls land in pod B's IPC ns. Deleting
+// utsns-*.img fails the restore (`protobuf.c:72: Unexpected EOF on (empty-image)`); rewriting
+// its nodename (uts_ns_entry field 1) to pod B's hostname before the restore worked by hand.
+// crpod does not own the restored task yet (no record, stop, rm, reconcile).
 //
 // ## Measured (busybox counter, 2 shared cores, noisy; five runs, median in brackets)
 // - `criu restore` wall incl. exec 103–217 ms [181] (CRIU's own log ends at 94–201 ms) vs
@@ -67,6 +69,9 @@ import SystemPackage
 //   and ~25 ms the netns. Restore: ~40 ms mount tree, ~11 ms cgroup yard, ~48 ms "clean ghosts"
 //   in the new mount ns after the task already runs. Treating those tmpfs mounts as external
 //   (recreated by crpod) is where dump and restore time is won.
+// - Freeze, by hand, three runs each (stats-dump): `--freeze-cgroup` (v1 freezer) freezing_time
+//   100.8 ms every time (CRIU polls in 100 ms steps), frozen 82–144 ms, dump wall 230–316 ms;
+//   ptrace seize (no --freeze-cgroup) freezing_time 0.3 ms, frozen 85–101 ms, wall 124–146 ms.
 // - `criu check --feature mem_dirty_track` fails on this kernel: pre-copy cannot run here.
 
 /// Runs CRIU. Each verb has a pure argument builder (`dumpArguments`, `restoreArguments`); a

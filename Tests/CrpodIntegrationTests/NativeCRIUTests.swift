@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import CrpodCore
 import CrpodDrivers
 import CrpodLinux
 import SystemPackage
@@ -74,6 +75,8 @@ struct NativeCRIUTests {
             }
             let hostname = try await crpod.hostname(ofProcess: infra)
             let criuRestoreTime = NativeSubject.lastTimestamp(inLog: options.logPath)
+            let frozen = NativeSubject.stats(in: [dumpOptions.workDirectory, dumpOptions.imagesDirectory], named: "stats-dump")?.dump?.frozenTime
+            let restoreStats = NativeSubject.stats(in: [options.workDirectory, options.imagesDirectory], named: "stats-restore")?.restore
 
             try await NativeSubject.kill(restoredPid, in: cgroup, cgroups: cgroups)
             try cgroups.remove(cgroup)
@@ -82,7 +85,8 @@ struct NativeCRIUTests {
             let runcRestoreTime = try await Self.runcRestoreTime(crpod)
             print("""
                 native CRIU (busybox counter, pod A -> pod B, external /dev/shm: \(externalShm)): criu dump \(dumpTime), criu restore \(restoreTime) \
-                (wall, incl. exec; CRIU's own log ends at \(criuRestoreTime.map { "\($0) s" } ?? "?")); crpod restore --import via runc of the same counter: \(runcRestoreTime); \
+                (wall, incl. exec; CRIU's own log ends at \(criuRestoreTime.map { "\($0) s" } ?? "?"), \
+                stats: frozen \(frozen.map { "\($0) µs" } ?? "?"), restore_time \(restoreStats.map { "\($0.restoreTime) µs" } ?? "?")); crpod restore --import via runc of the same counter: \(runcRestoreTime); \
                 pod B's hostname after the native restore: \(hostname) (CRIU writes the dumped UTS image into the joined ns)
                 """)
             try await crpod.ok(["pod", "rm", "-f", "pa"])
@@ -160,6 +164,14 @@ struct NativeSubject {
         ]
         options.joinedNamespaces = ["ipc", "uts"].map { CRIUJoinedNamespace(kind: $0, path: "/proc/\(infra)/ns/\($0)") }
         return options
+    }
+
+    /// CRIU's `stats-dump` / `stats-restore` from the first directory that has it.
+    static func stats(in directories: [String], named name: String) -> CRIUStats? {
+        for directory in directories {
+            if let bytes = try? Files.read(directory + "/" + name) { return try? CRIUStatsDecoder.decodeStats(bytes, image: name) }
+        }
+        return nil
     }
 
     /// The last `(SS.ssssss)` timestamp of a CRIU log written with -v3 or more: CRIU's own time.
