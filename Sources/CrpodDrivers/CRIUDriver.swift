@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SystemPackage
 
 // # The native CRIU engine's driver (issue 12, first slice)
@@ -120,12 +125,17 @@ public struct CRIUDriver: Sendable {
         return (shellPath, ["-c", script, "criu-fds"] + sources + [criuPath] + arguments)
     }
 
-    /// Runs CRIU; a failure carries the relevant lines of the log at `logPath`.
+    /// Runs CRIU; a failure carries the relevant lines of the log at `logPath`. A log left by an
+    /// earlier run is removed first (CRIU truncates it anyway), so a failure before CRIU starts —
+    /// the shell cannot open an inherited file — is not explained by stale lines.
     @discardableResult
     func runChecked(
         _ arguments: [String], inheriting files: [CRIUInheritedFile], logPath: String, stdio: FileDescriptor? = nil
     ) async throws -> ToolResult {
         let (executable, argv) = try launchCommand(arguments, inheriting: files)
+        if unlink(logPath) != 0, errno != ENOENT {
+            throw DriverError.fileFailed(operation: "remove the old CRIU log", path: logPath, errno: Errno(rawValue: errno))
+        }
         let result = try await runner.run(executable, argv, stdout: stdio)
         guard result.succeeded else {
             let error = DriverError.toolFailed(

@@ -216,6 +216,21 @@ import Testing
         #expect(try tools.invocations("criu") == [criu.restoreArguments(options)], "CRIU sees exactly its own argv")
     }
 
+    @Test func anInheritedFileThatCannotBeOpenedFailsWithoutStaleLogLines() async throws {
+        let log = tools.path("restore.log")
+        try tools.writeFile(log, "(00.1) Error (criu/cr-restore.c:1): from an earlier run\n", mode: 0o644)
+        let criu = try driver("exit 0")
+        var options = CRIURestoreOptions(imagesDirectory: "/i", workDirectory: "/w", logging: CRIULogging(file: log), pidFile: "/w/pid")
+        options.inheritedFiles = [CRIUInheritedFile(fd: 3, key: CRIUExternalNamespace.netKey, source: tools.path("no-such-ns"))]
+        let error = await #expect(throws: DriverError.self) { try await criu.restore(options) }
+        guard case .toolFailed(let tool, _, _, let tail) = error else {
+            Issue.record("expected toolFailed, got \(String(describing: error))")
+            return
+        }
+        #expect(tool == "criu" && tail.contains("no-such-ns") && !tail.contains("earlier run"), "\(tail)")
+        #expect(!FileManager.default.fileExists(atPath: tools.path("criu.argv")), "CRIU never ran")
+    }
+
     @Test func aRestoreWithoutAPidInItsPidfileIsAnError() async throws {
         let pidFile = tools.path("restored.pid")
         let criu = try driver(#"echo garbage > "\#(pidFile)""#)
