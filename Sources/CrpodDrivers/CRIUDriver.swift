@@ -66,12 +66,13 @@ import SystemPackage
 // its nodename (uts_ns_entry field 1) to pod B's hostname before the restore worked by hand.
 // crpod does not own the restored task yet (no record, stop, rm, reconcile).
 //
-// ## Measured (busybox counter, 2 shared cores, noisy; five runs, median in brackets)
-// - `criu restore` wall incl. exec 103–217 ms [181] (CRIU's own log ends at 94–201 ms) vs
-//   `crpod restore --import` (runc) of the same counter into pod B 349–710 ms [457].
-// - `criu dump` wall 181–350 ms [259]; with ptrace seize the tree is stopped ~170 ms, ~100 ms of it
-//   tar+gzip of five tmpfs mounts (/dev, /dev/shm, /sys/fs/cgroup, /proc/acpi, /sys/firmware)
-//   and ~25 ms the netns. Restore: ~40 ms mount tree, ~11 ms cgroup yard, ~48 ms "clean ghosts"
+// ## Measured (busybox counter, 2 shared cores, noisy; eleven test runs, median in brackets)
+// - `criu restore` wall incl. exec 91–217 ms [128] (CRIU's restore_time 53–92 ms) vs
+//   `crpod restore --import` (runc) of the same counter into pod B 257–710 ms [416] — that one
+//   also imports the archive and does crpod's bookkeeping, so it is a rough side-by-side only.
+// - `criu dump` wall 115–350 ms [185]; CRIU's frozen_time 69–216 ms. In one busy run's log the
+//   tree was stopped ~170 ms, ~100 ms of it tar+gzip of five tmpfs mounts (/dev, /dev/shm,
+//   /sys/fs/cgroup, /proc/acpi, /sys/firmware) and ~25 ms the netns. Restore: ~40 ms mount tree, ~11 ms cgroup yard, ~48 ms "clean ghosts"
 //   in the new mount ns after the task already runs. Treating those tmpfs mounts as external
 //   (recreated by crpod) is where dump and restore time is won.
 // - Freeze, by hand, three runs each (stats-dump): `--freeze-cgroup` (v1 freezer) freezing_time
