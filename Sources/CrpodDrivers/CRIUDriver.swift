@@ -60,11 +60,12 @@ import SystemPackage
 // Seen on the way: without cpuset.cpus/mems the move fails `cg: Can't move … cgroup.procs:
 // No space left on device`; `--network-lock` at restore is ignored with a warning (the lock
 // method is in the images); `--network-lock skip` at dump execs no iptables.
-// Still wrong (next session): pod B's hostname becomes pod A's (CRIU writes utsns-*.img into the
-// joined UTS ns) and the ipcns-var image's sysctls land in pod B's IPC ns. Deleting
-// utsns-*.img fails the restore (`protobuf.c:72: Unexpected EOF on (empty-image)`); rewriting
-// its nodename (uts_ns_entry field 1) to pod B's hostname before the restore worked by hand.
-// crpod does not own the restored task yet (no record, stop, rm, reconcile).
+// Image rules hold for this engine too: CRIU writes utsns-*.img into the joined UTS ns, so the
+// test rewrites its nodename to pod B's (`CRIUUtsns.rewrite`, as the runc path does) and pod B
+// keeps its hostname (deleting the image fails: `protobuf.c:72: Unexpected EOF on
+// (empty-image)`); ipcns-var's sysctls still land in pod B's IPC ns, and SysV objects must be
+// dropped (`CRIUIPCImages`) when the IPC ns is shared. crpod does not own the restored task
+// yet (no record, stop, rm, reconcile).
 //
 // ## Measured (busybox counter, 2 shared cores, noisy; eleven test runs, median in brackets)
 // - `criu restore` wall incl. exec 91–217 ms [128] (CRIU's restore_time 53–92 ms) vs

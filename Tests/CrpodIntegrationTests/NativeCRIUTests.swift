@@ -53,6 +53,10 @@ struct NativeCRIUTests {
                 try Files.writeAtomically(hostShm + "/marker", Array("from the host\n".utf8))
                 options.externalMounts = [CRIUExternalMount(key: "shm", path: hostShm)]
             }
+            // The image rule the runc path applies too: CRIU writes utsns-*.img into the joined
+            // UTS namespace, so it must carry pod B's hostname.
+            let podBHostname = try #require(podB.hostname)
+            try NativeSubject.rewriteHostname(images: options.imagesDirectory, to: podBHostname)
             var restoredPid: Int32 = 0
             let restoreTime = try await ContinuousClock().measure { restoredPid = try await criu.restore(options, stdio: stdio) }
             try stdio.close()
@@ -73,7 +77,7 @@ struct NativeCRIUTests {
                 #expect(try Files.readText("/proc/\(restoredPid)/root/dev/shm/marker") == "from the host\n",
                         "/dev/shm is the tmpfs bound by --external mnt[shm]:\(hostShm)")
             }
-            let hostname = try await crpod.hostname(ofProcess: infra)
+            #expect(try await crpod.hostname(ofProcess: infra) == podBHostname, "pod B keeps its hostname")
             let criuRestoreTime = NativeSubject.lastTimestamp(inLog: options.logPath)
             let frozen = NativeSubject.stats(in: [dumpOptions.workDirectory, dumpOptions.imagesDirectory], named: "stats-dump")?.dump?.frozenTime
             let restoreStats = NativeSubject.stats(in: [options.workDirectory, options.imagesDirectory], named: "stats-restore")?.restore
@@ -86,8 +90,7 @@ struct NativeCRIUTests {
             print("""
                 native CRIU (busybox counter, pod A -> pod B, external /dev/shm: \(externalShm)): criu dump \(dumpTime), criu restore \(restoreTime) \
                 (wall, incl. exec; CRIU's own log ends at \(criuRestoreTime.map { "\($0) s" } ?? "?"), \
-                stats: frozen \(frozen.map { "\($0) µs" } ?? "?"), restore_time \(restoreStats.map { "\($0.restoreTime) µs" } ?? "?")); crpod restore --import via runc of the same counter: \(runcRestoreTime); \
-                pod B's hostname after the native restore: \(hostname) (CRIU writes the dumped UTS image into the joined ns)
+                stats: frozen \(frozen.map { "\($0) µs" } ?? "?"), restore_time \(restoreStats.map { "\($0.restoreTime) µs" } ?? "?")); crpod restore --import via runc of the same counter: \(runcRestoreTime)
                 """)
             try await crpod.ok(["pod", "rm", "-f", "pa"])
             try await crpod.ok(["pod", "rm", "-f", "pb"])
@@ -164,6 +167,16 @@ struct NativeSubject {
         ]
         options.joinedNamespaces = ["ipc", "uts"].map { CRIUJoinedNamespace(kind: $0, path: "/proc/\(infra)/ns/\($0)") }
         return options
+    }
+
+    /// Rewrites the nodename of every utsns-*.img in `images` (`CRIUUtsns`, as crpod's runc path does).
+    static func rewriteHostname(images: String, to hostname: String) throws {
+        let names = try Files.listDirectory(images).filter(CRIUUtsns.isUtsnsImage)
+        #expect(names.count == 1, "one UTS image: \(names)")
+        for name in names {
+            let path = images + "/" + name
+            try Files.writeAtomically(path, CRIUUtsns.rewrite(Files.read(path), nodename: hostname, image: name))
+        }
     }
 
     /// CRIU's `stats-dump` / `stats-restore` from the first directory that has it.
