@@ -24,6 +24,8 @@ public enum EngineError: Error, CustomStringConvertible {
     case restoreRefused(problems: [String])
     /// The daemon's restore policy refuses the archive's spec; nothing was started.
     case policyRefused(problems: [String])
+    /// The checkpoint images would restore more privilege than the final spec gives (the image rule).
+    case imageRuleRefused(problems: [String])
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -63,6 +65,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return problems.count == 1 ? problems[0] : "cannot restore:" + Self.list(problems)
         case let .policyRefused(problems):
             return "restore refused by policy:" + Self.list(problems)
+        case let .imageRuleRefused(problems):
+            return "restore refused: the checkpoint images restore more than the spec allows:" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

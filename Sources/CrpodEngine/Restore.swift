@@ -20,8 +20,10 @@ public struct RestoreRequest: Sendable, Codable {
     public var allowPrivatePID = false
     /// Checked on the final spec before any process starts (the daemon sets it; nil: none).
     public var policy: RestorePolicy?
+    /// `--trust-archive` (root CLI only): skip the image rule, as podman does. Never on the wire.
+    public var trustArchive = false
 
-    /// The wire form leaves the policy out: a client never chooses its own.
+    /// The wire form leaves the policy and `trustArchive` out: a client never chooses its own.
     enum CodingKeys: String, CodingKey {
         case importPath, container, pod, name, rootfs, ignoreRootfs, tcpEstablished, fileLocks, keep, allowPrivatePID
     }

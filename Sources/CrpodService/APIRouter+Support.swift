@@ -72,7 +72,7 @@ extension APIRouter {
             case .podNotFound, .containerNotFound: return 404
             case .nameInUse, .podHasContainers, .containerRunning, .containerNotRunning: return 409
             case .ambiguousReference, .rootfsMissing, .invalidInput, .archiveInvalid: return 400
-            case .restoreRefused, .policyRefused: return 422
+            case .restoreRefused, .policyRefused, .imageRuleRefused: return 422
             default: return 500
             }
         case is APIPathError: return 403

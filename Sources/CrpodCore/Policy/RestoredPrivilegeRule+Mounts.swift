@@ -1,0 +1,172 @@
+/// The mount part of the image rule. What runc builds from a spec, and so what an untampered
+/// image of it holds (seen in crpod's and podman's images):
+/// - the namespace's root mount (replaced by CRIU with the container's rootfs);
+/// - each spec mount at its destination with its type (`bind` mounts are external: runc hands
+///   CRIU the host source for the `ext_key`, which is the destination), read-only if the
+///   spec says `ro`; a `cgroup` mount is a tmpfs or cgroup2 at the destination with cgroup
+///   hierarchies below it;
+/// - each read-only path as a read-only bind of the filesystem around it;
+/// - each masked path as a read-only tmpfs (a directory) or an external bind of /dev/null.
+/// Anything else is refused: a new filesystem (a block device, sysfs, proc), a host bind
+/// under a key the spec does not have, a second mount stacked on a mount point, a peer group
+/// slave of a mount outside the image. Paths that do not exist on this host need no mount.
+extension RestoredPrivilegeRule {
+    static let devNullKey = "/dev/null"
+
+    /// The spec's masked and read-only paths, as the rule compares them: the caller tells
+    /// which of them do not exist (`ImageRuleHost.absentPaths`).
+    public static func protectedPaths(_ spec: OCISpec) -> [String] {
+        let view = SpecMountView(spec)
+        return view.maskedPaths + view.readonlyPaths
+    }
+
+    static func mountProblems(_ namespace: RestoredMountNamespace, spec: OCISpec, host: ImageRuleHost) -> [String] {
+        let view = SpecMountView(spec)
+        let mounts = namespace.mounts
+        let ids = Set(mounts.map(\.mountID))
+        let sharedIDs = Set(mounts.map(\.sharedID).filter { $0 != 0 })
+        let image = namespace.image
+        var found: [String] = []
+        var seen = Set<String>()
+        for mount in mounts {
+            if mount.mountpoint == "/" && !ids.contains(mount.parentMountID) { continue }
+            if !seen.insert(mount.mountpoint).inserted {
+                found.append("\(image): a second mount is stacked on \(mount.mountpoint) (not in the spec)")
+            }
+            if let problem = view.problem(with: mount, in: mounts) { found.append("\(image): \(problem)") }
+            if mount.masterID != 0 && !sharedIDs.contains(mount.masterID) {
+                found.append("\(image): mount at \(mount.mountpoint) is a slave of peer group \(mount.masterID) outside the image (allowed: none)")
+            }
+        }
+        found += coverageProblems(mounts, view: view, host: host).map { "\(image): \($0)" }
+        return found
+    }
+
+    /// Every existing read-only path lies on a read-only mount; every existing masked path is masked.
+    static func coverageProblems(_ mounts: [CRIUMountEntry], view: SpecMountView, host: ImageRuleHost) -> [String] {
+        var found: [String] = []
+        for path in view.readonlyPaths where !host.absentPaths.contains(path) {
+            // A mount exactly at the path was judged on its own (SpecMountView.problem).
+            guard let mount = visibleMount(at: path, in: mounts), mount.mountpoint != path else { continue }
+            if !mount.isReadOnly {
+                found.append("\(path) is on the read-write \(mount.typeName) mount at \(mount.mountpoint) but the spec makes it read-only (allowed: read-only)")
+            }
+        }
+        for path in view.maskedPaths where !host.absentPaths.contains(path) {
+            let mask = visibleMount(at: path, in: mounts)
+            if mask?.mountpoint != path || !(mask.map(view.isMask) ?? false) {
+                found.append("\(path) is not masked but the spec masks it (allowed: masked by a read-only tmpfs or /dev/null)")
+            }
+        }
+        return found
+    }
+
+    /// The mount whose mount point is the longest prefix of `path` (the last one when stacked).
+    static func visibleMount(at path: String, in mounts: [CRIUMountEntry]) -> CRIUMountEntry? {
+        mounts.filter { PathText.isUnder(path, $0.mountpoint) }.max { $0.mountpoint.count < $1.mountpoint.count }
+    }
+}
+
+/// The spec's mounts, read-only and masked paths, as the mount rule matches them.
+struct SpecMountView {
+    struct Mount {
+        var destination: String
+        var type: String
+        var readOnly: Bool
+        var isBind: Bool
+    }
+
+    let specMounts: [Mount]
+    let readonlyPaths: [String]
+    let maskedPaths: [String]
+
+    init(_ spec: OCISpec) {
+        specMounts = (spec.json["mounts"]?.arrayValue ?? []).compactMap { mount in
+            guard let destination = mount["destination"]?.stringValue else { return nil }
+            let options = mount["options"]?.stringArrayValue ?? []
+            let type = mount["type"]?.stringValue ?? ""
+            return Mount(destination: Self.clean(destination), type: type, readOnly: options.contains("ro"),
+                         isBind: type == "bind" || options.contains("bind") || options.contains("rbind"))
+        }
+        readonlyPaths = (spec.json.value(atPath: ["linux", "readonlyPaths"])?.stringArrayValue ?? []).map(Self.clean)
+        maskedPaths = (spec.json.value(atPath: ["linux", "maskedPaths"])?.stringArrayValue ?? []).map(Self.clean)
+    }
+
+    /// `/a//b/` → `/a/b`, as the kernel reports mount points.
+    static func clean(_ path: String) -> String {
+        "/" + PathText.components(path).joined(separator: "/")
+    }
+
+    /// Why `mount` is not something runc builds from the spec, or nil. `mounts` is its namespace.
+    func problem(with mount: CRIUMountEntry, in mounts: [CRIUMountEntry]) -> String? {
+        let point = mount.mountpoint
+        if mount.isExternal { return externalProblem(mount) }
+        if let specMount = specMounts.last(where: { $0.destination == point }), !specMount.isBind {
+            return typedProblem(mount, specMount)
+        }
+        if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(point, $0.destination) && point != $0.destination }) {
+            guard ["cgroup", "cgroup2"].contains(mount.typeName) else {
+                return "mount at \(point) is \(mount.typeName) under the spec's cgroup mount (allowed: cgroup)"
+            }
+            return cgroup.readOnly && !mount.isReadOnly ? "cgroup mount at \(point) is read-write but the spec's \(cgroup.destination) is read-only (allowed: read-only)" : nil
+        }
+        if readonlyPaths.contains(point) {
+            if let problem = selfBindProblem(mount, in: mounts) { return problem }
+            return mount.isReadOnly ? nil : "mount at \(point) is read-write but the spec makes it read-only (allowed: read-only)"
+        }
+        if maskedPaths.contains(point) {
+            return isMask(mount) ? nil : "mount at \(point) (\(mount.typeName)) does not mask it (allowed: masked by a read-only tmpfs or /dev/null)"
+        }
+        return "mount at \(point) (\(mount.typeName), source \(mount.source), root \(mount.root)) is not in the spec (allowed: the spec's mounts)"
+    }
+
+    /// runc makes a read-only path read-only by binding it onto itself: the mount must be of the
+    /// filesystem around it (same device and type), not a new filesystem that happens to be read-only.
+    func selfBindProblem(_ mount: CRIUMountEntry, in mounts: [CRIUMountEntry]) -> String? {
+        let point = mount.mountpoint
+        let around = mounts.filter { $0.mountpoint != point && PathText.isUnder(point, $0.mountpoint) }.max { $0.mountpoint.count < $1.mountpoint.count }
+        guard let around, around.rootDevice == mount.rootDevice, around.typeName == mount.typeName else {
+            return "mount at \(point) (\(mount.typeName), source \(mount.source)) is not a bind of the filesystem around it (allowed: a read-only bind of \(around?.typeName ?? "its parent"))"
+        }
+        return nil
+    }
+
+    /// A spec mount of a filesystem: the same type (a cgroup mount may be a tmpfs or cgroup2
+    /// holding the hierarchies), read-only when the spec says so.
+    func typedProblem(_ mount: CRIUMountEntry, _ specMount: Mount) -> String? {
+        let point = mount.mountpoint
+        let types = specMount.type == "cgroup" ? ["tmpfs", "cgroup", "cgroup2"] : [specMount.type]
+        guard types.contains(mount.typeName), mount.root == "/" else {
+            return "mount at \(point) is \(mount.typeName) of \(mount.root) but the spec mounts \(specMount.type) there (allowed: \(specMount.type))"
+        }
+        if specMount.readOnly && !mount.isReadOnly && !(specMount.type == "cgroup" && mount.typeName == "tmpfs") {
+            return "mount at \(point) is read-write but the spec mounts it read-only (allowed: read-only)"
+        }
+        return nil
+    }
+
+    /// An external bind: runc's restore maps a spec bind's destination to its host source,
+    /// /dev/null for masked files, and cgroup hierarchies under a cgroup mount.
+    func externalProblem(_ mount: CRIUMountEntry) -> String? {
+        let point = mount.mountpoint
+        let key = mount.extKey ?? point
+        if key == RestoredPrivilegeRule.devNullKey {
+            return maskedPaths.contains(point) ? nil : "mount at \(point) binds /dev/null where the spec masks nothing (allowed: the spec's masked paths)"
+        }
+        if let bind = specMounts.last(where: { $0.isBind && $0.destination == key }) {
+            guard key == point else {
+                return "mount at \(point) binds the host source of \(key) elsewhere (allowed: at \(key))"
+            }
+            return bind.readOnly && !mount.isReadOnly ? "bind mount at \(point) is read-write but the spec mounts it read-only (allowed: read-only)" : nil
+        }
+        if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(key, $0.destination) }), key == point {
+            return cgroup.readOnly && !mount.isReadOnly ? "cgroup mount at \(point) is read-write but the spec's \(cgroup.destination) is read-only (allowed: read-only)" : nil
+        }
+        return "mount at \(point) is an external bind mount (key \(key)) of a host path the spec does not bind (allowed: the spec's bind mounts)"
+    }
+
+    /// runc's masks: a read-only tmpfs over a directory, /dev/null bound over a file.
+    func isMask(_ mount: CRIUMountEntry) -> Bool {
+        (mount.isExternal && mount.extKey == RestoredPrivilegeRule.devNullKey) || (mount.typeName == "tmpfs" && mount.isReadOnly && !mount.isExternal)
+    }
+}

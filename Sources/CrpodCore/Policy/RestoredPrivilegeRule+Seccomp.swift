@@ -1,0 +1,85 @@
+/// The seccomp part of the image rule.
+///
+/// With `linux.seccomp` in the spec, every thread must be in filter mode with a non-empty
+/// chain, and for every x86_64 syscall the spec does not allow unconditionally, the image's
+/// chain (run with nr, AUDIT_ARCH_X86_64 and zero arguments) must not return ALLOW or LOG.
+/// Deliberately not compared: syscalls the spec decides on their arguments (a rule with
+/// `args`), other architectures' numbering (i386, x32), and what a refused syscall gets
+/// (errno, kill, trap): only "runs" versus "does not run" matters for privilege.
+extension RestoredPrivilegeRule {
+    static func seccompProblems(_ facts: RestoredImageFacts, spec: OCISpec) -> [String] {
+        guard let profile = spec.json.value(atPath: ["linux", "seccomp"]), profile.objectValue != nil else { return [] }
+        let denied = SeccompProfileView(profile).syscallsNotAllowedUnconditionally
+        var found: [String] = []
+        var verdicts: [UInt32: [String]] = [:]
+        for thread in facts.threads {
+            let task = label(thread)
+            guard thread.core.seccompMode == .filter else {
+                let mode = thread.core.seccompMode.map { "\($0)" } ?? "disabled"
+                found.append("\(task): seccomp mode is \(mode) but the spec has a seccomp profile (allowed: filter)")
+                continue
+            }
+            guard let index = thread.core.seccompFilter, let chain = facts.seccomp?.chain(from: index), !chain.isEmpty else {
+                found.append("\(task): seccomp filter \(thread.core.seccompFilter.map(String.init) ?? "none") is missing from seccomp.img or loops (allowed: the spec's filter)")
+                continue
+            }
+            if verdicts[index] == nil { verdicts[index] = allowedBeyondSpec(chain, denied: denied) }
+            if let allowed = verdicts[index], !allowed.isEmpty {
+                found.append("\(task): seccomp filter allows \(summarize(allowed)) which the spec's profile does not allow (allowed: the spec's syscalls)")
+            }
+        }
+        return found
+    }
+
+    /// Names of `denied` syscalls the chain lets run; an unrunnable program is one entry.
+    static func allowedBeyondSpec(_ chain: [[BPFInstruction]], denied: [(name: String, number: Int)]) -> [String] {
+        var allowed: [String] = []
+        for syscall in denied {
+            do {
+                let action = try SeccompBPF.run(chain: chain, on: .init(nr: Int32(syscall.number)))
+                if SeccompBPF.allows(action) { allowed.append(syscall.name) }
+            } catch {
+                return ["an unreadable program (\(error.reason))"]
+            }
+        }
+        return allowed
+    }
+
+    static func summarize(_ names: [String]) -> String {
+        names.count <= 12 ? names.joined(separator: ", ") : names.prefix(12).joined(separator: ", ") + " and \(names.count - 12) more"
+    }
+}
+
+/// The parts of an OCI `linux.seccomp` object the rule compares.
+struct SeccompProfileView {
+    let defaultAction: String
+    let rules: [(names: [String], action: String, conditional: Bool)]
+
+    init(_ profile: JSONValue) {
+        defaultAction = profile["defaultAction"]?.stringValue ?? "SCMP_ACT_KILL"
+        rules = (profile["syscalls"]?.arrayValue ?? []).map { rule in
+            (rule["names"]?.stringArrayValue ?? [], rule["action"]?.stringValue ?? "", !(rule["args"]?.arrayValue ?? []).isEmpty)
+        }
+    }
+
+    static func allows(_ action: String) -> Bool { action == "SCMP_ACT_ALLOW" || action == "SCMP_ACT_LOG" }
+
+    /// x86_64 syscalls that the profile does not let run whatever their arguments, leaving
+    /// out those any rule decides on arguments.
+    var syscallsNotAllowedUnconditionally: [(name: String, number: Int)] {
+        var conditional = Set<String>()
+        var allowed = Set<String>()
+        var refused = Set<String>()
+        for rule in rules {
+            for name in rule.names {
+                if rule.conditional { conditional.insert(name) } else if Self.allows(rule.action) { allowed.insert(name) } else { refused.insert(name) }
+            }
+        }
+        let defaultAllows = Self.allows(defaultAction)
+        return SyscallTableX86_64.numbers.compactMap { name, number in
+            guard !conditional.contains(name) else { return nil }
+            let runs = allowed.contains(name) || (defaultAllows && !refused.contains(name))
+            return runs ? nil : (name, number)
+        }.sorted { $0.number < $1.number }
+    }
+}
