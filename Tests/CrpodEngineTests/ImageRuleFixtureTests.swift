@@ -17,7 +17,7 @@ import Testing
 @Suite("image rule on real podman checkpoints")
 struct ImageRuleFixtureTests {
     func extracted(_ name: String) throws -> (directory: String, spec: OCISpec) {
-        let directory = "/tmp/crpod-imagerule-\(getpid())-\(name)"
+        let directory = "/tmp/crpod-imagerule-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)"
         try? Files.removeTree(directory)
         _ = try ArchiveExtractor.extract(archive: "\(PodmanFixtures.directory)/\(name)", into: directory,
                                          keepContentOf: { _ in false }, contentLimit: 0)

@@ -1,5 +1,5 @@
 /// One classic-BPF instruction (`struct sock_filter`: u16 code, u8 jt, u8 jf, u32 k).
-public struct BPFInstruction: Sendable, Equatable, Codable {
+public struct BPFInstruction: Sendable, Hashable, Codable {
     public var code: UInt16
     public var jt: UInt8
     public var jf: UInt8

@@ -11,7 +11,8 @@ extension RestoredPrivilegeRule {
         guard let profile = spec.json.value(atPath: ["linux", "seccomp"]), profile.objectValue != nil else { return [] }
         let denied = SeccompProfileView(profile).syscallsNotAllowedUnconditionally
         var found: [String] = []
-        var verdicts: [UInt32: [String]] = [:]
+        // Threads of one process usually share a chain: evaluate each distinct chain once.
+        var verdicts: [[[BPFInstruction]]: [String]] = [:]
         for thread in facts.threads {
             let task = label(thread)
             guard thread.core.seccompMode == .filter else {
@@ -23,8 +24,8 @@ extension RestoredPrivilegeRule {
                 found.append("\(task): seccomp filter \(thread.core.seccompFilter.map(String.init) ?? "none") is missing from seccomp.img or loops (allowed: the spec's filter)")
                 continue
             }
-            if verdicts[index] == nil { verdicts[index] = allowedBeyondSpec(chain, denied: denied) }
-            if let allowed = verdicts[index], !allowed.isEmpty {
+            if verdicts[chain] == nil { verdicts[chain] = allowedBeyondSpec(chain, denied: denied) }
+            if let allowed = verdicts[chain], !allowed.isEmpty {
                 found.append("\(task): seccomp filter allows \(summarize(allowed)) which the spec's profile does not allow (allowed: the spec's syscalls)")
             }
         }
