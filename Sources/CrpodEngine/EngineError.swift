@@ -66,7 +66,7 @@ public enum EngineError: Error, CustomStringConvertible {
         case let .policyRefused(problems):
             return "restore refused by policy:" + Self.list(problems)
         case let .imageRuleRefused(problems):
-            return "restore refused: the checkpoint images restore more than the spec allows:" + Self.list(problems)
+            return "cannot restore: the checkpoint images would restore more than the spec allows (the image rule):" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }
