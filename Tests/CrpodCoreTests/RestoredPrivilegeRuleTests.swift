@@ -141,6 +141,16 @@ struct RestoredPrivilegeRuleTests {
         .init(name: "read-only path bound to a block device", expected: ["/proc/bus", "mount", "not a bind"]) { facts, _ in
             ImageRuleBaseline.mount(&facts, at: "/proc/bus") { $0.fstype = 16; $0.fsname = "ext4"; $0.source = "/dev/vda" }
         },
+        .init(name: "mount point with ..", expected: ["/sys/fs/cgroup/../../etc", "mount", "not a plain absolute path"]) { facts, _ in
+            facts.mountNamespaces[0].mounts.append(ImageRuleBaseline.added {
+                $0.fstype = 12; $0.flags = CRIUMountEntry.readOnlyFlag; $0.mountpoint = "/sys/fs/cgroup/../../etc"
+            })
+        },
+        .init(name: "a second namespace root", expected: ["mount at / (", "not in the spec"]) { facts, _ in
+            facts.mountNamespaces[0].mounts.insert(ImageRuleBaseline.added {
+                $0.fstype = 16; $0.fsname = "ext4"; $0.source = "/dev/vda"; $0.mountpoint = "/"; $0.parentMountID = 9999
+            }, at: 0)
+        },
         .init(name: "user namespace created", expected: ["userns-9.img", "user namespace"]) { facts, _ in
             facts.userNamespaces["userns-9.img"] = CRIUUserNamespace(uidMap: [CRIUIDExtent(first: 0, lowerFirst: 0, count: 1)])
         },

@@ -28,8 +28,13 @@ extension RestoredPrivilegeRule {
         let image = namespace.image
         var found: [String] = []
         var seen = Set<String>()
+        var rootSeen = false
         for mount in mounts {
-            if mount.mountpoint == "/" && !ids.contains(mount.parentMountID) { continue }
+            // The namespace's root, replaced by the container's rootfs; only one can be that.
+            if same(mount.mountpoint, "/") && !ids.contains(mount.parentMountID) && !rootSeen {
+                rootSeen = true
+                continue
+            }
             if !seen.insert(mount.mountpoint).inserted {
                 found.append("\(image): a second mount is stacked on \(mount.mountpoint) (not in the spec)")
             }
@@ -47,14 +52,14 @@ extension RestoredPrivilegeRule {
         var found: [String] = []
         for path in view.readonlyPaths where !host.absentPaths.contains(path) {
             // A mount exactly at the path was judged on its own (SpecMountView.problem).
-            guard let mount = visibleMount(at: path, in: mounts), mount.mountpoint != path else { continue }
+            guard let mount = visibleMount(at: path, in: mounts), !same(mount.mountpoint, path) else { continue }
             if !mount.isReadOnly {
                 found.append("\(path) is on the read-write \(mount.typeName) mount at \(mount.mountpoint) but the spec makes it read-only (allowed: read-only)")
             }
         }
         for path in view.maskedPaths where !host.absentPaths.contains(path) {
             let mask = visibleMount(at: path, in: mounts)
-            if mask?.mountpoint != path || !(mask.map(view.isMask) ?? false) {
+            if !(mask.map { same($0.mountpoint, path) && view.isMask($0) } ?? false) {
                 found.append("\(path) is not masked but the spec masks it (allowed: masked by a read-only tmpfs or /dev/null)")
             }
         }
@@ -65,6 +70,12 @@ extension RestoredPrivilegeRule {
     static func visibleMount(at path: String, in mounts: [CRIUMountEntry]) -> CRIUMountEntry? {
         mounts.filter { PathText.isUnder(path, $0.mountpoint) }.max { $0.mountpoint.count < $1.mountpoint.count }
     }
+}
+
+/// Paths compared byte for byte: Swift's `==` on String treats canonically equivalent Unicode
+/// as equal, the kernel does not.
+func same(_ left: String, _ right: String) -> Bool {
+    left.utf8.elementsEqual(right.utf8)
 }
 
 /// The spec's mounts, read-only and masked paths, as the mount rule matches them.
@@ -92,6 +103,15 @@ struct SpecMountView {
         maskedPaths = (spec.json.value(atPath: ["linux", "maskedPaths"])?.stringArrayValue ?? []).map(Self.clean)
     }
 
+    /// Absolute, no empty, `.` or `..` component, no trailing slash: how the kernel reports a
+    /// mount point, so byte comparison with the spec's (cleaned) paths is exact.
+    static func isCanonical(_ path: String) -> Bool {
+        let parts = PathText.components(path, omittingEmpty: false)
+        guard PathText.isAbsolute(path) else { return false }
+        if path.utf8.count == 1 { return true }
+        return parts.dropFirst().allSatisfy { !$0.isEmpty && !$0.utf8.elementsEqual(".".utf8) && !$0.utf8.elementsEqual("..".utf8) }
+    }
+
     /// `/a//b/` → `/a/b`, as the kernel reports mount points.
     static func clean(_ path: String) -> String {
         "/" + PathText.components(path).joined(separator: "/")
@@ -100,21 +120,24 @@ struct SpecMountView {
     /// Why `mount` is not something runc builds from the spec, or nil. `mounts` is its namespace.
     func problem(with mount: CRIUMountEntry, in mounts: [CRIUMountEntry]) -> String? {
         let point = mount.mountpoint
+        for path in [point] + (mount.extKey.map { [$0] } ?? []) where !Self.isCanonical(path) {
+            return "mount at \(point) names \(path), which is not a plain absolute path (allowed: the spec's mount points)"
+        }
         if mount.isExternal { return externalProblem(mount) }
-        if let specMount = specMounts.last(where: { $0.destination == point }), !specMount.isBind {
+        if let specMount = specMounts.last(where: { same($0.destination, point) }), !specMount.isBind {
             return typedProblem(mount, specMount)
         }
-        if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(point, $0.destination) && point != $0.destination }) {
+        if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(point, $0.destination) && !same(point, $0.destination) }) {
             guard ["cgroup", "cgroup2"].contains(mount.typeName) else {
                 return "mount at \(point) is \(mount.typeName) under the spec's cgroup mount (allowed: cgroup)"
             }
             return cgroup.readOnly && !mount.isReadOnly ? "cgroup mount at \(point) is read-write but the spec's \(cgroup.destination) is read-only (allowed: read-only)" : nil
         }
-        if readonlyPaths.contains(point) {
+        if readonlyPaths.contains(where: { same($0, point) }) {
             if let problem = selfBindProblem(mount, in: mounts) { return problem }
             return mount.isReadOnly ? nil : "mount at \(point) is read-write but the spec makes it read-only (allowed: read-only)"
         }
-        if maskedPaths.contains(point) {
+        if maskedPaths.contains(where: { same($0, point) }) {
             return isMask(mount) ? nil : "mount at \(point) (\(mount.typeName)) does not mask it (allowed: masked by a read-only tmpfs or /dev/null)"
         }
         return "mount at \(point) (\(mount.typeName), source \(mount.source), root \(mount.root)) is not in the spec (allowed: the spec's mounts)"
@@ -124,7 +147,7 @@ struct SpecMountView {
     /// filesystem around it (same device and type), not a new filesystem that happens to be read-only.
     func selfBindProblem(_ mount: CRIUMountEntry, in mounts: [CRIUMountEntry]) -> String? {
         let point = mount.mountpoint
-        let around = mounts.filter { $0.mountpoint != point && PathText.isUnder(point, $0.mountpoint) }.max { $0.mountpoint.count < $1.mountpoint.count }
+        let around = mounts.filter { !same($0.mountpoint, point) && PathText.isUnder(point, $0.mountpoint) }.max { $0.mountpoint.count < $1.mountpoint.count }
         guard let around, around.rootDevice == mount.rootDevice, around.typeName == mount.typeName else {
             return "mount at \(point) (\(mount.typeName), source \(mount.source)) is not a bind of the filesystem around it (allowed: a read-only bind of \(around?.typeName ?? "its parent"))"
         }
@@ -150,16 +173,16 @@ struct SpecMountView {
     func externalProblem(_ mount: CRIUMountEntry) -> String? {
         let point = mount.mountpoint
         let key = mount.extKey ?? point
-        if key == RestoredPrivilegeRule.devNullKey {
-            return maskedPaths.contains(point) ? nil : "mount at \(point) binds /dev/null where the spec masks nothing (allowed: the spec's masked paths)"
+        if same(key, RestoredPrivilegeRule.devNullKey) {
+            return maskedPaths.contains(where: { same($0, point) }) ? nil : "mount at \(point) binds /dev/null where the spec masks nothing (allowed: the spec's masked paths)"
         }
-        if let bind = specMounts.last(where: { $0.isBind && $0.destination == key }) {
-            guard key == point else {
+        if let bind = specMounts.last(where: { $0.isBind && same($0.destination, key) }) {
+            guard same(key, point) else {
                 return "mount at \(point) binds the host source of \(key) elsewhere (allowed: at \(key))"
             }
             return bind.readOnly && !mount.isReadOnly ? "bind mount at \(point) is read-write but the spec mounts it read-only (allowed: read-only)" : nil
         }
-        if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(key, $0.destination) }), key == point {
+        if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(key, $0.destination) }), same(key, point) {
             return cgroup.readOnly && !mount.isReadOnly ? "cgroup mount at \(point) is read-write but the spec's \(cgroup.destination) is read-only (allowed: read-only)" : nil
         }
         return "mount at \(point) is an external bind mount (key \(key)) of a host path the spec does not bind (allowed: the spec's bind mounts)"
@@ -167,6 +190,6 @@ struct SpecMountView {
 
     /// runc's masks: a read-only tmpfs over a directory, /dev/null bound over a file.
     func isMask(_ mount: CRIUMountEntry) -> Bool {
-        (mount.isExternal && mount.extKey == RestoredPrivilegeRule.devNullKey) || (mount.typeName == "tmpfs" && mount.isReadOnly && !mount.isExternal)
+        (mount.isExternal && mount.extKey.map { same($0, RestoredPrivilegeRule.devNullKey) } == true) || (mount.typeName == "tmpfs" && mount.isReadOnly && !mount.isExternal)
     }
 }
