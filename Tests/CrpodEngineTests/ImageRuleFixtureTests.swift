@@ -47,4 +47,14 @@ struct ImageRuleFixtureTests {
         #expect(!SeccompBPF.allows(try verdict("init_module")))
         #expect(!SeccompBPF.allows(try verdict("kexec_load")))
     }
+
+    @Test("the wire form never carries --trust-archive: a client cannot turn the rule off")
+    func trustArchiveIsNotOnTheWire() throws {
+        let decoded = try JSONDecoder().decode(RestoreRequest.self, from: Data(#"{"importPath": "/a.tar", "trustArchive": true}"#.utf8))
+        #expect(decoded.trustArchive == false)
+        var request = RestoreRequest(importPath: "/a.tar")
+        request.trustArchive = true
+        let encoded = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        #expect(!encoded.contains("trust"), "\(encoded)")
+    }
 }
