@@ -10,7 +10,7 @@ enum ImageRuleCheck {
 
     /// Every problem the rule finds (empty: the images stay within the spec). An image that
     /// cannot be read or decoded is a problem too: the rule cannot vouch for it.
-    static func problems(images: String, spec: OCISpec, rootPath: String?) -> [String] {
+    static func problems(images: String, spec: OCISpec, rootPath: String?, lsmProfileGiven: Bool = false) -> [String] {
         let facts: RestoredImageFacts
         do {
             let names = try Files.listDirectory(images)
@@ -21,7 +21,9 @@ enum ImageRuleCheck {
         } catch {
             return ["the checkpoint images cannot be checked: \(error)"]
         }
-        return RestoredPrivilegeRule.problems(facts, spec: spec, host: host(spec: spec, rootPath: rootPath))
+        var host = host(spec: spec, rootPath: rootPath)
+        host.lsmProfileGiven = lsmProfileGiven
+        return RestoredPrivilegeRule.problems(facts, spec: spec, host: host)
     }
 
     /// The spec's masked and read-only paths that do not exist here: /proc and /sys paths
@@ -40,12 +42,12 @@ enum ImageRuleCheck {
 extension Engine {
     /// Refuses the restore with every problem when the images would restore more than the spec
     /// gives a fresh container; `--trust-archive` (root CLI only) skips it.
-    func enforceImageRule(_ request: RestoreRequest, images: String, spec: OCISpec, rootPath: String?) throws {
+    func enforceImageRule(_ request: RestoreRequest, images: String, spec: OCISpec, rootPath: String?, lsmProfileGiven: Bool) throws {
         guard !request.trustArchive else {
             logger.warning("image rule skipped (--trust-archive)", metadata: ["path": "\(images)"])
             return
         }
-        let problems = ImageRuleCheck.problems(images: images, spec: spec, rootPath: rootPath)
+        let problems = ImageRuleCheck.problems(images: images, spec: spec, rootPath: rootPath, lsmProfileGiven: lsmProfileGiven)
         if !problems.isEmpty { throw EngineError.imageRuleRefused(problems: problems) }
     }
 }

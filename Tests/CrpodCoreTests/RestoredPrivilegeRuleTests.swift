@@ -196,6 +196,17 @@ struct RestoredPrivilegeRuleTests {
         #expect(problems.contains { $0.hasPrefix("task 1: cap_eff has CAP_CHOWN") && $0.contains("effective set") })
     }
 
+    @Test("an image LSM profile must be the spec's label, unless crpod hands CRIU one")
+    func lsmProfile() throws {
+        var facts = try ImageRuleBaseline.facts()
+        facts.threads[0].core.credentials?.lsmProfile = "unconfined_u:unconfined_r:unconfined_t:s0"
+        let spec = try OCISpec(json: try ImageRuleBaseline.spec())
+        let refused = RestoredPrivilegeRule.problems(facts, spec: spec, host: ImageRuleHost(absentPaths: realAbsentPaths))
+        #expect(refused.contains { $0.hasPrefix("task 1: lsm_profile is unconfined_u:unconfined_r:unconfined_t:s0") })
+        let given = RestoredPrivilegeRule.problems(facts, spec: spec, host: ImageRuleHost(absentPaths: realAbsentPaths, lsmProfileGiven: true))
+        #expect(given.isEmpty, "\(given)")
+    }
+
     @Test("every problem is reported at once")
     func allAtOnce() throws {
         var facts = try ImageRuleBaseline.facts()

@@ -2,9 +2,12 @@
 /// here (runc masks and protects only paths that exist, e.g. `/proc/kcore` on a kernel without it).
 public struct ImageRuleHost: Sendable, Equatable {
     public var absentPaths: Set<String>
+    /// crpod hands CRIU an LSM profile (`--lsm-profile`), which replaces every image's `lsm_profile`.
+    public var lsmProfileGiven: Bool
 
-    public init(absentPaths: Set<String> = []) {
+    public init(absentPaths: Set<String> = [], lsmProfileGiven: Bool = false) {
         self.absentPaths = absentPaths
+        self.lsmProfileGiven = lsmProfileGiven
     }
 }
 
@@ -17,7 +20,7 @@ public enum RestoredPrivilegeRule {
     public static func problems(_ facts: RestoredImageFacts, spec: OCISpec, host: ImageRuleHost = ImageRuleHost()) -> [String] {
         var found: [String] = []
         for thread in facts.threads {
-            found += threadProblems(thread, spec: spec)
+            found += threadProblems(thread, spec: spec, lsmProfileGiven: host.lsmProfileGiven)
         }
         found += seccompProblems(facts, spec: spec)
         found += userNamespaceProblems(facts, spec: spec)
@@ -32,7 +35,7 @@ public enum RestoredPrivilegeRule {
         thread.pid == thread.tid ? "task \(thread.pid)" : "task \(thread.pid) thread \(thread.tid)"
     }
 
-    static func threadProblems(_ thread: RestoredThread, spec: OCISpec) -> [String] {
+    static func threadProblems(_ thread: RestoredThread, spec: OCISpec, lsmProfileGiven: Bool) -> [String] {
         let task = label(thread)
         guard let creds = thread.core.credentials else {
             return ["\(task): core-\(thread.tid).img has no creds (an image format CRIU reads from a separate creds image; refused)"]
@@ -42,7 +45,7 @@ public enum RestoredPrivilegeRule {
             found.append("\(task): no_new_privs is \(creds.noNewPrivs) but the spec sets noNewPrivileges (allowed: 1)")
         }
         found += idProblems(creds, task: task, spec: spec)
-        found += lsmProblems(creds, task: task, spec: spec)
+        found += lsmProblems(creds, task: task, spec: spec, profileGiven: lsmProfileGiven)
         found += rlimitProblems(thread.core.rlimits, task: task, spec: spec)
         return found
     }
@@ -96,9 +99,10 @@ public enum RestoredPrivilegeRule {
     }
 
     /// An LSM profile in the image is kept by CRIU unless crpod passes one: it must be the spec's.
-    static func lsmProblems(_ creds: CRIUCredentials, task: String, spec: OCISpec) -> [String] {
+    static func lsmProblems(_ creds: CRIUCredentials, task: String, spec: OCISpec, profileGiven: Bool) -> [String] {
         let labels = [spec.processLabel, spec.json.value(atPath: ["process", "apparmorProfile"])?.stringValue].compactMap { $0 }.filter { !$0.isEmpty }
-        return [("lsm_profile", creds.lsmProfile), ("lsm_sockcreate", creds.lsmSockcreate)].compactMap { field, value in
+        let fields = [("lsm_profile", profileGiven ? nil : creds.lsmProfile), ("lsm_sockcreate", creds.lsmSockcreate)]
+        return fields.compactMap { field, value in
             guard let value, !value.isEmpty, !labels.contains(where: { value.contains($0) }) else { return nil }
             return "\(task): \(field) is \(value) but the spec's label is \(labels.first ?? "none") (allowed: \(labels.first ?? "none"))"
         }
