@@ -59,9 +59,12 @@ enum ImageRuleBaseline {
         return mount
     }
 
-    /// A filter that returns ERRNO for `denied` syscall numbers and ALLOW otherwise.
+    /// A filter that kills other ABIs, returns ERRNO for `denied` x86_64 numbers and ALLOW otherwise.
     static func denyList(_ denied: [Int]) -> [BPFInstruction] {
-        var program = [BPFInstruction(code: 0x20, k: 0)]
+        var program = [
+            BPFInstruction(code: 0x20, k: 4), BPFInstruction(code: 0x15, jt: 1, jf: 0, k: SeccompBPF.auditArchX86_64),
+            BPFInstruction(code: 0x06, k: SeccompBPF.retKillProcess), BPFInstruction(code: 0x20, k: 0),
+        ]
         for (index, number) in denied.enumerated() {
             program.append(BPFInstruction(code: 0x15, jt: UInt8(denied.count - index), jf: 0, k: UInt32(number)))
         }
@@ -76,7 +79,7 @@ enum ImageRuleBaseline {
             "defaultAction": .string("SCMP_ACT_ALLOW"),
             "syscalls": .array([.object(["names": .array(profileDenied.map(JSONValue.string)), "action": .string("SCMP_ACT_ERRNO")])]),
         ]), atPath: ["linux", "seccomp"])
-        let numbers = profileDenied.compactMap { SyscallTableX86_64.numbers[$0] }
+        let numbers = profileDenied.compactMap { SyscallTable.x86_64.numbers[$0] }
         facts.seccomp = CRIUSeccomp(filters: [CRIUSeccompFilter(program: denyList(numbers))])
         for index in facts.threads.indices {
             facts.threads[index].core.seccompMode = .filter
@@ -114,6 +117,14 @@ struct RestoredPrivilegeRuleTests {
         .init(name: "seccomp replaced by allow-all", expected: ["seccomp filter allows", "init_module", "kexec_load", "mount"]) { facts, spec in
             ImageRuleBaseline.withSeccomp(&facts, &spec)
             facts.seccomp = CRIUSeccomp(filters: [CRIUSeccompFilter(program: [BPFInstruction(code: 0x06, k: SeccompBPF.retAllow)])])
+        },
+        .init(name: "seccomp opened for i386 only", expected: ["seccomp filter allows", "mount", "(i386)"]) { facts, spec in
+            ImageRuleBaseline.withSeccomp(&facts, &spec)
+            let x86_64Only = ImageRuleBaseline.denyList(ImageRuleBaseline.profileDenied.compactMap { SyscallTable.x86_64.numbers[$0] })
+            facts.seccomp = CRIUSeccomp(filters: [CRIUSeccompFilter(program: [
+                BPFInstruction(code: 0x20, k: 4), BPFInstruction(code: 0x15, jt: 0, jf: 1, k: SyscallTable.i386.auditArch),
+                BPFInstruction(code: 0x06, k: SeccompBPF.retAllow),
+            ] + x86_64Only)])
         },
         .init(name: "/proc/sys read-write", expected: ["/proc/sys", "read-only"]) { facts, _ in
             ImageRuleBaseline.mount(&facts, at: "/proc/sys") { $0.flags &= ~CRIUMountEntry.readOnlyFlag }

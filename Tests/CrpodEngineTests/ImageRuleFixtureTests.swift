@@ -40,7 +40,7 @@ struct ImageRuleFixtureTests {
         let seccomp = try CRIUSeccomp.decode(Files.read(directory + "/checkpoint/seccomp.img"))
         let chain = try #require(seccomp.chain(from: 0))
         func verdict(_ name: String) throws -> UInt32 {
-            try SeccompBPF.run(chain: chain, on: .init(nr: Int32(try #require(SyscallTableX86_64.numbers[name]))))
+            try SeccompBPF.run(chain: chain, on: .init(nr: Int32(try #require(SyscallTable.x86_64.numbers[name]))))
         }
         #expect(SeccompBPF.allows(try verdict("read")))
         #expect(SeccompBPF.allows(try verdict("chroot")))

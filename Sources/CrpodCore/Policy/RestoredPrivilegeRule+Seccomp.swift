@@ -1,15 +1,18 @@
 /// The seccomp part of the image rule.
 ///
 /// With `linux.seccomp` in the spec, every thread must be in filter mode with a non-empty
-/// chain, and for every x86_64 syscall the spec does not allow unconditionally, the image's
-/// chain (run with nr, AUDIT_ARCH_X86_64 and zero arguments) must not return ALLOW or LOG.
+/// chain, and for every syscall the spec does not allow unconditionally, the image's chain
+/// (run with nr, the ABI's AUDIT_ARCH and zero arguments) must not return ALLOW or LOG — for
+/// the x86_64 ABI and for i386, which a 64-bit process reaches with `int 0x80`.
 /// Deliberately not compared: syscalls the spec decides on their arguments (a rule with
-/// `args`), other architectures' numbering (i386, x32), and what a refused syscall gets
-/// (errno, kill, trap): only "runs" versus "does not run" matters for privilege.
+/// `args`), the x32 ABI (numbers with bit 30 set; off unless the kernel is booted with it),
+/// and what a refused syscall gets (errno, kill, trap): only "runs" versus "does not run"
+/// matters for privilege.
 extension RestoredPrivilegeRule {
     static func seccompProblems(_ facts: RestoredImageFacts, spec: OCISpec) -> [String] {
         guard let profile = spec.json.value(atPath: ["linux", "seccomp"]), profile.objectValue != nil else { return [] }
-        let denied = SeccompProfileView(profile).syscallsNotAllowedUnconditionally
+        let view = SeccompProfileView(profile)
+        let abis = [SyscallTable.x86_64, SyscallTable.i386].map { ($0, view.syscallsNotAllowedUnconditionally(in: $0)) }
         var found: [String] = []
         // Threads of one process usually share a chain: evaluate each distinct chain once.
         var verdicts: [[[BPFInstruction]]: [String]] = [:]
@@ -24,20 +27,25 @@ extension RestoredPrivilegeRule {
                 found.append("\(task): seccomp filter \(thread.core.seccompFilter.map(String.init) ?? "none") is missing from seccomp.img or loops (allowed: the spec's filter)")
                 continue
             }
-            if verdicts[chain] == nil { verdicts[chain] = allowedBeyondSpec(chain, denied: denied) }
+            if verdicts[chain] == nil {
+                verdicts[chain] = abis.compactMap { table, denied in
+                    let allowed = allowedBeyondSpec(chain, denied: denied, arch: table.auditArch)
+                    return allowed.isEmpty ? nil : summarize(allowed) + (table.auditArch == SyscallTable.i386.auditArch ? " (i386)" : "")
+                }
+            }
             if let allowed = verdicts[chain], !allowed.isEmpty {
-                found.append("\(task): seccomp filter allows \(summarize(allowed)) which the spec's profile does not allow (allowed: the spec's syscalls)")
+                found.append("\(task): seccomp filter allows \(allowed.joined(separator: "; ")) which the spec's profile does not allow (allowed: the spec's syscalls)")
             }
         }
         return found
     }
 
     /// Names of `denied` syscalls the chain lets run; an unrunnable program is one entry.
-    static func allowedBeyondSpec(_ chain: [[BPFInstruction]], denied: [(name: String, number: Int)]) -> [String] {
+    static func allowedBeyondSpec(_ chain: [[BPFInstruction]], denied: [(name: String, number: Int)], arch: UInt32) -> [String] {
         var allowed: [String] = []
         for syscall in denied {
             do {
-                let action = try SeccompBPF.run(chain: chain, on: .init(nr: Int32(syscall.number)))
+                let action = try SeccompBPF.run(chain: chain, on: .init(nr: Int32(syscall.number), arch: arch))
                 if SeccompBPF.allows(action) { allowed.append(syscall.name) }
             } catch {
                 return ["an unreadable program (\(error.reason))"]
@@ -65,9 +73,9 @@ struct SeccompProfileView {
 
     static func allows(_ action: String) -> Bool { action == "SCMP_ACT_ALLOW" || action == "SCMP_ACT_LOG" }
 
-    /// x86_64 syscalls that the profile does not let run whatever their arguments, leaving
-    /// out those any rule decides on arguments.
-    var syscallsNotAllowedUnconditionally: [(name: String, number: Int)] {
+    /// The syscalls of `table` that the profile does not let run whatever their arguments,
+    /// leaving out those any rule decides on arguments.
+    func syscallsNotAllowedUnconditionally(in table: SyscallTable) -> [(name: String, number: Int)] {
         var conditional = Set<String>()
         var allowed = Set<String>()
         var refused = Set<String>()
@@ -77,7 +85,7 @@ struct SeccompProfileView {
             }
         }
         let defaultAllows = Self.allows(defaultAction)
-        return SyscallTableX86_64.numbers.compactMap { name, number in
+        return table.numbers.compactMap { name, number in
             guard !conditional.contains(name) else { return nil }
             let runs = allowed.contains(name) || (defaultAllows && !refused.contains(name))
             return runs ? nil : (name, number)

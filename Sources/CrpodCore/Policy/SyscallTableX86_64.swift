@@ -1,18 +1,5 @@
-/// x86_64 system call numbers by name (the kernel's arch/x86/entry/syscalls/syscall_64.tbl,
-/// `asm/unistd_64.h` up to 450, then 451-469 by hand from the 6.17 table). Pure data: seccomp profiles name syscalls, filters see numbers.
-public enum SyscallTableX86_64 {
-    /// name → number.
-    public static let numbers: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().compactMap { index, name in
-        name.isEmpty ? nil : (name, index)
-    })
-
-    /// The name of syscall `number`, or nil for an unassigned number.
-    public static func name(of number: Int) -> String? {
-        names.indices.contains(number) && !names[number].isEmpty ? names[number] : nil
-    }
-
-    /// Names indexed by number; "" for the unassigned gap between 334 and 424.
-    static let names: [String] = [
+extension SyscallTable {
+    static let x86_64Names: [String] = [
         "read", "write", "open", "close", "stat", "fstat", "lstat", "poll", "lseek", "mmap", "mprotect", "munmap",
         "brk", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "ioctl", "pread64", "pwrite64", "readv", "writev",
         "access", "pipe", "select", "sched_yield", "mremap", "msync", "mincore", "madvise", "shmget", "shmat",
@@ -62,9 +49,8 @@ public enum SyscallTableX86_64 {
         "pidfd_open", "clone3", "close_range", "openat2", "pidfd_getfd", "faccessat2", "process_madvise",
         "epoll_pwait2", "mount_setattr", "quotactl_fd", "landlock_create_ruleset", "landlock_add_rule",
         "landlock_restrict_self", "memfd_secret", "process_mrelease", "futex_waitv", "set_mempolicy_home_node",
-        // 451-469 (Linux 6.5-6.17)
-        "cachestat", "fchmodat2", "map_shadow_stack", "futex_wake", "futex_wait", "futex_requeue", "statmount", "listmount",
-        "lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules", "mseal", "setxattrat", "getxattrat", "listxattrat",
-        "removexattrat", "open_tree_attr", "file_getattr", "file_setattr",
+        "cachestat", "fchmodat2", "map_shadow_stack", "futex_wake", "futex_wait", "futex_requeue", "statmount",
+        "listmount", "lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules", "mseal", "setxattrat",
+        "getxattrat", "listxattrat", "removexattrat", "open_tree_attr", "file_getattr", "file_setattr",
     ]
 }
