@@ -126,6 +126,15 @@ struct RestoredPrivilegeRuleTests {
                 BPFInstruction(code: 0x06, k: SeccompBPF.retAllow),
             ] + x86_64Only)])
         },
+        .init(name: "seccomp chain over the kernel's length", expected: ["task 1: seccomp filter chain of", "over the kernel's 32768"]) { facts, spec in
+            ImageRuleBaseline.withSeccomp(&facts, &spec)
+            let long = [BPFInstruction](repeating: BPFInstruction(code: 0x04, k: 1), count: 4000) + [BPFInstruction(code: 0x06, k: SeccompBPF.retAllow)]
+            facts.seccomp = CRIUSeccomp(filters: (0..<9).map { CRIUSeccompFilter(program: long, prev: $0 == 0 ? nil : UInt32($0 - 1)) })
+            for index in facts.threads.indices { facts.threads[index].core.seccompFilter = 8 }
+        },
+        .init(name: "thousands of mounts", expected: ["mounts in the image", "over the 4096"]) { facts, _ in
+            facts.mountNamespaces[0].mounts += (0..<4100).map { number in ImageRuleBaseline.added { $0.fstype = 5; $0.mountpoint = "/m\(number)" } }
+        },
         .init(name: "/proc/sys read-write", expected: ["/proc/sys", "read-only"]) { facts, _ in
             ImageRuleBaseline.mount(&facts, at: "/proc/sys") { $0.flags &= ~CRIUMountEntry.readOnlyFlag }
         },

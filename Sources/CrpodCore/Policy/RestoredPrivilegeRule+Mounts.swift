@@ -20,9 +20,16 @@ extension RestoredPrivilegeRule {
         return view.maskedPaths + view.readonlyPaths
     }
 
+    /// More mounts than a container has (runc makes a few dozen) are refused unread: the
+    /// checks compare mounts with each other.
+    static let maxMounts = 4096
+
     static func mountProblems(_ namespace: RestoredMountNamespace, spec: OCISpec, host: ImageRuleHost) -> [String] {
         let view = SpecMountView(spec)
         let mounts = namespace.mounts
+        guard mounts.count <= maxMounts, view.specMounts.count <= maxMounts else {
+            return ["\(namespace.image): \(mounts.count) mounts in the image, \(view.specMounts.count) in the spec: over the \(maxMounts) the rule checks"]
+        }
         let ids = Set(mounts.map(\.mountID))
         let sharedIDs = Set(mounts.map(\.sharedID).filter { $0 != 0 })
         let image = namespace.image

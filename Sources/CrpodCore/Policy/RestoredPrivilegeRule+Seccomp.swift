@@ -9,13 +9,20 @@
 /// and what a refused syscall gets (errno, kill, trap): only "runs" versus "does not run"
 /// matters for privilege.
 extension RestoredPrivilegeRule {
+    /// The kernel's limit on the instructions of one thread's filters (MAX_INSNS_PER_PATH,
+    /// counting 4 per filter): CRIU cannot install a longer chain.
+    static let maxChainInstructions = 32768
+    /// Distinct chains evaluated per image; threads share a handful. More is refused, so a
+    /// hostile image cannot make the check run for minutes.
+    static let maxDistinctChains = 8
+
     static func seccompProblems(_ facts: RestoredImageFacts, spec: OCISpec) -> [String] {
         guard let profile = spec.json.value(atPath: ["linux", "seccomp"]), profile.objectValue != nil else { return [] }
         let view = SeccompProfileView(profile)
         let abis = [SyscallTable.x86_64, SyscallTable.i386].map { ($0, view.syscallsNotAllowedUnconditionally(in: $0)) }
         var found: [String] = []
         // Threads of one process usually share a chain: evaluate each distinct chain once.
-        var verdicts: [[[BPFInstruction]]: [String]] = [:]
+        var verdicts: [[[BPFInstruction]]: String?] = [:]
         for thread in facts.threads {
             let task = label(thread)
             guard thread.core.seccompMode == .filter else {
@@ -28,16 +35,26 @@ extension RestoredPrivilegeRule {
                 continue
             }
             if verdicts[chain] == nil {
-                verdicts[chain] = abis.compactMap { table, denied in
-                    let allowed = allowedBeyondSpec(chain, denied: denied, arch: table.auditArch)
-                    return allowed.isEmpty ? nil : summarize(allowed) + (table.auditArch == SyscallTable.i386.auditArch ? " (i386)" : "")
-                }
+                verdicts[chain] = verdicts.count < maxDistinctChains
+                    ? verdict(chain, abis: abis)
+                    : "more than \(maxDistinctChains) distinct filter chains, which the rule does not evaluate"
             }
-            if let allowed = verdicts[chain], !allowed.isEmpty {
-                found.append("\(task): seccomp filter allows \(allowed.joined(separator: "; ")) which the spec's profile does not allow (allowed: the spec's syscalls)")
-            }
+            if let problem = verdicts[chain] ?? nil { found.append("\(task): seccomp filter \(problem) (allowed: the spec's syscalls)") }
         }
         return found
+    }
+
+    /// What is wrong with one chain, or nil when it allows nothing the profile does not.
+    static func verdict(_ chain: [[BPFInstruction]], abis: [(SyscallTable, [(name: String, number: Int)])]) -> String? {
+        let length = chain.reduce(0) { $0 + $1.count + 4 }
+        guard length <= maxChainInstructions else {
+            return "chain of \(length) instructions is over the kernel's \(maxChainInstructions)"
+        }
+        let allowed: [String] = abis.compactMap { table, denied in
+            let names = allowedBeyondSpec(chain, denied: denied, arch: table.auditArch)
+            return names.isEmpty ? nil : summarize(names) + (table.auditArch == SyscallTable.i386.auditArch ? " (i386)" : "")
+        }
+        return allowed.isEmpty ? nil : "allows \(allowed.joined(separator: "; ")) which the spec's profile does not allow"
     }
 
     /// Names of `denied` syscalls the chain lets run; an unrunnable program is one entry.
