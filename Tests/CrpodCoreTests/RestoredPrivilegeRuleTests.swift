@@ -141,6 +141,12 @@ struct RestoredPrivilegeRuleTests {
         .init(name: "/sys read-write", expected: ["/sys", "read-only"]) { facts, _ in
             ImageRuleBaseline.mount(&facts, at: "/sys") { $0.flags &= ~CRIUMountEntry.readOnlyFlag }
         },
+        .init(name: "nosuid and nodev dropped from /dev/shm", expected: ["mount at /dev/shm lacks nosuid, nodev"]) { facts, _ in
+            ImageRuleBaseline.mount(&facts, at: "/dev/shm") { $0.flags &= ~0x6 }
+        },
+        .init(name: "a cgroup hierarchy made writable", expected: ["mount at /sys/fs/cgroup/memory is read-write", "read-only"]) { facts, _ in
+            ImageRuleBaseline.mount(&facts, at: "/sys/fs/cgroup/memory") { $0.flags &= ~CRIUMountEntry.readOnlyFlag }
+        },
         .init(name: "masked path removed", expected: ["/proc/keys", "masked"]) { facts, _ in
             facts.mountNamespaces[0].mounts.removeAll { $0.mountpoint == "/proc/keys" }
         },

@@ -90,9 +90,15 @@ struct SpecMountView {
     struct Mount {
         var destination: String
         var type: String
-        var readOnly: Bool
+        /// MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC as the spec's options ask.
+        var flags: UInt32
         var isBind: Bool
+
+        var readOnly: Bool { flags & CRIUMountEntry.readOnlyFlag != 0 }
     }
+
+    /// Mount options that restrict, and their per-mount flags (`ro` is checked on its own).
+    static let restrictingOptions: [(name: String, flag: UInt32)] = [("nosuid", 0x2), ("nodev", 0x4), ("noexec", 0x8)]
 
     let specMounts: [Mount]
     let readonlyPaths: [String]
@@ -103,7 +109,8 @@ struct SpecMountView {
             guard let destination = mount["destination"]?.stringValue else { return nil }
             let options = mount["options"]?.stringArrayValue ?? []
             let type = mount["type"]?.stringValue ?? ""
-            return Mount(destination: Self.clean(destination), type: type, readOnly: options.contains("ro"),
+            let flags = Self.restrictingOptions.filter { options.contains($0.name) }.reduce(options.contains("ro") ? CRIUMountEntry.readOnlyFlag : 0) { $0 | $1.flag }
+            return Mount(destination: Self.clean(destination), type: type, flags: flags,
                          isBind: type == "bind" || options.contains("bind") || options.contains("rbind"))
         }
         readonlyPaths = (spec.json.value(atPath: ["linux", "readonlyPaths"])?.stringArrayValue ?? []).map(Self.clean)
@@ -138,7 +145,7 @@ struct SpecMountView {
             guard ["cgroup", "cgroup2"].contains(mount.typeName) else {
                 return "mount at \(point) is \(mount.typeName) under the spec's cgroup mount (allowed: cgroup)"
             }
-            return cgroup.readOnly && !mount.isReadOnly ? "cgroup mount at \(point) is read-write but the spec's \(cgroup.destination) is read-only (allowed: read-only)" : nil
+            return flagProblem(mount, cgroup)
         }
         if readonlyPaths.contains(where: { same($0, point) }) {
             if let problem = selfBindProblem(mount, in: mounts) { return problem }
@@ -169,10 +176,19 @@ struct SpecMountView {
         guard types.contains(mount.typeName), mount.root == "/" else {
             return "mount at \(point) is \(mount.typeName) of \(mount.root) but the spec mounts \(specMount.type) there (allowed: \(specMount.type))"
         }
-        if specMount.readOnly && !mount.isReadOnly && !(specMount.type == "cgroup" && mount.typeName == "tmpfs") {
-            return "mount at \(point) is read-write but the spec mounts it read-only (allowed: read-only)"
+        // runc leaves the tmpfs holding cgroup v1 hierarchies writable (seen in real images).
+        return flagProblem(mount, specMount, checkReadOnly: !(specMount.type == "cgroup" && mount.typeName == "tmpfs"))
+    }
+
+    /// The image mount must carry the spec mount's `ro`, `nosuid`, `nodev` and `noexec`.
+    func flagProblem(_ mount: CRIUMountEntry, _ specMount: Mount, checkReadOnly: Bool = true) -> String? {
+        let point = mount.mountpoint
+        if checkReadOnly && specMount.readOnly && !mount.isReadOnly {
+            return "mount at \(point) is read-write but the spec's \(specMount.destination) is read-only (allowed: read-only)"
         }
-        return nil
+        let missing = Self.restrictingOptions.filter { specMount.flags & $0.flag != 0 && mount.flags & $0.flag == 0 }.map(\.name)
+        guard !missing.isEmpty else { return nil }
+        return "mount at \(point) lacks \(missing.joined(separator: ", ")) (allowed: with the spec's \(missing.joined(separator: ", ")))"
     }
 
     /// An external bind: runc's restore maps a spec bind's destination to its host source,
@@ -187,10 +203,10 @@ struct SpecMountView {
             guard same(key, point) else {
                 return "mount at \(point) binds the host source of \(key) elsewhere (allowed: at \(key))"
             }
-            return bind.readOnly && !mount.isReadOnly ? "bind mount at \(point) is read-write but the spec mounts it read-only (allowed: read-only)" : nil
+            return flagProblem(mount, bind)
         }
         if let cgroup = specMounts.last(where: { $0.type == "cgroup" && PathText.isUnder(key, $0.destination) }), same(key, point) {
-            return cgroup.readOnly && !mount.isReadOnly ? "cgroup mount at \(point) is read-write but the spec's \(cgroup.destination) is read-only (allowed: read-only)" : nil
+            return flagProblem(mount, cgroup)
         }
         return "mount at \(point) is an external bind mount (key \(key)) of a host path the spec does not bind (allowed: the spec's bind mounts)"
     }
