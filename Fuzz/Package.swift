@@ -35,6 +35,11 @@ let package = Package(
             path: "Sources/fuzz-validator"
         ),
         .executableTarget(
+            name: "fuzz-images",
+            dependencies: ["FuzzSupport", .product(name: "CrpodCore", package: crpod)],
+            path: "Sources/fuzz-images"
+        ),
+        .executableTarget(
             name: "fuzz-spec",
             dependencies: ["FuzzSupport", .product(name: "CrpodCore", package: crpod)],
             path: "Sources/fuzz-spec"

@@ -9,7 +9,7 @@
 #   Options (before the others): --no-build, --no-regressions (skip the replay that precedes
 #   fuzzing), --nice N (default 10), --seconds S (instead of MINUTES).
 #
-# Targets (default: all): fuzz-archive fuzz-validator fuzz-spec fuzz-proc.
+# Targets (default: all): fuzz-archive fuzz-validator fuzz-images fuzz-spec fuzz-proc.
 #
 # What it does:
 #   1. Builds Fuzz/ (a separate SwiftPM package using the root's library products) with
@@ -35,7 +35,7 @@ set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:${PATH:-/usr/bin:/bin}"
 
-ALL_TARGETS=(fuzz-archive fuzz-validator fuzz-spec fuzz-proc)
+ALL_TARGETS=(fuzz-archive fuzz-validator fuzz-images fuzz-spec fuzz-proc)
 SCRATCH=${CRPOD_FUZZ_SCRATCH:-.build-fuzz}
 SANITIZE=${CRPOD_FUZZ_SANITIZE:-fuzzer,address}
 KNOWN=Fuzz/known-findings.txt
@@ -180,10 +180,11 @@ run_target() {
     local before after log="$logdir/$t.log"
     before=$(find "$crashes" -type f | wc -l)
     say "fuzzing $t for ${seconds}s (log: $log)"
-    local rc=0
+    local rc=0 dict=()
+    [[ -f Fuzz/dict/$t.dict ]] && dict+=("-dict=Fuzz/dict/$t.dict")
     CRPOD_FUZZ_IGNORE=$(known_properties "$t") nice -n "$nice_level" "$bin/$t" "$corpus" "${seeds[@]}" \
         -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
-        -dict="Fuzz/dict/$t.dict" -artifact_prefix="$crashes/" >"$log" 2>&1 || rc=$?
+        "${dict[@]}" -artifact_prefix="$crashes/" >"$log" 2>&1 || rc=$?
     after=$(find "$crashes" -type f | wc -l)
     local runs rate cov ft units
     # (|| true: a crash while loading the corpus leaves no cov/ft line; set -e must not end the run)

@@ -28,6 +28,8 @@ public enum EngineError: Error, CustomStringConvertible {
     case policyRefused(problems: [String], operation: String = "restore")
     /// A spool item (or its sidecar) that cannot be used; it goes to failed/ with this reason.
     case spoolItemRefused(path: String, reason: String)
+    /// The checkpoint images would restore more privilege than the final spec gives (the image rule).
+    case imageRuleRefused(problems: [String])
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -69,6 +71,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return "\(operation) refused by policy:" + Self.list(problems)
         case let .spoolItemRefused(path, reason):
             return "spool item \(path) refused: \(reason)"
+        case let .imageRuleRefused(problems):
+            return "cannot restore: the checkpoint images would restore more than the spec allows (the image rule):" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

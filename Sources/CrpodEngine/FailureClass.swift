@@ -96,6 +96,7 @@ extension EngineError: ClassifiedError {
         case .archiveInvalid: return FailureClass(.badRequest, "archive_invalid")
         case .restoreRefused: return FailureClass(.refused, "restore_refused")
         case .policyRefused: return FailureClass(.refused, "policy_refused")
+        case .imageRuleRefused: return FailureClass(.refused, "image_rule_refused")
         case .spoolItemRefused: return FailureClass(.badRequest, "spool_item_refused")
         case let .step(_, cause): return FailureClass.of(cause)
         }

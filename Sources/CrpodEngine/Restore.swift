@@ -25,8 +25,10 @@ public struct RestoreRequest: Sendable, Codable {
     /// the restore reads this fd and never opens `importPath` again. nil: the engine opens
     /// `importPath` itself (following symlinks: the root CLI's own path).
     public var archiveFile: OpenedFile?
+    /// `--trust-archive` (root CLI only): skip the image rule, as podman does. Never on the wire.
+    public var trustArchive = false
 
-    /// The wire form leaves the policy out: a client never chooses its own.
+    /// The wire form leaves the policy and `trustArchive` out: a client never chooses its own.
     enum CodingKeys: String, CodingKey {
         case importPath, container, pod, name, rootfs, ignoreRootfs, tcpEstablished, fileLocks, keep, allowPrivatePID
     }

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import CrpodCore
 import CrpodLinux
 
@@ -14,6 +19,10 @@ extension Engine {
         if let pod {
             try checkPodCanTakeBack(pod, images: paths.images)
         }
+        let spec = try step("read \(record.bundle)/config.json") { try OCISpec(data: Data(Files.read(record.bundle + "/config.json")), context: "config.json") }
+        // The overlay is not mounted while checkpointed: paths outside /proc and /sys are looked up in the base rootfs.
+        try enforceImageRule(request, images: paths.images, spec: spec, rootPath: record.rootfs,
+                             lsmProfileGiven: SELinux.isEnabled && pod?.processLabel != nil)
         return try await withRollback("restore \(record.name)") { rollback in
             try adjustImages(paths.images, dropIPCObjects: pod?.shares.contains("ipc") ?? false,
                              hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil)

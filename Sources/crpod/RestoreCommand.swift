@@ -10,7 +10,7 @@ struct RestoreCommand: AsyncParsableCommand {
         crpod restore --import FILE [--pod POD] [--name NAME] [--rootfs DIR] ...
         crpod restore NAME
 
-        Every problem the restore plan finds is reported at once; nothing is changed then. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. Podman archives need --rootfs (their base is an image).
+        Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. Podman archives need --rootfs (their base is an image).
         """
     )
 
@@ -26,6 +26,8 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(name: .customLong("file-locks"), help: "Restore file locks.") var fileLocks = false
     @Flag(name: .customLong("allow-private-pid"), help: "Let a checkpoint with a private PID namespace into a pod that shares PID (it keeps a PID namespace of its own).")
     var allowPrivatePID = false
+    @Flag(name: .customLong("trust-archive"), help: "Skip the image rule (podman's stance): restore whatever credentials, capabilities, seccomp and mounts the checkpoint images hold. Root CLI only; the daemon never accepts it.")
+    var trustArchive = false
     @Flag(name: .customLong("print-stats"), help: "Print restore statistics as JSON (podman's keys).") var printStats = false
     @Flag(name: .shortAndLong, help: "Keep the extracted images and CRIU's logs.") var keep = false
     @Argument(help: "A container checkpointed in place (without --import).") var container: String?
@@ -41,6 +43,10 @@ struct RestoreCommand: AsyncParsableCommand {
         request.fileLocks = fileLocks
         request.allowPrivatePID = allowPrivatePID
         request.keep = keep
+        request.trustArchive = trustArchive
+        if trustArchive && global.remoteHost != nil {
+            throw ValidationError("--trust-archive is for the root CLI only: the daemon always applies the image rule")
+        }
         let outcome = try await global.client().restore(request)
         guard printStats else { return print(outcome.id) }
         try Output.json(RestoreStatsJSON(
