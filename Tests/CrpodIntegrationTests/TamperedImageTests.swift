@@ -99,12 +99,16 @@ struct TamperedImageTests {
         }
     }
 
+    /// Controls through the same decode/re-encode pipeline: the codec is lossless, and the rule
+    /// leaves honest archives alone — with CRIU's options, and private PID into a PID-sharing pod.
     @Test("decoded and re-encoded unchanged, the images restore and keep counting", arguments: [
         ("identity", [String]()), ("identity", ["--tcp-established", "--file-locks"]), ("uid1000", []),
+        ("identity", ["--allow-private-pid"]),
     ])
     func untamperedRestores(variant: String, flags: [String]) async throws {
         try await withCrpod { crpod in
-            let archive = try await crpod.sourceCheckpoint(flags: flags)
+            let privatePID = flags.contains("--allow-private-pid")
+            let archive = try await crpod.sourceCheckpoint(flags: privatePID ? [] : flags, targetSharesPID: privatePID)
             let control = try await crpod.tamperedArchive(from: archive, variant: variant)
             if variant == "identity" {
                 let checked = control.report["checked"] ?? ""
@@ -156,10 +160,10 @@ struct TamperedImageTests {
 }
 
 extension CrpodInstance {
-    /// Pods pa and pb, and the counter checkpointed out of pa.
-    func sourceCheckpoint(flags: [String] = []) async throws -> String {
-        try await ok(["pod", "create", "pa"])
-        try await ok(["pod", "create", "pb"])
+    /// Pods pa and pb (sharing ipc, net, uts; pb also pid if asked), and the counter checkpointed out of pa.
+    func sourceCheckpoint(flags: [String] = [], targetSharesPID: Bool = false) async throws -> String {
+        try await ok(["pod", "create", "--share", "ipc,net,uts", "pa"])
+        try await ok(["pod", "create", "--share", targetSharesPID ? "ipc,net,uts,pid" : "ipc,net,uts", "pb"])
         return try await checkpointedCounter(pod: "pa", flags: flags).archive
     }
 
