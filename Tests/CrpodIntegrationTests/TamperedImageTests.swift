@@ -208,3 +208,27 @@ func allStrings(inJSON bytes: [UInt8]) throws -> [String] {
     }
     return walk(try JSONSerialization.jsonObject(with: Data(bytes)))
 }
+
+/// The refusal matcher itself, on literal problem texts (no root needed): a wrong matcher would
+/// make the refusal tests pass on unrelated words or fail on a correct refusal.
+@Suite("tampered images: refusal matcher")
+struct TamperRefusalMatcherTests {
+    @Test("fields and paths count only as whole names")
+    func wholeNames() {
+        #expect(mentions("task 1: creds.cap_eff 000001fffeffffff exceeds 00000000a80425fb", "cap_eff"))
+        #expect(!mentions("cap_effective raised", "cap_eff"))
+        #expect(mentions("uid 0, spec says 1000", "uid") && !mentions("euid 0, fsuid 0", "uid"))
+        #expect(!mentions("mount /proc/sys is read-write", "/sys") && !mentions("/sys/fs/cgroup mount", "/sys"))
+        #expect(mentions("mount /sys: read-write, the spec mounts it read-only", "/sys"))
+    }
+
+    @Test("a mount refusal names the mount point and what is wrong with it on one line")
+    func mountLines() {
+        let tamper = ImageTamper(variant: "proc-sys-rw", mount: true)
+        let report = ["path": "/proc/sys"]
+        #expect(tamper.missing(in: "restore refused:\n- task 1: mount /proc/sys is not read-only", report: report).isEmpty)
+        #expect(!tamper.missing(in: "/proc/sys\nsomething is read-only", report: report).isEmpty)
+        #expect(!tamper.missing(in: "full CRIU log kept at /tmp/x/root/logs: mount failed", report: report).isEmpty)
+        #expect(ImageTamper(variant: "uid0", fields: ["uid", "euid"]).missing(in: "euid 0 (spec 1000)", report: [:]) == ["uid"])
+    }
+}
