@@ -21,7 +21,9 @@ struct ImageTamper: Sendable, CustomTestStringConvertible {
         ImageTamper(variant: "uid0", fields: ["uid", "euid"]),   // spec.dump says uid 1000, the images 0
         ImageTamper(variant: "gid0", fields: ["gid"]),
     ]
-    static let mounts = ["proc-sys-rw", "sys-rw", "unmasked", "new-sysfs", "host-bind"].map { ImageTamper(variant: $0, mount: true) }
+    static let mounts = ["proc-sys-rw", "sys-rw", "unmasked", "new-sysfs", "host-bind", "host-bind-crash"].map { ImageTamper(variant: $0, mount: true) }
+    /// Variants CRIU itself cannot restore today (no source for the bind; a BUG() on the crash form).
+    static let criuRefuses: Set = ["host-bind", "host-bind-crash"]
     static let all = credentials + mounts
     /// Through the daemon's API and spool too (issue 10's "Done when": capabilities and mounts).
     static let daemon = capabilities + mounts.filter { ["proc-sys-rw", "unmasked"].contains($0.variant) }
@@ -128,7 +130,7 @@ struct TamperedImageTests {
     /// The mutation check, kept as a test: the same archives with the rule turned off restore, and
     /// what was tampered with is what the process got — so each refusal above refuses something real.
     @Test("--trust-archive (root CLI only) turns the rule off: the tampered privilege really arrives",
-          arguments: ImageTamper.all.filter { $0.variant != "host-bind" })   // CRIU itself finds no source for that bind
+          arguments: ImageTamper.all.filter { !ImageTamper.criuRefuses.contains($0.variant) })
     func trustArchiveLetsTamperThrough(tamper: ImageTamper) async throws {
         try await withCrpod { crpod in
             let archive = try await crpod.sourceCheckpoint()
@@ -178,7 +180,8 @@ extension CrpodInstance {
         let outcome = try await attempt()
         #expect(try processesInCgroups() == processes, "no container process runs", sourceLocation: sourceLocation)
         #expect(Processes.pids(withArgument: victim).isEmpty, "no process named \(victim)", sourceLocation: sourceLocation)
-        #expect(try await leftovers() == before, "nothing left behind", sourceLocation: sourceLocation)
+        let after = try await leftovers()
+        #expect(after == before, "left behind: \(after.filter { !before.contains($0) })", sourceLocation: sourceLocation)
         #expect(try await ok(["ps", "-a", "-q"]) == containers, "no container added", sourceLocation: sourceLocation)
         #expect(try await sha256(archive) == bytes, "archive unchanged", sourceLocation: sourceLocation)
         return outcome

@@ -249,6 +249,8 @@ elif case == "unmasked": mounts(unmask)
 elif case == "new-sysfs": mounts(lambda e: new_mount(e, 2, "/host-sys", "sysfs"))
 # The host's /etc as an external bind at /host-etc, keyed by its destination as runc keys the spec's binds.
 elif case == "host-bind": mounts(lambda e: new_mount(e, 5, "/host-etc", "/etc", f6=(2, b"/etc"), f18=(2, b"/host-etc")))
+# The same with the old ext_mount flag set too: CRIU 4.x hits BUG() on it (and leaves its cgroup yard mounted).
+elif case == "host-bind-crash": mounts(lambda e: new_mount(e, 5, "/host-etc", "/etc", f6=(2, b"/etc"), f13=(0, 1), f18=(2, b"/host-etc")))
 else: sys.exit("unknown case " + case)
 
 manifest = json.loads(member("crpod-manifest.json"))
