@@ -7,16 +7,10 @@ import Testing
 /// check except the one under test.
 extension CrpodInstance {
     func hostileArchive(from archive: String, case name: String) async throws -> String {
-        let script = base + "/hostile.py"
-        if !Files.exists(script) { try Files.writeAtomically(script, Array(hostileArchivePython.utf8)) }
         let plain = base + "/source.tar"
-        if !Files.exists(plain) {
-            let unpacked = try await runner.run("/usr/bin/zstd", ["-d", "-q", "-f", "-o", plain, archive])
-            try #require(unpacked.succeeded, "zstd: \(unpacked.stderr)")
-        }
+        try await decompressOnce(archive, to: plain)
         let output = base + "/hostile-\(name).tar" + (name == "bomb" ? ".zst" : "")
-        let built = try await runner.run("/usr/bin/python3", [script, plain, output, name, base])
-        try #require(built.succeeded, "hostile.py \(name): \(built.stderr)")
+        _ = try await runPython("hostile.py", hostileArchivePython, [plain, output, name, base])
         return output
     }
 }

@@ -8,12 +8,13 @@ import Testing
 
 extension CrpodInstance {
     /// A counter in pod `pod`, checkpointed into an archive; returns the archive path and the
-    /// last count logged before the checkpoint.
-    func checkpointedCounter(pod: String, name: String = "c", rootfs: String = PrivilegedHost.rootfs) async throws -> (archive: String, lastCount: Int) {
+    /// last count logged before the checkpoint. `flags` go to `crpod checkpoint`.
+    func checkpointedCounter(pod: String, name: String = "c", rootfs: String = PrivilegedHost.rootfs,
+                             flags: [String] = []) async throws -> (archive: String, lastCount: Int) {
         try await ok(["run", "--name", name, "--pod", pod, "--rootfs", rootfs, "--"] + busyCounter)
         #expect(try await eventually { lastCount(try await ok(["logs", name])) ?? 0 >= 3 })
         let archive = base + "/\(name).tar.zst"
-        try await ok(["checkpoint", "--export", archive, name])
+        try await ok(["checkpoint", "--export", archive] + flags + [name])
         return (archive, try #require(lastCount(try await ok(["logs", name]))))
     }
 
