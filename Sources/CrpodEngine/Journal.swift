@@ -42,11 +42,23 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var temporaries: [UndoStep]
 }
 
-/// The journal directory `<root>/journal`.
+/// The journal directory `<root>/journal`, and beside it `<root>/leases`: while an operation
+/// runs it holds a `FileLease` on `leases/<id>.lock`, so its entry is told apart from a dead
+/// operation's even when the operation runs (partly) without the state lock.
 struct Journal: Sendable {
     let directory: String
 
+    var leaseDirectory: String { Files.parent(of: directory) + "/leases" }
     func path(_ id: String) -> String { directory + "/" + id + ".json" }
+    func leasePath(_ id: String) -> String { leaseDirectory + "/" + id + ".lock" }
+
+    /// Taken before the entry is first written, released after it is removed.
+    func lease(_ id: String) throws -> FileLease {
+        try step("take journal lease \(leasePath(id))") {
+            try Files.makeDirectories(leaseDirectory, mode: 0o700)
+            return try FileLease.acquire(leasePath(id))
+        }
+    }
 
     func write(_ entry: JournalEntry, id: String) throws {
         let data = try JSONEncoder().encode(entry)
@@ -56,16 +68,32 @@ struct Journal: Sendable {
         }
     }
 
-    func remove(_ id: String) { try? Files.removeTree(path(id)) }
+    func remove(_ id: String) {
+        try? Files.removeTree(path(id))
+        try? Files.removeTree(leasePath(id))
+    }
 
-    /// Entries left by operations that did not finish; an unreadable entry is reported with an
-    /// empty step list (and removed by the caller like any other).
+    /// Entries left by operations that died (their lease is free); an unreadable entry is
+    /// reported with no entry (and removed by the caller like any other). Entries of
+    /// operations still running — in this process or another — are not leftovers.
     func leftovers() -> [(id: String, entry: JournalEntry?)] {
         guard let names = try? Files.listDirectory(directory) else { return [] }
-        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { name in
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().compactMap { name in
             let id = String(name.dropLast(5))
+            guard !FileLease.isHeld(leasePath(id)) else { return nil }
+            // Read after the lease check: an operation that just finished removed its entry first.
+            guard Files.exists(path(id)) else { return nil }
             let entry = (try? Files.read(path(id))).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: Data($0)) }
             return (id, entry)
+        }
+    }
+
+    /// Leases whose operation died before writing its entry or after removing it.
+    func removeStaleLeases() {
+        guard let names = try? Files.listDirectory(leaseDirectory) else { return }
+        for name in names where name.hasSuffix(".lock") {
+            let id = String(name.dropLast(5))
+            if !Files.exists(path(id)) && !FileLease.isHeld(leasePath(id)) { try? Files.removeTree(leasePath(id)) }
         }
     }
 }

@@ -30,11 +30,13 @@ extension Engine {
         try await store.withLock { await reconcileHoldingLock() }
     }
 
-    /// Every journal entry present while the lock is held belongs to an operation that died
-    /// (operations journal only under the lock): its steps are undone in reverse.
+    /// Every journal entry whose lease is free belongs to an operation that died (a live one
+    /// holds its lease, also while it works outside the state lock): its steps are undone in
+    /// reverse.
     @discardableResult
     func reconcileHoldingLock() async -> ReconcileReport {
         var report = ReconcileReport()
+        defer { journal.removeStaleLeases() }
         for (id, entry) in journal.leftovers() {
             guard let entry else {
                 logger.error("unreadable journal entry removed", metadata: ["entry": "\(journal.path(id))"])

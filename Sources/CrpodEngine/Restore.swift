@@ -87,12 +87,7 @@ extension Engine {
     /// was and nothing behind (runtime state, cgroup directories, mounts, directories, record).
     public func restore(_ request: RestoreRequest) async throws -> RestoreOutcome {
         try request.validate()
-        return try await locked {
-            if let path = request.importPath {
-                let file = try request.archiveFile ?? step("open archive \(path)") { try ArchiveFile.open(path: path) }
-                return try await restoreImport(file, request)
-            }
-            return try await restoreInPlace(try store.container(request.container ?? ""), request)
-        }
+        if let path = request.importPath { return try await restoreImport(request, path: path) }
+        return try await locked { try await restoreInPlace(try store.container(request.container ?? ""), request) }
     }
 }

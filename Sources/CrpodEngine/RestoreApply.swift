@@ -17,7 +17,7 @@ extension Engine {
         var spec = try restoredSpec(archive.spec, plan: plan, rootPath: record.overlay.target)
         try replaceMissingBindSources(&spec, containerDirectory: store.containerDirectory(record.id), hostname: pod?.hostname ?? plan.containerName)
         try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
-        try enforceImageRule(request, images: archive.imagesDirectory, spec: spec, rootPath: record.overlay.target, lsmProfileGiven: plan.lsmProfile != nil)
+        try enforceImageRule(request, images: archive.imagesDirectory, facts: archive.imageFacts, spec: spec, rootPath: record.overlay.target, lsmProfileGiven: plan.lsmProfile != nil)
         if pod == nil { record.namespaceHolder = try await holdExternalNamespaces(&spec, original: archive.spec, owner: record.name, rollback: rollback) }
         clampRLimits(&spec)
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }

@@ -11,19 +11,34 @@ enum ImageRuleCheck {
     /// Every problem the rule finds (empty: the images stay within the spec). An image that
     /// cannot be read or decoded is a problem too: the rule cannot vouch for it.
     static func problems(images: String, spec: OCISpec, rootPath: String?, lsmProfileGiven: Bool = false) -> [String] {
-        let facts: RestoredImageFacts
+        problems(readFacts(images: images), spec: spec, rootPath: rootPath, lsmProfileGiven: lsmProfileGiven)
+    }
+
+    /// Reads and decodes what the rule looks at (the slow part: an import does it before it
+    /// takes the state lock).
+    static func readFacts(images: String) -> Result<RestoredImageFacts, UnreadableImages> {
         do {
             let names = try Files.listDirectory(images)
             let present = Set(names)
-            facts = try RestoredImageFacts.read(imageNames: names) { name in
+            return .success(try RestoredImageFacts.read(imageNames: names) { name in
                 present.contains(name) ? try Files.read(images + "/" + name, limit: imageLimit) : nil
-            }
+            })
         } catch {
-            return ["the checkpoint images cannot be checked: \(error)"]
+            return .failure(UnreadableImages(problem: "the checkpoint images cannot be checked: \(error)"))
         }
-        var host = host(spec: spec, rootPath: rootPath)
-        host.lsmProfileGiven = lsmProfileGiven
-        return RestoredPrivilegeRule.problems(facts, spec: spec, host: host)
+    }
+
+    /// The rule on facts already read, against the final spec.
+    static func problems(_ reading: Result<RestoredImageFacts, UnreadableImages>, spec: OCISpec, rootPath: String?,
+                         lsmProfileGiven: Bool) -> [String] {
+        switch reading {
+        case let .failure(unreadable):
+            return [unreadable.problem]
+        case let .success(facts):
+            var host = host(spec: spec, rootPath: rootPath)
+            host.lsmProfileGiven = lsmProfileGiven
+            return RestoredPrivilegeRule.problems(facts, spec: spec, host: host)
+        }
     }
 
     /// The spec's masked and read-only paths that do not exist here: /proc and /sys paths
@@ -39,15 +54,26 @@ enum ImageRuleCheck {
     }
 }
 
+/// Images the rule could not read or decode; the rule reports it as a problem.
+struct UnreadableImages: Error, Sendable {
+    let problem: String
+}
+
 extension Engine {
     /// Refuses the restore with every problem when the images would restore more than the spec
     /// gives a fresh container; `--trust-archive` (root CLI only) skips it.
     func enforceImageRule(_ request: RestoreRequest, images: String, spec: OCISpec, rootPath: String?, lsmProfileGiven: Bool) throws {
+        try enforceImageRule(request, images: images, facts: nil, spec: spec, rootPath: rootPath, lsmProfileGiven: lsmProfileGiven)
+    }
+
+    /// The same with the image facts read earlier (nil: read them now).
+    func enforceImageRule(_ request: RestoreRequest, images: String, facts: Result<RestoredImageFacts, UnreadableImages>?,
+                          spec: OCISpec, rootPath: String?, lsmProfileGiven: Bool) throws {
         guard !request.trustArchive else {
             logger.warning("image rule skipped (--trust-archive)", metadata: ["path": "\(images)"])
             return
         }
-        let problems = ImageRuleCheck.problems(images: images, spec: spec, rootPath: rootPath, lsmProfileGiven: lsmProfileGiven)
+        let problems = ImageRuleCheck.problems(facts ?? ImageRuleCheck.readFacts(images: images), spec: spec, rootPath: rootPath, lsmProfileGiven: lsmProfileGiven)
         if !problems.isEmpty { throw EngineError.imageRuleRefused(problems: problems) }
     }
 }

@@ -20,23 +20,42 @@ struct ImportedArchive: Sendable {
     let config: CheckpointConfig
     let spec: OCISpec
     let deletedFiles: [String]
+    /// Read from the images before the lock is taken (they depend on nothing live).
+    var planFacts: ArchivePlanFacts?
+    /// What the image rule needs, decoded; nil when the archive is trusted (`--trust-archive`).
+    var imageFacts: Result<RestoredImageFacts, UnreadableImages>?
 
     var imagesDirectory: String { directory + "/" + CheckpointMember.checkpointDirectory }
 }
 
 extension Engine {
-    func restoreImport(_ file: OpenedFile, _ request: RestoreRequest) async throws -> RestoreOutcome {
-        try await withRollback("restore \(file.path)") { rollback in
-            let work = try makeWorkDirectory(prefix: "restore", archiveBytes: file.size, rollback: rollback, keep: request.keep)
-            // Extraction reads and writes up to gigabytes: on its own thread, never the pool's.
-            let archive = try await BlockingThread.run("extract \(file.path)") { _ in
-                try extractAndValidate(file, into: work + "/archive")
-            }
-            FaultPoint.restoreAfterExtract.hit()
+    /// An import in two stages. Without the state lock: extraction, hashing, validation and
+    /// reading the images, into a work directory of its own (journaled, so a crash there is
+    /// undone too) — so `max_jobs` restores really overlap. Under the lock: planning against
+    /// live state (pod, names, PIDs) and applying (container directory, cgroups, runtime, record).
+    func restoreImport(_ request: RestoreRequest, path: String) async throws -> RestoreOutcome {
+        try await withStagedRollback("restore \(path)", prepare: { rollback in
+            let file = try request.archiveFile ?? step("open archive \(path)") { try ArchiveFile.open(path: path) }
+            return try await prepareImport(file, request, rollback: rollback)
+        }, apply: { archive, rollback in
             let pod = try request.pod.flatMap(existingPod)
             let plan = try await planRestore(archive, pod: pod, request: request)
             return try await applyRestore(plan, archive: archive, pod: pod, request: request, rollback: rollback)
+        })
+    }
+
+    /// The lock-free stage: the archive extracted and validated, its images read.
+    func prepareImport(_ file: OpenedFile, _ request: RestoreRequest, rollback: Rollback) async throws -> ImportedArchive {
+        let work = try makeWorkDirectory(prefix: "restore", archiveBytes: file.size, rollback: rollback, keep: request.keep)
+        // Extraction reads and writes up to gigabytes: on its own thread, never the pool's.
+        let archive = try await BlockingThread.run("extract \(file.path)") { [trust = request.trustArchive] _ in
+            var archive = try extractAndValidate(file, into: work + "/archive")
+            archive.planFacts = try archivePlanFacts(archive)
+            archive.imageFacts = trust ? nil : ImageRuleCheck.readFacts(images: archive.imagesDirectory)
+            return archive
         }
+        FaultPoint.restoreAfterExtract.hit()
+        return archive
     }
 
     /// The pod named by `reference`, or nil when there is none (the planner then reports
@@ -106,7 +125,7 @@ extension Engine {
 
     /// Gathers archive, pod and host facts and asks the pure planner; all problems at once.
     func planRestore(_ archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest) async throws -> RestorePlan {
-        let archiveFacts = try archivePlanFacts(archive)
+        let archiveFacts = try archive.planFacts ?? archivePlanFacts(archive)
         let podFacts = try pod.map(podPlanFacts)
         let host = await hostPlanFacts(needsPodSupport: request.pod != nil)
         let options = RestorePlanOptions(

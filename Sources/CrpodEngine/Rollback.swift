@@ -5,14 +5,17 @@ import CrpodCore
 import CrpodLinux
 
 /// Undo steps collected while a multi-step operation runs. Each is journaled before it is
-/// needed; on failure they run in reverse, on success only the temporaries are undone.
+/// needed; on failure they run in reverse, on success only the temporaries are undone. The
+/// journal entry is covered by a lease while the operation lives, so the entry of an operation
+/// working outside the state lock is not mistaken for a dead one's.
 final class Rollback: @unchecked Sendable {
     private let undo: @Sendable (UndoStep) async -> Void
     private let journal: Journal
     private let id: String
     private var entry: JournalEntry
     private var successActions: [() async -> Void] = []
-    private var committed = false
+    private var lease: FileLease?
+    private var finished = false
 
     init(operation: String, journal: Journal, undo: @escaping @Sendable (UndoStep) async -> Void) {
         self.undo = undo
@@ -24,12 +27,17 @@ final class Rollback: @unchecked Sendable {
     /// Records `step` (on disk first) so a failure — or a crash — undoes it.
     func add(_ step: UndoStep) throws {
         entry.steps.append(step)
-        try journal.write(entry, id: id)
+        try writeEntry()
     }
 
     /// Records a temporary that goes away however the operation ends.
     func addTemporary(_ step: UndoStep) throws {
         entry.temporaries.append(step)
+        try writeEntry()
+    }
+
+    private func writeEntry() throws {
+        if lease == nil { lease = try journal.lease(id) }
         try journal.write(entry, id: id)
     }
 
@@ -37,16 +45,24 @@ final class Rollback: @unchecked Sendable {
     func onSuccess(_ action: @escaping () async -> Void) { successActions.append(action) }
 
     func commit() async {
-        committed = true
+        guard !finished else { return }
+        finished = true
         for action in successActions { await action() }
         for step in entry.temporaries.reversed() { await undo(step) }
-        journal.remove(id)
+        close()
     }
 
+    /// Undoes everything registered; a no-op once the operation committed or was rolled back.
     func run() async {
-        guard !committed else { return }
+        guard !finished else { return }
+        finished = true
         for step in (entry.steps + entry.temporaries).reversed() { await undo(step) }
+        close()
+    }
+
+    private func close() {
         journal.remove(id)
+        lease?.release()
     }
 }
 
@@ -60,6 +76,31 @@ extension Engine {
             let value = try await body(rollback)
             await rollback.commit()
             return value
+        } catch {
+            await rollback.run()
+            throw error
+        }
+    }
+
+    /// An operation in two stages sharing one journaled rollback: `prepare` runs without the
+    /// state lock and may only create what is private to it (a work directory); `apply` runs
+    /// under the lock, which is held until what it created is committed or undone, so no other
+    /// operation ever sees half of it.
+    func withStagedRollback<Prepared, T>(_ operation: String, prepare: (Rollback) async throws -> Prepared,
+                                         apply: (Prepared, Rollback) async throws -> T) async throws -> T {
+        let rollback = Rollback(operation: operation, journal: journal) { step in await self.undo(step) }
+        do {
+            let prepared = try await prepare(rollback)
+            return try await locked {
+                do {
+                    let value = try await apply(prepared, rollback)
+                    await rollback.commit()
+                    return value
+                } catch {
+                    await rollback.run()
+                    throw error
+                }
+            }
         } catch {
             await rollback.run()
             throw error
