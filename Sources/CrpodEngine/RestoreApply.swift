@@ -7,24 +7,26 @@ import CrpodDrivers
 import CrpodLinux
 
 extension Engine {
-    /// Builds the container (directory, rootfs, spec), fixes the CRIU images for the target
-    /// pod, and restores through the runtime. Every step registers its undo.
+    /// The executor: runs the import's recipe (CrpodCore) step by step — container directory
+    /// and rootfs, final spec, checks, image edits, the runtime — registering each undo step of
+    /// the recipe before the stage that needs it.
     func applyRestore(_ plan: RestorePlan, archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, rollback: Rollback) async throws -> RestoreOutcome {
+        let recipe = restoreRecipe(plan, archive: archive, request: request)
         let base = try baseRootfs(archive, request)
-        var record = restoredRecord(plan, archive: archive, rootfs: base)
-        try prepareRootfs(record, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
+        var record = restoredRecord(recipe, archive: archive, rootfs: base)
+        try prepareRootfs(record, recipe: recipe, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
         FaultPoint.restoreAfterRootfs.hit()
-        var spec = try restoredSpec(archive.spec, plan: plan, rootPath: record.overlay.target)
-        try replaceMissingBindSources(&spec, containerDirectory: store.containerDirectory(record.id), hostname: pod?.hostname ?? plan.containerName)
+        var spec = try restoredSpec(archive.spec, recipe: recipe)
+        try replaceMissingBindSources(&spec, containerDirectory: recipe.layout.directory, hostname: pod?.hostname ?? plan.containerName)
         try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
-        try enforceImageRule(request, images: archive.imagesDirectory, facts: archive.imageFacts, spec: spec, rootPath: record.overlay.target, lsmProfileGiven: plan.lsmProfile != nil)
-        if pod == nil { record.namespaceHolder = try await holdExternalNamespaces(&spec, original: archive.spec, owner: record.name, rollback: rollback) }
-        clampRLimits(&spec)
-        try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
-        try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
+        try enforceImageRule(request, images: archive.imagesDirectory, facts: archive.imageFacts, spec: spec, rootPath: recipe.layout.rootfs, lsmProfileGiven: plan.lsmProfile != nil)
+        record.namespaceHolder = try await holdNamespaces(&spec, recipe: recipe, owner: record.name, rollback: rollback)
+        spec = spec.clampingRLimits(to: recipe.rlimitCeilings)
+        try step("write \(recipe.layout.config)") { try Files.writeAtomically(recipe.layout.config, Array(try spec.data())) }
+        try applyImageEdits(recipe.imageEdits, images: archive.imagesDirectory)
         FaultPoint.restoreBeforeRuntime.hit()
-        let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, request: request,
-                                               lsm: (plan.lsmProfile, plan.lsmMountContext), rollback: rollback)
+        try register(.runtime, of: recipe, rollback: rollback)
+        let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, engine: recipe.engine, keepWork: request.keep, rollback: rollback)
         FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
         try store.save(record)
@@ -33,15 +35,38 @@ extension Engine {
                               runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes)
     }
 
+    /// The recipe for `plan`, from what the import read and this host's limits.
+    func restoreRecipe(_ plan: RestorePlan, archive: ImportedArchive, request: RestoreRequest) -> RestoreRecipe {
+        let ceilings = Dictionary(ResourceLimits.current().map { ($0.name, $0.hard) }, uniquingKeysWith: { first, _ in first })
+        let input = RestoreRecipeInput(
+            containerDirectory: store.containerDirectory(plan.containerID),
+            imageNames: (try? Files.listDirectory(archive.imagesDirectory)) ?? [],
+            joinedByPath: Set(archive.spec.namespaces.filter { $0.path != nil }.map(\.type)),
+            rlimitCeilings: ceilings, tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks,
+            timeLimit: settings.runtimeTimeLimit)
+        return RestoreRecipe.make(plan: plan, input: input)
+    }
+
+    /// Journals the recipe's undo step of `stage` (the namespace holder's needs its identity).
+    func register(_ stage: RestoreStage, of recipe: RestoreRecipe, holder: ProcessIdentity? = nil, rollback: Rollback) throws {
+        guard let undo = recipe.undo(for: stage) else { return }
+        switch undo.action {
+        case let .removeTree(path): try rollback.add(.removeTree(path))
+        case let .unmount(path): try rollback.add(.unmount(path))
+        case let .deleteRuntime(id, cgroup): try rollback.add(.deleteRuntime(id: id, cgroup: cgroup))
+        case .stopNamespaceHolder: if let holder { try rollback.add(.terminate(holder)) }
+        }
+    }
+
     /// runc marked the namespaces a standalone container joined by path (podman's
     /// /run/netns/...) as external at checkpoint; CRIU then needs a namespace handed in by
     /// path at restore. A crpod-pause holds a fresh one for the container's lifetime.
-    func holdExternalNamespaces(_ spec: inout OCISpec, original: OCISpec, owner: String, rollback: Rollback) async throws -> ProcessIdentity? {
-        let external = [NamespaceKind.net].filter { original.namespacePath(type: $0.ociType) != nil }
-        guard !external.isEmpty else { return nil }
-        let holder = try await launchPause(owner: "container \(owner)", shares: external.map(\.rawValue), hostname: nil, procsFiles: [])
-        try rollback.add(.terminate(holder))
-        for kind in external { spec.joinNamespace(type: kind.ociType, path: kind.procPath(pid: holder.pid)) }
+    func holdNamespaces(_ spec: inout OCISpec, recipe: RestoreRecipe, owner: String, rollback: Rollback) async throws -> ProcessIdentity? {
+        let kinds = recipe.heldNamespaces.compactMap { type in NamespaceKind.table.first { $0.ociType == type }?.kind }
+        guard !kinds.isEmpty else { return nil }
+        let holder = try await launchPause(owner: "container \(owner)", shares: kinds.map(\.rawValue), hostname: nil, procsFiles: [])
+        try register(.namespaceHolder, of: recipe, holder: holder, rollback: rollback)
+        for kind in kinds { spec.joinNamespace(type: kind.ociType, path: kind.procPath(pid: holder.pid)) }
         return holder
     }
 
@@ -62,22 +87,22 @@ extension Engine {
         throw EngineError.invalidInput(what: "rootfs", detail: "the archive's base rootfs (\(image)) is not a directory here: pass --rootfs DIR")
     }
 
-    func restoredRecord(_ plan: RestorePlan, archive: ImportedArchive, rootfs: String) -> ContainerRecord {
-        let directory = store.containerDirectory(plan.containerID)
+    func restoredRecord(_ recipe: RestoreRecipe, archive: ImportedArchive, rootfs: String) -> ContainerRecord {
+        let layout = recipe.layout
         return ContainerRecord(
-            id: plan.containerID, name: plan.containerName, podID: plan.podID, podName: plan.podName, rootfs: rootfs,
-            bundle: directory + "/bundle",
-            overlay: Mounts.Overlay(lower: rootfs, upper: directory + "/upper", work: directory + "/work", target: directory + "/rootfs"),
-            cgroupPath: plan.cgroupsPath, command: archive.spec.processArgs, env: archive.spec.processEnv,
-            workdir: archive.spec.json["process"]?["cwd"]?.stringValue ?? "/", logPath: directory + "/ctr.log",
+            id: recipe.plan.containerID, name: recipe.plan.containerName, podID: recipe.plan.podID, podName: recipe.plan.podName,
+            rootfs: rootfs, bundle: layout.bundle,
+            overlay: Mounts.Overlay(lower: rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs),
+            cgroupPath: recipe.plan.cgroupsPath, command: archive.spec.processArgs, env: archive.spec.processEnv,
+            workdir: archive.spec.json["process"]?["cwd"]?.stringValue ?? "/", logPath: layout.log,
             created: timestamp(), state: "restoring")
     }
 
     /// Container directory, the overlay upper rebuilt from rootfs-diff.tar + deleted.files, the mount.
-    func prepareRootfs(_ record: ContainerRecord, archive: ImportedArchive, ignoreRootfs: Bool, rollback: Rollback) throws {
-        let directory = store.containerDirectory(record.id)
+    func prepareRootfs(_ record: ContainerRecord, recipe: RestoreRecipe, archive: ImportedArchive, ignoreRootfs: Bool, rollback: Rollback) throws {
+        let directory = recipe.layout.directory
         let overlay = record.overlay
-        try rollback.add(.removeTree(directory))
+        try register(.containerDirectory, of: recipe, rollback: rollback)
         try step("create container directory \(directory)") {
             for dir in [directory, overlay.upper, overlay.work, overlay.target, record.bundle] { try Files.makeDirectories(dir, mode: 0o700) }
         }
@@ -92,53 +117,43 @@ extension Engine {
                 try RootfsDiff.apply(tarPath: diff, upperDirectory: overlay.upper, deletedFiles: archive.deletedFiles)
             }
         }
-        try rollback.add(.unmount(overlay.target))
+        try register(.rootfsMount, of: recipe, rollback: rollback)
         try step("mount overlay on \(overlay.target)") { try Mounts.mount(overlay) }
     }
 
-    /// The archive's spec repointed by the plan (CrpodCore's pure patch), after refusing joins
-    /// of namespaces that are not a pod's.
-    func restoredSpec(_ original: OCISpec, plan: RestorePlan, rootPath: String) throws -> OCISpec {
+    /// The archive's spec patched by the recipe, after refusing joins of namespaces that are
+    /// not a pod's.
+    func restoredSpec(_ original: OCISpec, recipe: RestoreRecipe) throws -> OCISpec {
         if let foreign = original.foreignNamespaceJoins.first {
             throw EngineError.archiveInvalid(path: CheckpointMember.spec, problems: [
                 "\(CheckpointMember.spec) joins the \(foreign.type) namespace at \(foreign.path ?? "") — only a pod's ipc, network, uts, pid and cgroup namespaces can be joined"])
         }
-        return original.restored(by: plan, rootPath: rootPath)
+        return recipe.patchedSpec(original)
     }
 
-    /// CRIU would re-create every SysV object of a shared IPC namespace (other members'
-    /// included: "Failed to create shm set: File exists") and write the checkpoint's hostname
-    /// into a joined UTS namespace. Drop the former, rewrite the latter to the pod's hostname.
-    func adjustImages(_ images: String, dropIPCObjects: Bool, hostname: String?) throws {
-        let names = try step("list \(images)") { try Files.listDirectory(images) }
-        if dropIPCObjects {
-            for name in CRIUIPCImages.objectImages(in: names) {
+    /// Runs the recipe's image edits (see `RestoreImageEdit`) in the image directory.
+    func applyImageEdits(_ edits: [RestoreImageEdit], images: String) throws {
+        for edit in edits {
+            switch edit {
+            case let .remove(name):
                 try step("drop \(name)") { try Files.removeTree(images + "/" + name) }
+            case let .setHostname(name, hostname):
+                let path = images + "/" + name
+                let rewritten = try step("rewrite \(name) to hostname \(hostname)") { try CRIUUtsns.rewrite(Files.read(path), nodename: hostname) }
+                try step("write \(path)") { try Files.writeAtomically(path, rewritten, mode: 0o600) }
             }
-        }
-        guard let hostname else { return }
-        for name in names where name.hasPrefix("utsns-") && name.hasSuffix(".img") {
-            let path = images + "/" + name
-            let rewritten = try step("rewrite \(name) to hostname \(hostname)") { try CRIUUtsns.rewrite(Files.read(path), nodename: hostname) }
-            try step("write \(path)") { try Files.writeAtomically(path, rewritten, mode: 0o600) }
         }
     }
 
     /// runc restore with a new output pipe; returns the runtime's duration and CRIU's statistics.
-    func runtimeRestore(_ record: ContainerRecord, images: String, request: RestoreRequest,
-                        lsm: (profile: String?, mountContext: String?), rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
+    /// The caller has registered the runtime's undo step.
+    func runtimeRestore(_ record: ContainerRecord, images: String, engine: RestoreEngineOptions, keepWork: Bool,
+                        rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
         let runtime = try runtime()
         let work = store.containerDirectory(record.id) + "/restore-work"
         try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
-        if !request.keep { rollback.onSuccess { try? Files.removeTree(work) } }
-        try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
-        var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
-        options.manageCgroupsMode = "soft"
-        options.timeLimit = settings.runtimeTimeLimit
-        options.tcpEstablished = request.tcpEstablished
-        options.fileLocks = request.fileLocks
-        options.lsmProfile = lsm.profile
-        options.lsmMountContext = lsm.mountContext
+        if !keepWork { rollback.onSuccess { try? Files.removeTree(work) } }
+        let options = runtimeOptions(engine, images: images, work: work, bundle: record.bundle)
         let started = ContinuousClock.now
         do {
             try await withOutputPipe(logPath: record.logPath) { output in
@@ -150,6 +165,18 @@ extension Engine {
             throw EngineError.step("restore \(record.name)" + (kept.map { " (full CRIU log kept at \($0))" } ?? ""), cause: error)
         }
         return (microseconds(since: started), readRestoreStatistics(work))
+    }
+
+    /// The recipe's engine options as runc's restore flags.
+    func runtimeOptions(_ engine: RestoreEngineOptions, images: String, work: String, bundle: String) -> RestoreOptions {
+        var options = RestoreOptions(imagePath: images, workPath: work, bundle: bundle, pidFile: bundle + "/pid")
+        options.manageCgroupsMode = engine.manageCgroupsMode
+        options.timeLimit = engine.timeLimit
+        options.tcpEstablished = engine.tcpEstablished
+        options.fileLocks = engine.fileLocks
+        options.lsmProfile = engine.lsmProfile
+        options.lsmMountContext = engine.lsmMountContext
+        return options
     }
 
     /// Copies `log` to `<root>/logs/<name>-<random>.log`; the copy's path, or nil if there was nothing to keep.

@@ -24,11 +24,18 @@ extension Engine {
         try enforceImageRule(request, images: paths.images, spec: spec, rootPath: record.rootfs,
                              lsmProfileGiven: SELinux.isEnabled && pod?.processLabel != nil)
         return try await withRollback("restore \(record.name)") { rollback in
-            try adjustImages(paths.images, dropIPCObjects: pod?.shares.contains("ipc") ?? false,
-                             hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil)
-            let lsm = (pod?.processLabel.map { "selinux:" + $0 }, pod?.mountLabel)
-            let outcome = try await runtimeRestore(record, images: paths.images, request: request,
-                                                   lsm: SELinux.isEnabled ? lsm : (nil, nil), rollback: rollback)
+            let names = try step("list \(paths.images)") { try Files.listDirectory(paths.images) }
+            try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: pod?.shares.contains("ipc") ?? false,
+                                                       hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil),
+                                images: paths.images)
+            var engine = RestoreEngineOptions(tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks,
+                                              timeLimit: settings.runtimeTimeLimit)
+            if SELinux.isEnabled {
+                engine.lsmProfile = pod?.processLabel.map { "selinux:" + $0 }
+                engine.lsmMountContext = pod?.mountLabel
+            }
+            try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
+            let outcome = try await runtimeRestore(record, images: paths.images, engine: engine, keepWork: request.keep, rollback: rollback)
             record.state = "running"
             try store.save(record)
             if !request.keep { rollback.onSuccess { try? Files.removeTree(paths.images) } }

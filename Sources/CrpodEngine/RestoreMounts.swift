@@ -5,8 +5,8 @@ import CrpodCore
 import CrpodLinux
 
 /// Host-side pieces of an imported spec that only existed on the machine that made the
-/// checkpoint: bind-mount sources (podman's hosts, resolv.conf, .containerenv, /dev/shm) and
-/// rlimits above this host's hard limits.
+/// checkpoint: bind-mount sources (podman's hosts, resolv.conf, .containerenv, /dev/shm).
+/// (Rlimits above this host's hard limits are lowered by the recipe: `clampingRLimits`.)
 extension Engine {
     /// Files podman bind-mounts into every container, with the content a stand-in gets.
     static let standInFiles: [String: String] = [
@@ -37,19 +37,5 @@ extension Engine {
             mounts[index] = .object(mount)
         }
         spec.json.setValue(.array(mounts), atPath: ["mounts"])
-    }
-
-    /// Lowers spec rlimits to this host's hard limits (root here may lack CAP_SYS_RESOURCE).
-    func clampRLimits(_ spec: inout OCISpec) {
-        guard let limits = spec.json.value(atPath: ["process", "rlimits"])?.arrayValue else { return }
-        let hard = Dictionary(ResourceLimits.current().map { ($0.name, $0.hard) }, uniquingKeysWith: { first, _ in first })
-        let clamped: [JSONValue] = limits.map { entry in
-            guard case var .object(limit) = entry, let type = limit["type"]?.stringValue, let max = hard[type] else { return entry }
-            for key in ["soft", "hard"] {
-                if let value = limit[key]?.uint64Value, value > max { limit[key] = JSONValue(max) }
-            }
-            return .object(limit)
-        }
-        spec.json.setValue(.array(clamped), atPath: ["process", "rlimits"])
     }
 }
