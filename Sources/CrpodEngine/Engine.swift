@@ -9,6 +9,9 @@ public struct Engine: Sendable {
     public let store: StateStore
     public let runner: ToolRunner
     public let logger: Logger
+    /// The container engine restores and rollbacks talk to; nil: runc (`runtime()`). Tests put
+    /// a recording double here; a native CRIU engine would be chosen here too.
+    var engineOverride: (any ContainerEngine)? = nil
 
     public init(settings: EngineSettings, logger: Logger = Logger(label: "crpod")) {
         self.settings = settings
@@ -19,6 +22,12 @@ public struct Engine: Sendable {
 
     func cgroups() throws -> CgroupSet {
         try step("read cgroup layout") { CgroupSet(layout: try CgroupLayout.current()) }
+    }
+
+    /// The engine behind `ContainerEngine` (runc unless overridden).
+    func containerEngine() throws -> any ContainerEngine {
+        if let engineOverride { return engineOverride }
+        return try runtime()
     }
 
     func runtime() throws -> RuncDriver {

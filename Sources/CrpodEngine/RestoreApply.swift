@@ -5,6 +5,7 @@ import CrpodArchive
 import CrpodCore
 import CrpodDrivers
 import CrpodLinux
+import SystemPackage
 
 extension Engine {
     /// The executor: runs the import's recipe (CrpodCore) step by step — container directory
@@ -23,16 +24,28 @@ extension Engine {
         record.namespaceHolder = try await holdNamespaces(&spec, recipe: recipe, owner: record.name, rollback: rollback)
         spec = spec.clampingRLimits(to: recipe.rlimitCeilings)
         try step("write \(recipe.layout.config)") { try Files.writeAtomically(recipe.layout.config, Array(try spec.data())) }
-        try applyImageEdits(recipe.imageEdits, images: archive.imagesDirectory)
+        let outcome = try await withOutputPipe(logPath: record.logPath) { output in
+            try await restoreThroughEngine(recipe, record: record, images: archive.imagesDirectory, stdio: output, keepWork: request.keep, rollback: rollback)
+        }
+        logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
+        return outcome
+    }
+
+    /// The recipe's last stages, once the container directory, its rootfs and config.json
+    /// exist: the image edits, the runtime's undo step, the container engine's restore, the
+    /// record. Talks to the engine only through `ContainerEngine` (tested with a recording double).
+    func restoreThroughEngine(_ recipe: RestoreRecipe, record: ContainerRecord, images: String, stdio: FileDescriptor?,
+                              keepWork: Bool, rollback: Rollback) async throws -> RestoreOutcome {
+        var record = record
+        try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
         try register(.runtime, of: recipe, rollback: rollback)
-        let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, engine: recipe.engine, keepWork: request.keep, rollback: rollback)
+        let outcome = try await engineRestore(record, images: images, engine: recipe.engine, stdio: stdio, keepWork: keepWork, rollback: rollback)
         FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
         try store.save(record)
-        logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
-        return RestoreOutcome(id: record.id, name: record.name, podID: plan.podID, podName: plan.podName,
-                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes)
+        return RestoreOutcome(id: record.id, name: record.name, podID: recipe.plan.podID, podName: recipe.plan.podName,
+                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: recipe.plan.notes)
     }
 
     /// The recipe for `plan`, from what the import read and this host's limits.
@@ -145,20 +158,18 @@ extension Engine {
         }
     }
 
-    /// runc restore with a new output pipe; returns the runtime's duration and CRIU's statistics.
-    /// The caller has registered the runtime's undo step.
-    func runtimeRestore(_ record: ContainerRecord, images: String, engine: RestoreEngineOptions, keepWork: Bool,
-                        rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
-        let runtime = try runtime()
+    /// The container engine's restore, its output to `stdio`; returns its duration and CRIU's
+    /// statistics. The caller has registered the runtime's undo step.
+    func engineRestore(_ record: ContainerRecord, images: String, engine: RestoreEngineOptions, stdio: FileDescriptor?, keepWork: Bool,
+                       rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
+        let containerEngine = try containerEngine()
         let work = store.containerDirectory(record.id) + "/restore-work"
         try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
         if !keepWork { rollback.onSuccess { try? Files.removeTree(work) } }
         let options = runtimeOptions(engine, images: images, work: work, bundle: record.bundle)
         let started = ContinuousClock.now
         do {
-            try await withOutputPipe(logPath: record.logPath) { output in
-                try await runtime.restore(id: record.id, options: options, stdio: output, logPath: record.bundle + "/runtime.log")
-            }
+            try await containerEngine.restore(id: record.id, options: options, stdio: stdio, logPath: record.bundle + "/runtime.log")
         } catch {
             // The rollback removes the container directory: keep CRIU's full log where it can be read.
             let kept = keepLog(work + "/restore.log", as: "restore-\(record.name)")

@@ -35,7 +35,9 @@ extension Engine {
                 engine.lsmMountContext = pod?.mountLabel
             }
             try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
-            let outcome = try await runtimeRestore(record, images: paths.images, engine: engine, keepWork: request.keep, rollback: rollback)
+            let outcome = try await withOutputPipe(logPath: record.logPath) { output in
+                try await engineRestore(record, images: paths.images, engine: engine, stdio: output, keepWork: request.keep, rollback: rollback)
+            }
             record.state = "running"
             try store.save(record)
             if !request.keep { rollback.onSuccess { try? Files.removeTree(paths.images) } }

@@ -116,7 +116,7 @@ extension Engine {
         case let .terminate(process): try? Processes.terminate(process, grace: 1)
         case let .deleteRuntime(id, cgroup):
             Processes.killAll(commandLineContaining: id)
-            if let runtime = try? runtime() { try? await runtime.delete(id: id, force: true) }
+            if let engine = try? containerEngine() { try? await engine.delete(id: id, force: true, logPath: nil) }
             removeRuntimeDirectory(id: id)
             removeCgroupKillingMembers(cgroup)
         }
