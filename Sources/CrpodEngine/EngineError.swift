@@ -24,6 +24,9 @@ public enum EngineError: Error, CustomStringConvertible {
     case restoreRefused(problems: [String])
     /// The daemon's restore policy refuses the archive's spec; nothing was started.
     case policyRefused(problems: [String])
+    /// The runtime restored the container but some of its tasks are outside its cgroup (in
+    /// some hierarchy); they were killed.
+    case restoreMisplaced(container: String, problems: [String])
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -63,6 +66,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return problems.count == 1 ? problems[0] : "cannot restore:" + Self.list(problems)
         case let .policyRefused(problems):
             return "restore refused by policy:" + Self.list(problems)
+        case let .restoreMisplaced(container, problems):
+            return "restored container \(container) is not in its own cgroup (its tasks were killed):" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

@@ -23,7 +23,7 @@ extension Engine {
         try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
         FaultPoint.restoreBeforeRuntime.hit()
         let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, request: request,
-                                               lsm: (plan.lsmProfile, plan.lsmMountContext), rollback: rollback)
+                                               lsm: (plan.lsmProfile, plan.lsmMountContext), sourceCgroup: archive.spec.cgroupsPath, rollback: rollback)
         FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
         try store.save(record)
@@ -125,7 +125,8 @@ extension Engine {
 
     /// runc restore with a new output pipe; returns the runtime's duration and CRIU's statistics.
     func runtimeRestore(_ record: ContainerRecord, images: String, request: RestoreRequest,
-                        lsm: (profile: String?, mountContext: String?), rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
+                        lsm: (profile: String?, mountContext: String?), sourceCgroup: String?,
+                        rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
         let runtime = try runtime()
         let work = store.containerDirectory(record.id) + "/restore-work"
         try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
@@ -133,6 +134,8 @@ extension Engine {
         try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
         var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
         options.manageCgroupsMode = "soft"
+        try pinRestoreCgroup(record)
+        let strays = try sourceCgroup.map { $0 == record.cgroupPath ? [] : try missingCgroupAncestors($0) } ?? []
         options.tcpEstablished = request.tcpEstablished
         options.fileLocks = request.fileLocks
         options.lsmProfile = lsm.profile
@@ -147,7 +150,9 @@ extension Engine {
             let kept = keepLog(work + "/restore.log", as: "restore-\(record.name)")
             throw EngineError.step("restore \(record.name)" + (kept.map { " (full CRIU log kept at \($0))" } ?? ""), cause: error)
         }
-        return (microseconds(since: started), readRestoreStatistics(work))
+        let duration = microseconds(since: started)
+        try verifyRestoredPlacement(record, strays: strays)
+        return (duration, readRestoreStatistics(work))
     }
 
     /// Copies `log` to `<root>/logs/<name>-<random>.log`; the copy's path, or nil if there was nothing to keep.
