@@ -19,6 +19,7 @@ extension Engine {
         try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
         if pod == nil { record.namespaceHolder = try await holdExternalNamespaces(&spec, original: archive.spec, owner: record.name, rollback: rollback) }
         clampRLimits(&spec)
+        let limitNotes = try dropUnavailableLimits(&spec, cgroup: record.cgroupPath)
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
         try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
         FaultPoint.restoreBeforeRuntime.hit()
@@ -29,7 +30,7 @@ extension Engine {
         try store.save(record)
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
         return RestoreOutcome(id: record.id, name: record.name, podID: plan.podID, podName: plan.podName,
-                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes)
+                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes + limitNotes)
     }
 
     /// runc marked the namespaces a standalone container joined by path (podman's
@@ -135,6 +136,7 @@ extension Engine {
         var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
         options.manageCgroupsMode = "soft"
         try pinRestoreCgroup(record)
+        try refuseCheckpointFromAnotherCgroupMode(images)
         let strays = try sourceCgroup.map { $0 == record.cgroupPath ? [] : try missingCgroupAncestors($0) } ?? []
         options.tcpEstablished = request.tcpEstablished
         options.fileLocks = request.fileLocks

@@ -83,4 +83,33 @@ extension Engine {
         }
         throw EngineError.restoreMisplaced(container: record.name, problems: wrong.map(\.description))
     }
+
+    /// On cgroup v2 only: the checkpoint's resource limits whose controller the container's
+    /// parent cgroup does not have are dropped, with a note (on v1 each has its hierarchy).
+    func dropUnavailableLimits(_ spec: inout OCISpec, cgroup: String) throws -> [String] {
+        let layout = try step("read cgroup layout") { try CgroupLayout.current() }
+        guard layout.mode == .unified, let v2 = CgroupSet(layout: layout).v2 else { return [] }
+        // runc creates missing ancestors and enables what each one offers down the path, so the
+        // nearest existing ancestor's controllers are what the container can get.
+        let parent = Files.parent(of: cgroup)
+        let existing = ([parent] + CgroupSet.ancestors(of: parent).reversed().dropFirst() + ["/"]).first { v2.exists($0) } ?? "/"
+        let available = (try? v2.controllers(of: existing)) ?? []
+        return spec.dropLimits(withoutControllers: Set(available), parent: existing)
+    }
+
+    /// On a unified (v2-only) layout, refuses a checkpoint taken on a v1 or hybrid host: its
+    /// cgroup.img names v1 hierarchies this host cannot mount, and its mount tree holds the
+    /// v1 cgroup bind mounts runc made there, which runc restores on v2 as one cgroup2 mount
+    /// (CRIU: "No mapping for …(null) mountpoint"). Cross-mode migration is not supported.
+    func refuseCheckpointFromAnotherCgroupMode(_ images: String) throws {
+        let layout = try step("read cgroup layout") { try CgroupLayout.current() }
+        let path = images + "/" + CRIUCgroupImage.name
+        guard layout.mode == .unified, Files.exists(path) else { return }
+        let bytes = try step("read \(path)") { try Files.read(path) }
+        let v1 = try step("read \(path)") { try CRIUCgroupImage.v1Controllers(bytes) }
+        guard !v1.isEmpty else { return }
+        throw EngineError.restoreRefused(problems: [
+            "the checkpoint was taken on a cgroup v1 or hybrid host (it records the v1 hierarchies \(v1.joined(separator: " "))); "
+                + "this host uses cgroup v2 only, where runc cannot restore its v1 cgroup mounts: restore it on a v1 or hybrid host"])
+    }
 }
