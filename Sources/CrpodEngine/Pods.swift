@@ -51,8 +51,11 @@ extension Engine {
         let cgroups = try cgroups()
         let cgroupPath = pod.cgroupPath
         try rollback.add(.removeCgroup(cgroupPath))
-        let delegated = try step("create pod cgroup \(cgroupPath)") { try cgroups.createDelegating(cgroupPath) }
-        // cgroup v2 forbids processes in a cgroup that hands controllers to its children.
+        // cgroup v2 forbids processes in a cgroup that hands controllers to its children, so a
+        // delegating pod keeps its infra in a child cgroup. Not when members share the infra's
+        // cgroup namespace: its root would then be that child, and members would see `/../<id>`.
+        let delegate = !pod.shares.contains(NamespaceKind.cgroup.rawValue)
+        let delegated = try step("create pod cgroup \(cgroupPath)") { try cgroups.createDelegating(cgroupPath, delegateFromLeaf: delegate) }
         let infraCgroup = delegated.isEmpty ? cgroupPath : cgroupPath + "/" + Self.infraCgroupName
         if infraCgroup != cgroupPath { try step("create \(infraCgroup)") { try cgroups.create(infraCgroup) } }
         FaultPoint.podAfterCgroup.hit()

@@ -90,10 +90,12 @@ extension Engine {
         let layout = try step("read cgroup layout") { try CgroupLayout.current() }
         guard layout.mode == .unified, let v2 = CgroupSet(layout: layout).v2 else { return [] }
         // runc creates missing ancestors and enables what each one offers down the path, so the
-        // nearest existing ancestor's controllers are what the container can get.
+        // nearest existing ancestor's controllers are what the container can get — unless that
+        // ancestor holds processes itself (a pod's infra): then only its subtree_control.
         let parent = Files.parent(of: cgroup)
         let existing = ([parent] + CgroupSet.ancestors(of: parent).reversed().dropFirst() + ["/"]).first { v2.exists($0) } ?? "/"
-        let available = (try? v2.controllers(of: existing)) ?? []
+        let busy = existing != "/" && !((try? v2.processes(in: existing)) ?? []).isEmpty
+        let available = busy ? v2.subtreeControl(of: existing) : (try? v2.controllers(of: existing)) ?? []
         return spec.dropLimits(withoutControllers: Set(available), parent: existing)
     }
 

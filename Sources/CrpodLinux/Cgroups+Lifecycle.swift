@@ -11,6 +11,12 @@ extension CgroupV2Manager {
         return events.split(separator: "\n").contains("populated 1")
     }
 
+    /// The controllers `cgroup` hands its children (its `cgroup.subtree_control`).
+    public func subtreeControl(of cgroup: String) -> [String] {
+        guard let dir = try? directory(cgroup), let text = try? Files.readText(dir + "/cgroup.subtree_control") else { return [] }
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
     /// Enables, in `cgroup.subtree_control` of `cgroup`, every controller its parent hands it
     /// (its `cgroup.controllers`), so cgroups made below it can use them. Returns them; none
     /// when the parent delegates nothing (a hybrid host, or a unified view of one: there the
@@ -27,21 +33,22 @@ extension CgroupV2Manager {
 extension CgroupSet {
     /// Creates `cgroup` in every hierarchy and, in cgroup v2, enables the delegated controllers
     /// in the subtree_control of each directory this call created (never in one that already
-    /// existed: those belong to whoever made them). Returns the controllers the cgroup passes
-    /// on to its children; when there are any, its own processes must live in a child cgroup
-    /// (v2's no-internal-processes rule).
-    public func createDelegating(_ cgroup: String) throws(LinuxError) -> [String] {
+    /// existed: those belong to whoever made them) — of `cgroup` itself only when
+    /// `delegateFromLeaf`. Returns the controllers `cgroup` passes on to its children; when
+    /// there are any, its own processes must live in a child cgroup (v2 allows no processes
+    /// in a cgroup that delegates).
+    public func createDelegating(_ cgroup: String, delegateFromLeaf: Bool) throws(LinuxError) -> [String] {
         let made = v2.map { tree in Self.ancestors(of: cgroup).filter { !tree.exists($0) } } ?? []
         try create(cgroup)
         guard let v2 else { return [] }
         var enabled: [String] = []
         do {
-            for dir in made { enabled = try v2.enableControllers(in: dir) }
+            for dir in made where dir != cgroup || delegateFromLeaf { enabled = try v2.enableControllers(in: dir) }
         } catch {
             try? remove(cgroup)
             throw error
         }
-        return made.last == cgroup ? enabled : []
+        return delegateFromLeaf && made.last == cgroup ? enabled : []
     }
 
     /// `/a/b/c` → `/a`, `/a/b`, `/a/b/c`.
