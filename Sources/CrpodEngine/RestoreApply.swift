@@ -20,17 +20,18 @@ extension Engine {
         try enforceImageRule(request, images: archive.imagesDirectory, spec: spec, rootPath: record.overlay.target, lsmProfileGiven: plan.lsmProfile != nil)
         if pod == nil { record.namespaceHolder = try await holdExternalNamespaces(&spec, original: archive.spec, owner: record.name, rollback: rollback) }
         clampRLimits(&spec)
+        let limitNotes = try dropUnavailableLimits(&spec, cgroup: record.cgroupPath)
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(try spec.data())) }
         try adjustImages(archive.imagesDirectory, dropIPCObjects: plan.dropIPCObjectImages, hostname: plan.keepTargetHostname)
         FaultPoint.restoreBeforeRuntime.hit()
         let outcome = try await runtimeRestore(record, images: archive.imagesDirectory, request: request,
-                                               lsm: (plan.lsmProfile, plan.lsmMountContext), rollback: rollback)
+                                               lsm: (plan.lsmProfile, plan.lsmMountContext), sourceCgroup: archive.spec.cgroupsPath, rollback: rollback)
         FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
         try store.save(record)
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
         return RestoreOutcome(id: record.id, name: record.name, podID: plan.podID, podName: plan.podName,
-                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes)
+                              runtimeRestoreDuration: outcome.duration, criuStatistics: outcome.statistics, notes: plan.notes + limitNotes)
     }
 
     /// runc marked the namespaces a standalone container joined by path (podman's
@@ -126,7 +127,8 @@ extension Engine {
 
     /// runc restore with a new output pipe; returns the runtime's duration and CRIU's statistics.
     func runtimeRestore(_ record: ContainerRecord, images: String, request: RestoreRequest,
-                        lsm: (profile: String?, mountContext: String?), rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
+                        lsm: (profile: String?, mountContext: String?), sourceCgroup: String?,
+                        rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
         let runtime = try runtime()
         let work = store.containerDirectory(record.id) + "/restore-work"
         try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
@@ -135,6 +137,9 @@ extension Engine {
         var options = RestoreOptions(imagePath: images, workPath: work, bundle: record.bundle, pidFile: record.bundle + "/pid")
         options.manageCgroupsMode = "soft"
         options.timeLimit = settings.runtimeTimeLimit
+        try pinRestoreCgroup(record)
+        try refuseCheckpointFromAnotherCgroupMode(images)
+        let strays = try sourceCgroup.map { $0 == record.cgroupPath ? [] : try missingCgroupAncestors($0) } ?? []
         options.tcpEstablished = request.tcpEstablished
         options.fileLocks = request.fileLocks
         options.lsmProfile = lsm.profile
@@ -149,7 +154,9 @@ extension Engine {
             let kept = keepLog(work + "/restore.log", as: "restore-\(record.name)")
             throw EngineError.step("restore \(record.name)" + (kept.map { " (full CRIU log kept at \($0))" } ?? ""), cause: error)
         }
-        return (microseconds(since: started), readRestoreStatistics(work))
+        let duration = microseconds(since: started)
+        try verifyRestoredPlacement(record, strays: strays)
+        return (duration, readRestoreStatistics(work))
     }
 
     /// Copies `log` to `<root>/logs/<name>-<random>.log`; the copy's path, or nil if there was nothing to keep.

@@ -28,7 +28,7 @@ extension Engine {
                              hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil)
             let lsm = (pod?.processLabel.map { "selinux:" + $0 }, pod?.mountLabel)
             let outcome = try await runtimeRestore(record, images: paths.images, request: request,
-                                                   lsm: SELinux.isEnabled ? lsm : (nil, nil), rollback: rollback)
+                                                   lsm: SELinux.isEnabled ? lsm : (nil, nil), sourceCgroup: nil, rollback: rollback)
             record.state = "running"
             try store.save(record)
             if !request.keep { rollback.onSuccess { try? Files.removeTree(paths.images) } }
