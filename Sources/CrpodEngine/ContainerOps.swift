@@ -70,7 +70,12 @@ extension Engine {
                 return try await waitUntilStopped(record, runtime: runtime)
             }
         }
-        try await step("kill \(record.name)") { try await runtime.kill(id: record.id, signal: SIGKILL, all: true) }
+        // cgroup.kill (v2) kills every task in the container's cgroup at once, wherever runc's
+        // own bookkeeping thinks they are; runc's kill then covers an init outside it.
+        try step("kill the cgroup of \(record.name)") { try cgroups().kill(record.cgroupPath) }
+        if let state = try await runtime.state(id: record.id), state.status.rawValue != "stopped" {
+            try await step("kill \(record.name)") { try await runtime.kill(id: record.id, signal: SIGKILL, all: true) }
+        }
         try await waitUntilStopped(record, runtime: runtime)
     }
 
@@ -102,7 +107,7 @@ extension Engine {
             try await step("runtime delete \(record.name)") { try await runtime.delete(id: record.id, force: true) }
         }
         let cgroups = try cgroups()
-        try step("remove cgroup \(record.cgroupPath)") { try cgroups.remove(record.cgroupPath) }
+        try step("remove cgroup \(record.cgroupPath)") { try cgroups.killAndRemove(record.cgroupPath) }
         if let holder = record.namespaceHolder {
             try step("stop the namespace holder of \(record.name)") { try Processes.terminate(holder, grace: 2) }
         }

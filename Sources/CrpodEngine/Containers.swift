@@ -107,7 +107,9 @@ extension Engine {
             cgroupPath: (pod?.cgroupPath ?? settings.cgroupParent) + "/" + id,
             command: request.command, env: request.env, workdir: request.workdir,
             logPath: directory + "/ctr.log", created: timestamp(), state: "created")
-        let spec = try step("generate OCI spec") { try SpecBuilder.build(specRequest(for: record, pod: pod, seccomp: request.seccomp ?? .defaultProfile)) }
+        var specRequest = specRequest(for: record, pod: pod, seccomp: request.seccomp ?? .defaultProfile)
+        specRequest.annotations[CRIUContainerConfig.annotation] = try writeCRIUConfig(record)
+        let spec = try step("generate OCI spec") { try SpecBuilder.build(specRequest) }
         let data = try step("encode OCI spec") { try spec.data() }
         try step("write \(record.bundle)/config.json") { try Files.writeAtomically(record.bundle + "/config.json", Array(data), mode: 0o600) }
         return record

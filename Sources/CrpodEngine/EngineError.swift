@@ -30,6 +30,9 @@ public enum EngineError: Error, CustomStringConvertible {
     case spoolItemRefused(path: String, reason: String)
     /// The checkpoint images would restore more privilege than the final spec gives (the image rule).
     case imageRuleRefused(problems: [String])
+    /// The runtime restored the container but some of its tasks are outside its cgroup (in
+    /// some hierarchy); they were killed.
+    case restoreMisplaced(container: String, problems: [String])
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -73,6 +76,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return "spool item \(path) refused: \(reason)"
         case let .imageRuleRefused(problems):
             return "cannot restore: the checkpoint images would restore more than the spec allows (the image rule):" + Self.list(problems)
+        case let .restoreMisplaced(container, problems):
+            return "restored container \(container) is not in its own cgroup (its tasks were killed):" + Self.list(problems)
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

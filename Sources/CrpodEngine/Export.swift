@@ -25,7 +25,7 @@ extension Engine {
             }
         }
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
-        let spec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
+        let spec = try step("read \(record.bundle)/config.json") { try exportedSpec(Files.read(record.bundle + "/config.json")) }
         // Through the caller's directory fd when it opened one (the API confines it that way).
         let target = request.exportDirectory.map { $0.anchoredPath(String(destination.split(separator: "/").last ?? "")) } ?? destination
         try await withRollback("export \(destination)") { rollback in
@@ -85,5 +85,16 @@ extension Engine {
         for entry in record.env { command += ["--env", entry] }
         if record.workdir != "/" { command += ["--workdir", record.workdir] }
         return command + ["--"] + record.command
+    }
+}
+
+extension Engine {
+    /// config.json as spec.dump: without the `org.criu.config` annotation, which names a file
+    /// of this host's container directory (crpod sets its own at every restore).
+    func exportedSpec(_ bytes: [UInt8]) throws -> [UInt8] {
+        var spec = try OCISpec(data: Data(bytes), context: "config.json")
+        guard spec.annotations[CRIUContainerConfig.annotation] != nil else { return bytes }
+        spec.annotations[CRIUContainerConfig.annotation] = nil
+        return Array(try spec.data())
     }
 }

@@ -97,6 +97,7 @@ extension EngineError: ClassifiedError {
         case .restoreRefused: return FailureClass(.refused, "restore_refused")
         case .policyRefused: return FailureClass(.refused, "policy_refused")
         case .imageRuleRefused: return FailureClass(.refused, "image_rule_refused")
+        case .restoreMisplaced: return FailureClass(.internalFailure, "restore_misplaced")
         case .spoolItemRefused: return FailureClass(.badRequest, "spool_item_refused")
         case let .step(_, cause): return FailureClass.of(cause)
         }

@@ -22,7 +22,7 @@ extension Engine {
         facts += await criuFacts()
         if let sockets = await criuSocketFact() { facts.append(sockets) }
         facts += await runtimeFacts()
-        facts.append(cgroupFact())
+        facts += cgroupFacts()
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
         return facts
     }
@@ -80,13 +80,5 @@ extension Engine {
                                    fix: "use runc >= 1.1 or crun >= 1.18", required: true))
         }
         return facts
-    }
-
-    private func cgroupFact() -> CheckFact {
-        guard let layout = try? CgroupLayout.current() else {
-            return CheckFact(name: "cgroups", ok: false, detail: "no cgroup mount found", fix: "mount cgroup2 or the v1 controllers", required: true)
-        }
-        let unified = layout.unified.map { ", cgroup2 at \($0.mountPoint)" } ?? ""
-        return CheckFact(name: "cgroups", ok: true, detail: "\(layout.mode.rawValue)\(unified)", fix: nil, required: true)
     }
 }

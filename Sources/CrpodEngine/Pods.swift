@@ -51,9 +51,15 @@ extension Engine {
         let cgroups = try cgroups()
         let cgroupPath = pod.cgroupPath
         try rollback.add(.removeCgroup(cgroupPath))
-        try step("create pod cgroup \(cgroupPath)") { try cgroups.create(cgroupPath) }
+        // cgroup v2 forbids processes in a cgroup that hands controllers to its children, so a
+        // delegating pod keeps its infra in a child cgroup. Not when members share the infra's
+        // cgroup namespace: its root would then be that child, and members would see `/../<id>`.
+        let delegate = !pod.shares.contains(NamespaceKind.cgroup.rawValue)
+        let delegated = try step("create pod cgroup \(cgroupPath)") { try cgroups.createDelegating(cgroupPath, delegateFromLeaf: delegate) }
+        let infraCgroup = delegated.isEmpty ? cgroupPath : cgroupPath + "/" + Self.infraCgroupName
+        if infraCgroup != cgroupPath { try step("create \(infraCgroup)") { try cgroups.create(infraCgroup) } }
         FaultPoint.podAfterCgroup.hit()
-        let infra = try await launchInfra(pod, procsFiles: try cgroups.procsFiles(cgroupPath))
+        let infra = try await launchInfra(pod, procsFiles: try cgroups.procsFiles(infraCgroup))
         try rollback.add(.terminate(infra))
         FaultPoint.podAfterInfra.hit()
         pod.infra = infra
@@ -61,6 +67,9 @@ extension Engine {
         pod.processLabel = try step("read infra SELinux label") { try SELinux.processLabel(pid: infra.pid) }
         pod.mountLabel = try step("read SELinux mount label") { try SELinux.fileLabel(path: "/proc/\(infra.pid)/root") }
     }
+
+    /// The infra's own cgroup inside a pod cgroup that delegates controllers (v2).
+    static let infraCgroupName = "infra"
 
     private func launchInfra(_ pod: PodRecord, procsFiles: [String]) async throws -> ProcessIdentity {
         try await launchPause(owner: "pod \(pod.name)", shares: pod.shares, hostname: pod.hostname, procsFiles: procsFiles)
@@ -113,7 +122,7 @@ extension Engine {
                 try step("stop infra of pod \(pod.name)") { try Processes.terminate(infra, grace: 2) }
             }
             let cgroups = try cgroups()
-            try step("remove pod cgroup \(pod.cgroupPath)") { try cgroups.remove(pod.cgroupPath) }
+            try step("remove pod cgroup \(pod.cgroupPath)") { try cgroups.killAndRemove(pod.cgroupPath) }
             try store.deletePod(pod.id)
             logger.info("pod removed", metadata: ["pod": "\(pod.name)"])
             return pod

@@ -23,24 +23,31 @@ extension Engine {
         try enforceImageRule(request, images: archive.imagesDirectory, facts: archive.imageFacts, spec: spec, rootPath: recipe.layout.rootfs, lsmProfileGiven: plan.lsmProfile != nil)
         record.namespaceHolder = try await holdNamespaces(&spec, recipe: recipe, owner: record.name, rollback: rollback)
         spec = spec.clampingRLimits(to: recipe.rlimitCeilings)
+        let limitNotes = try dropUnavailableLimits(&spec, cgroup: record.cgroupPath)
         try step("write \(recipe.layout.config)") { try Files.writeAtomically(recipe.layout.config, Array(try spec.data())) }
-        let outcome = try await withOutputPipe(logPath: record.logPath) { output in
-            try await restoreThroughEngine(recipe, record: record, images: archive.imagesDirectory, stdio: output, keepWork: request.keep, rollback: rollback)
+        let strays = try prepareRestorePlacement(record, images: archive.imagesDirectory, sourceCgroup: archive.spec.cgroupsPath)
+        var outcome = try await withOutputPipe(logPath: record.logPath) { output in
+            try await restoreThroughEngine(recipe, record: record, images: archive.imagesDirectory, stdio: output, keepWork: request.keep,
+                                           rollback: rollback) { try verifyRestoredPlacement($0, strays: strays) }
         }
+        outcome.notes += limitNotes
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
         return outcome
     }
 
     /// The recipe's last stages, once the container directory, its rootfs and config.json
     /// exist: the image edits, the runtime's undo step, the container engine's restore, the
-    /// record. Talks to the engine only through `ContainerEngine` (tested with a recording double).
+    /// placement check (`verifyPlacement`: where the engine put the tasks), the record. Talks to
+    /// the engine only through `ContainerEngine` (tested with a recording double).
     func restoreThroughEngine(_ recipe: RestoreRecipe, record: ContainerRecord, images: String, stdio: FileDescriptor?,
-                              keepWork: Bool, rollback: Rollback) async throws -> RestoreOutcome {
+                              keepWork: Bool, rollback: Rollback,
+                              verifyPlacement: (ContainerRecord) throws -> Void) async throws -> RestoreOutcome {
         var record = record
         try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
         try register(.runtime, of: recipe, rollback: rollback)
         let outcome = try await engineRestore(record, images: images, engine: recipe.engine, stdio: stdio, keepWork: keepWork, rollback: rollback)
+        try verifyPlacement(record)
         FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
         try store.save(record)
@@ -176,6 +183,15 @@ extension Engine {
             throw EngineError.step("restore \(record.name)" + (kept.map { " (full CRIU log kept at \($0))" } ?? ""), cause: error)
         }
         return (microseconds(since: started), readRestoreStatistics(work))
+    }
+
+    /// Before the engine runs (see RestoreCgroups): the container's CRIU config pinned to its
+    /// cgroup, a checkpoint from another cgroup mode refused; returns what CRIU could create at
+    /// the source cgroup, for `verifyRestoredPlacement` to remove.
+    func prepareRestorePlacement(_ record: ContainerRecord, images: String, sourceCgroup: String?) throws -> [(tree: any CgroupTree, cgroup: String)] {
+        try pinRestoreCgroup(record)
+        try refuseCheckpointFromAnotherCgroupMode(images)
+        return try sourceCgroup.map { $0 == record.cgroupPath ? [] : try missingCgroupAncestors($0) } ?? []
     }
 
     /// The recipe's engine options as runc's restore flags.

@@ -35,9 +35,11 @@ extension Engine {
                 engine.lsmMountContext = pod?.mountLabel
             }
             try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
+            let strays = try prepareRestorePlacement(record, images: paths.images, sourceCgroup: nil)
             let outcome = try await withOutputPipe(logPath: record.logPath) { output in
                 try await engineRestore(record, images: paths.images, engine: engine, stdio: output, keepWork: request.keep, rollback: rollback)
             }
+            try verifyRestoredPlacement(record, strays: strays)
             record.state = "running"
             try store.save(record)
             if !request.keep { rollback.onSuccess { try? Files.removeTree(paths.images) } }

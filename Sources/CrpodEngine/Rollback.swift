@@ -144,7 +144,7 @@ extension Engine {
 
     func removeCgroupKillingMembers(_ cgroup: String) {
         guard let cgroups = try? cgroups() else { return }
-        for pid in cgroups.processes(cgroup) { kill(pid, SIGKILL) }
+        try? cgroups.kill(cgroup)
         try? cgroups.remove(cgroup)
     }
 }

@@ -35,10 +35,12 @@ public struct CgroupLayout: Sendable, Equatable {
     public static func detect(mounts: [MountEntry]) throws(LinuxError) -> CgroupLayout {
         var hierarchies: [CgroupHierarchy] = []
         // A hierarchy can be mounted more than once: CRIU mounts its "cgyard" copies under its
-        // work directory while it runs. The copy under /sys/fs/cgroup wins, else the first one.
+        // work directory while it runs (and a CRIU killed mid-restore leaves them behind). When
+        // anything is mounted under /sys/fs/cgroup, only that counts: a stray v1 yard copy must
+        // not turn a unified host into a hybrid one. Else the first mount of each hierarchy.
         let cgroupMounts = mounts.filter { $0.fsType == "cgroup2" || $0.fsType == "cgroup" }
-        let preferred = cgroupMounts.filter { $0.mountPoint.hasPrefix("/sys/fs/cgroup") }
-            + cgroupMounts.filter { !$0.mountPoint.hasPrefix("/sys/fs/cgroup") }
+        let standard = cgroupMounts.filter { $0.mountPoint == "/sys/fs/cgroup" || $0.mountPoint.hasPrefix("/sys/fs/cgroup/") }
+        let preferred = standard.isEmpty ? cgroupMounts : standard
         for mount in preferred {
             let unified = mount.fsType == "cgroup2"
             let controllers = unified ? [] : mount.options.filter { v1Controllers.contains($0) || $0.hasPrefix("name=") }
@@ -98,9 +100,23 @@ extension CgroupTree {
             .split(separator: "\n").compactMap { Int32($0) }
     }
 
-    /// rmdir of an empty cgroup; retries briefly while the kernel still counts exiting tasks.
-    /// A cgroup that does not exist counts as removed.
+    /// rmdir of the cgroup and of every cgroup nested in it (deepest first); retries briefly
+    /// while the kernel still counts exiting tasks. A cgroup that does not exist counts as removed.
     public func remove(_ cgroup: String) throws(LinuxError) {
+        for nested in descendants(of: cgroup).reversed() { try removeOne(nested) }
+        try removeOne(cgroup)
+    }
+
+    /// The cgroups nested in `cgroup`, parents before children (none when it does not exist).
+    public func descendants(of cgroup: String) -> [String] {
+        guard let dir = try? directory(cgroup), let names = try? Files.listDirectory(dir) else { return [] }
+        let prefix = cgroup == "/" ? "" : cgroup
+        return names.filter { Files.isDirectory(dir + "/" + $0) }.flatMap { name in
+            [prefix + "/" + name] + descendants(of: prefix + "/" + name)
+        }
+    }
+
+    private func removeOne(_ cgroup: String) throws(LinuxError) {
         let path = try directory(cgroup)
         for attempt in 0..<50 {
             if rmdir(path) == 0 || Glibc.errno == ENOENT { return }
@@ -216,10 +232,12 @@ public struct CgroupSet: Sendable {
         if let firstError { throw firstError }
     }
 
-    /// Pids in the cgroup in any hierarchy (none when it does not exist).
+    /// Pids in the cgroup or a cgroup nested in it, in any hierarchy (none when it does not exist).
     public func processes(_ cgroup: String) -> [Int32] {
         let trees: [any CgroupTree] = v1 + (v2.map { [$0] } ?? [])
-        return Array(Set(trees.flatMap { tree in tree.exists(cgroup) ? (try? tree.processes(in: cgroup)) ?? [] : [] }))
+        return Array(Set(trees.flatMap { tree in
+            ([cgroup] + tree.descendants(of: cgroup)).flatMap { tree.exists($0) ? (try? tree.processes(in: $0)) ?? [] : [] }
+        }))
     }
 
     /// The directories of this cgroup that still exist (for leak checks).

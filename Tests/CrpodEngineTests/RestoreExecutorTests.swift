@@ -85,7 +85,7 @@ struct RestoreExecutorTests {
             let outcome = try await fixture.engine.withRollback("restore test") { rollback in
                 try Self.prepare(fixture, rollback: rollback)
                 return try await fixture.engine.restoreThroughEngine(fixture.recipe, record: fixture.record, images: fixture.images,
-                                                                     stdio: nil, keepWork: false, rollback: rollback)
+                                                                     stdio: nil, keepWork: false, rollback: rollback) { _ in }
             }
             let layout = fixture.recipe.layout
             var expected = RestoreOptions(imagePath: fixture.images, workPath: layout.restoreWork, bundle: layout.bundle, pidFile: layout.pidFile)
@@ -112,7 +112,7 @@ struct RestoreExecutorTests {
                 do {
                     try Self.prepare(fixture, rollback: rollback)
                     _ = try await fixture.engine.restoreThroughEngine(fixture.recipe, record: fixture.record, images: fixture.images,
-                                                                      stdio: nil, keepWork: false, rollback: rollback)
+                                                                      stdio: nil, keepWork: false, rollback: rollback) { _ in }
                 } catch {
                     await rollback.run()
                     throw error
@@ -134,7 +134,7 @@ struct RestoreExecutorTests {
                 _ = try await fixture.engine.withRollback("restore test") { rollback in
                     try Self.prepare(fixture, rollback: rollback)
                     return try await fixture.engine.restoreThroughEngine(fixture.recipe, record: fixture.record, images: fixture.images,
-                                                                         stdio: nil, keepWork: false, rollback: rollback)
+                                                                         stdio: nil, keepWork: false, rollback: rollback) { _ in }
                 }
                 Issue.record("the restore should have failed")
             } catch let error as EngineError {

@@ -119,6 +119,8 @@ final class CrpodInstance: @unchecked Sendable {
                     .map { "cgroup \(dir)/\($0)" }
             }
         }
+        // Nested cgroups too (a source path CRIU re-created under a removed pod, an infra's own).
+        found += try cgroupDirectories(below: 1).map { "cgroup \($0)" }
         let mounts = try MountTable.parse(Files.readText("/proc/self/mounts"))
         found += mounts.filter { $0.mountPoint.hasPrefix(base) }.map { "mount \($0.mountPoint)" }
         if Files.isDirectory(root + "/containers") {

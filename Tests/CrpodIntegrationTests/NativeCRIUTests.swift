@@ -190,8 +190,13 @@ struct NativeTarget {
             #expect(try NamespaceRef.of(pid: pid, kind: namespace).inode == NamespaceRef.of(pid: infra, kind: namespace).inode,
                     "\(kind) is pod B's")
         }
-        let placement = try ProcCgroup.parse(Files.readText("/proc/\(pid)/cgroup"))
-        #expect(!placement.isEmpty && placement.allSatisfy { $0.path == cgroup }, "in \(cgroup) everywhere: \(placement.map(\.path))")
+        // Only the hierarchies crpod manages: a cgroup v2 view of a hybrid host still lists the
+        // v1 lines in /proc/PID/cgroup, which nobody placed.
+        let placement = try ProcCgroup.parse(Files.readText("/proc/\(pid)/cgroup")).filter { entry in
+            cgroups.layout.hierarchies.contains { $0.isUnified ? entry.isUnified : Set($0.controllers) == Set(entry.controllers) }
+        }
+        #expect(placement.count == cgroups.layout.hierarchies.count && placement.allSatisfy { $0.path == cgroup },
+                "in \(cgroup) in every managed hierarchy: \(placement.map(\.path))")
         if let hostShm {
             #expect(try Files.readText("/proc/\(pid)/root/dev/shm/marker") == "from the host\n",
                     "/dev/shm is the tmpfs bound by --external mnt[shm]:\(hostShm)")

@@ -138,4 +138,17 @@ struct CgroupDuplicateMountTests {
         #expect(layout.hierarchies.map(\.mountPoint) == ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"])
         #expect(layout.mode == .hybrid)
     }
+
+    /// A CRIU killed mid-restore on a hybrid host leaves its v1 yard mounted; a unified view
+    /// (cgroup2 alone at /sys/fs/cgroup) must still read as v2.
+    @Test func leakedV1YardDoesNotMakeAUnifiedViewHybrid() throws {
+        let mounts = try MountTable.parse("""
+        none /tmp/i/restore-work/.criu.cgyard.sx1BPJ/memory cgroup rw,relatime,memory 0 0
+        none /tmp/i/restore-work/.criu.cgyard.sx1BPJ/unified cgroup2 rw,relatime 0 0
+        none /sys/fs/cgroup cgroup2 rw,relatime 0 0
+        """)
+        let layout = try CgroupLayout.detect(mounts: mounts)
+        #expect(layout.mode == .unified)
+        #expect(layout.hierarchies.map(\.mountPoint) == ["/sys/fs/cgroup"])
+    }
 }

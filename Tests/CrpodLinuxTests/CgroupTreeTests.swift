@@ -97,7 +97,7 @@ struct CgroupV2ManagerTests {
 
     @Test func removeOfANonEmptyDirectoryFailsWithErrno() throws {
         try withTempTree { root in
-            try put(root + "/pod/child/stray", "")
+            try put(root + "/pod/stray", "")  // a file, not a cgroup: rmdir must refuse
             let error = try #require(throws: LinuxError.self) { try CgroupV2Manager(root: root).remove("/pod") }
             #expect(error == .syscall(operation: "rmdir cgroup", path: root + "/pod", errno: .directoryNotEmpty))
             #expect(isDir(root + "/pod"))
