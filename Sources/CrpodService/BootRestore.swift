@@ -40,10 +40,18 @@ extension Daemon {
             } catch {
                 lastError = "\(error)"
                 engine.logger.warning("boot restore attempt failed", metadata: ["archive": "\(item.archive)", "attempt": "\(attempt)", "error": "\(error)"])
+                if Self.isPermanent(error) { return "FAILED (not retried: the archive itself is refused): \(lastError)" }
                 if attempt <= settings.bootRetries { try? await Task.sleep(for: .seconds(settings.bootRetryDelaySeconds)) }
             }
         }
         return "FAILED after \(settings.bootRetries + 1) attempts: \(lastError)"
+    }
+
+    /// Failures no retry can change, because they are about the archive's own content: an
+    /// invalid archive, the daemon's policy, the image rule. A missing pod or a busy host may
+    /// change at boot, so those are retried.
+    static func isPermanent(_ error: any Error) -> Bool {
+        ["archive_invalid", "policy_refused", "image_rule_refused"].contains(FailureClass.of(error).code)
     }
 }
 

@@ -79,7 +79,7 @@ struct DaemonRunPolicyTests {
         }
     }
 
-    @Test("boot restore of an archive whose rootfs is not allowed fails with the policy message, nothing restored")
+    @Test("boot restore of an archive whose rootfs is not allowed fails with the policy message, once (not retried), nothing restored")
     func bootRestoreObeysThePolicy() async throws {
         try await withCrpod { crpod in
             try await crpod.ok(["pod", "create", "pa"])
@@ -87,11 +87,12 @@ struct DaemonRunPolicyTests {
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
             let before = try await crpod.leftovers()
             try crpod.writeConfigWithoutRootfsAllowList()
-            let daemon = try DaemonProcess(crpod, config: ["boot_restore = \(archive):pb:booted", "boot_retries = 0"])
+            let daemon = try DaemonProcess(crpod, config: ["boot_restore = \(archive):pb:booted", "boot_retries = 2", "boot_retry_delay = 1"])
             #expect(daemon.stop() == 0)
             let log = try Files.readText(crpod.base + "/daemon.log")
             let line = log.split(separator: "\n").first { $0.hasPrefix("boot restore 1/1 ") }.map(String.init) ?? log
-            #expect(line.contains("FAILED after 1 attempts") && line.contains("restore refused by policy"), "\(line)")
+            #expect(line.contains("FAILED (not retried: the archive itself is refused)") && line.contains("restore refused by policy"), "\(line)")
+            #expect(log.components(separatedBy: "boot restore attempt failed").count == 2, "one attempt only: \(log)")
             #expect(log.contains("- base rootfs \(PrivilegedHost.rootfs) is not allowed: no allow_rootfs directories are configured"), "\(log)")
             #expect(try await crpod.run(["inspect", "booted"]).ok == false, "no container record")
             #expect(try await crpod.leftovers() == before, "nothing left behind")
