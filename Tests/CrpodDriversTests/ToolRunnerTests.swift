@@ -129,7 +129,7 @@ extension ToolRunnerTests {
         await #expect(throws: DriverError.self) {
             _ = try await runner.run(path, ["restore", "x"], timeLimit: .milliseconds(500))
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(120), "ended long before the tool would have (300 s): the limit held")
         let grandchild = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(Self.isGoneOrZombie(grandchild), "the tool's child \(grandchild) outlived the time limit")
     }

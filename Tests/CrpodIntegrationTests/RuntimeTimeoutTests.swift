@@ -21,7 +21,7 @@ struct RuntimeTimeoutTests {
             let started = ContinuousClock.now
             let outcome = try await crpod.run(["restore", "--import", archive, "--pod", "pb", "--name", "hung"])
             #expect(!outcome.ok)
-            #expect(ContinuousClock.now - started < .seconds(30), "the time limit held")
+            #expect(ContinuousClock.now - started < .seconds(300), "ended long before the runtime would have (1000 s): the limit held")
             #expect(outcome.stderr.contains("did not end within 3.0 seconds and was killed"), "\(outcome.stderr)")
             let child = try #require(Int32(Files.readText(crpod.base + "/hang-marker").filter(\.isNumber)))
             #expect(ToolRunnerProbe.isGoneOrZombie(child), "the runtime's child \(child) was killed")
