@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(name: "crpod-sockprobe", path: "Sources/crpod-sockprobe", cSettings: [.define("_GNU_SOURCE")]),
         .target(
             name: "CrpodLinux",
-            dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["CShims", "CrpodCore", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(name: "CrpodCore"),
         .target(name: "CrpodArchive", dependencies: ["CShims", "CrpodLinux", "CrpodCore"]),
@@ -75,7 +75,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CrpodLinuxTests", dependencies: ["CrpodLinux"]),
+        .testTarget(name: "CrpodLinuxTests", dependencies: ["CrpodLinux", "CrpodCore"]),
         .testTarget(name: "CrpodCoreTests", dependencies: ["CrpodCore"]),
         .testTarget(name: "CrpodArchiveTests", dependencies: ["CrpodArchive", "CrpodCore", "CrpodLinux"]),
         .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),

@@ -5,19 +5,19 @@ import Foundation
 #endif
 
 /// The OCI runtime-spec namespace types (`linux.namespaces[].type`). Plain strings so
-/// values crpod does not know still round-trip; this is where Core keeps their names.
+/// values crpod does not know still round-trip; the names come from `NamespaceKind.table`.
 public enum OCINamespaceType {
-    public static let ipc = "ipc"
-    public static let network = "network"
-    public static let pid = "pid"
-    public static let uts = "uts"
-    public static let cgroup = "cgroup"
-    public static let mount = "mount"
-    public static let user = "user"
-    public static let time = "time"
+    public static let ipc = NamespaceKind.ipc.ociType
+    public static let network = NamespaceKind.net.ociType
+    public static let pid = NamespaceKind.pid.ociType
+    public static let uts = NamespaceKind.uts.ociType
+    public static let cgroup = NamespaceKind.cgroup.ociType
+    public static let mount = NamespaceKind.mnt.ociType
+    public static let user = NamespaceKind.user.ociType
+    public static let time = NamespaceKind.time.ociType
 
     /// Every known type, in the order crpod lists and sorts them.
-    public static let all = [ipc, network, pid, uts, cgroup, mount, user, time]
+    public static let all = NamespaceKind.table.map(\.ociType)
 
     /// A type's position in `all` (unknown types sort last).
     static func order(_ type: String) -> Int { all.firstIndex(of: type) ?? all.count }

@@ -1,9 +1,10 @@
 /// The `--share` list of namespaces a pod shares with its containers. Names are the
-/// /proc ones (`net`, not `network`), as podman spells them.
+/// /proc ones (`net`, not `network`), as podman spells them; both lists come from
+/// `NamespaceKind.table`.
 public enum ShareList {
-    public static let podDefault = ["ipc", "net", "uts"]
-    /// Every shareable name, in canonical order.
-    public static let allowed = ["ipc", "net", "uts", "pid", "cgroup"]
+    public static let podDefault = NamespaceKind.podDefault.map(\.rawValue)
+    /// Every shareable name, in canonical order: the pod default first, then the others.
+    public static let allowed = podDefault + NamespaceKind.podShareable.map(\.rawValue).filter { !podDefault.contains($0) }
 
     /// Parses a comma-separated list ("ipc, net,uts"). "" and "none" give []. Rejects
     /// unknown names, duplicates and empty items; the result is in canonical order.
@@ -21,7 +22,7 @@ public enum ShareList {
 
     /// The OCI namespace type for a share name (`net` → `network`); others are the same.
     public static func ociType(forShareName name: String) -> String {
-        name == "net" ? OCINamespaceType.network : name
+        NamespaceKind(rawValue: name).ociType
     }
 
     private static func check(_ item: String, seen: Set<String>, in text: String) throws {

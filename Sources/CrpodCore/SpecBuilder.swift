@@ -60,10 +60,8 @@ public struct ContainerSpecRequest: Sendable {
         self.seccomp = seccomp
     }
 
-    static let defaultPrivate = [
-        OCINamespaceType.ipc, OCINamespaceType.network, OCINamespaceType.pid,
-        OCINamespaceType.uts, OCINamespaceType.cgroup,
-    ]
+    /// Without a pod, a container gets its own copy of every kind a pod could share.
+    static let defaultPrivate = OCINamespaceType.podShareable
 }
 
 /// Builds a runc `config.json` equivalent to `runc spec`, adjusted for a container that

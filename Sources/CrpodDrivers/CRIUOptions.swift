@@ -1,3 +1,5 @@
+import CrpodCore
+
 /// The vocabulary shared by `criu dump` and `criu restore` options. Values from CRIU's own
 /// vocabularies are string-backed structs with known constants, so an unknown value a newer CRIU
 /// accepts can still be passed.
@@ -54,8 +56,8 @@ public struct CRIUExternalNamespace: Sendable, Hashable {
     public static let netKey = "extRootNetNS"
     public static let pidKey = "extRootPidNS"
 
-    public static func net(inode: UInt64) -> CRIUExternalNamespace { .init(kind: "net", inode: inode, key: netKey) }
-    public static func pid(inode: UInt64) -> CRIUExternalNamespace { .init(kind: "pid", inode: inode, key: pidKey) }
+    public static func net(inode: UInt64) -> CRIUExternalNamespace { .init(kind: NamespaceKind.net.rawValue, inode: inode, key: netKey) }
+    public static func pid(inode: UInt64) -> CRIUExternalNamespace { .init(kind: NamespaceKind.pid.rawValue, inode: inode, key: pidKey) }
 
     public var argument: String { "\(kind)[\(inode)]:\(key)" }
 }

@@ -34,7 +34,7 @@ extension Engine {
             let id = ObjectID.generate().rawValue
             var pod = PodRecord(
                 id: id, name: request.name, shares: request.shares,
-                hostname: request.shares.contains("uts") ? (request.hostname ?? request.name) : nil,
+                hostname: request.shares.contains(NamespaceKind.uts.rawValue) ? (request.hostname ?? request.name) : nil,
                 cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
                 processLabel: nil, mountLabel: nil, created: timestamp())
             return try await withRollback("create pod \(request.name)") { rollback in

@@ -1,3 +1,4 @@
+import CrpodCore
 import CrpodLinux
 
 /// A pod as crpod stores it.

@@ -146,7 +146,7 @@ extension Engine {
     func restoredSpec(_ original: OCISpec, recipe: RestoreRecipe) throws -> OCISpec {
         if let foreign = original.foreignNamespaceJoins.first {
             throw EngineError.archiveInvalid(path: CheckpointMember.spec, problems: [
-                "\(CheckpointMember.spec) joins the \(foreign.type) namespace at \(foreign.path ?? "") — only a pod's ipc, network, uts, pid and cgroup namespaces can be joined"])
+                "\(CheckpointMember.spec) joins the \(foreign.type) namespace at \(foreign.path ?? "") — only a pod's \(OCINamespaceType.joinableByPathText) namespaces can be joined"])
         }
         return recipe.patchedSpec(original)
     }

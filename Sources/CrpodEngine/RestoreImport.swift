@@ -161,7 +161,7 @@ extension Engine {
     func podPlanFacts(_ pod: PodRecord) throws -> PodPlanFacts {
         let alive = pod.infra?.isAlive() ?? false
         var pidsInUse: Set<Int32> = []
-        if alive, pod.shares.contains("pid"), let infra = pod.infra {
+        if alive, pod.shares.contains(NamespaceKind.pid.rawValue), let infra = pod.infra {
             pidsInUse = try step("list PIDs in use in pod \(pod.name)") {
                 try PidNamespaces.pidsInUse(namespaceInode: NamespaceRef.of(pid: infra.pid, kind: .pid).inode)
             }

@@ -25,8 +25,8 @@ extension Engine {
                              lsmProfileGiven: SELinux.isEnabled && pod?.processLabel != nil)
         return try await withRollback("restore \(record.name)") { rollback in
             let names = try step("list \(paths.images)") { try Files.listDirectory(paths.images) }
-            try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: pod?.shares.contains("ipc") ?? false,
-                                                       hostname: pod?.shares.contains("uts") == true ? pod?.hostname : nil),
+            try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: pod?.shares.contains(NamespaceKind.ipc.rawValue) ?? false,
+                                                       hostname: pod?.shares.contains(NamespaceKind.uts.rawValue) == true ? pod?.hostname : nil),
                                 images: paths.images)
             var engine = RestoreEngineOptions(tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks,
                                               timeLimit: settings.runtimeTimeLimit)
@@ -54,7 +54,7 @@ extension Engine {
         guard facts.infraRunning else {
             throw EngineError.infraNotRunning(pod: pod.name, pid: pod.infra?.pid ?? 0)
         }
-        guard pod.shares.contains("pid") else { return }
+        guard pod.shares.contains(NamespaceKind.pid.rawValue) else { return }
         let pstree = try step("read pstree.img") { try CRIUPstree.decode(Files.read(images + "/pstree.img")) }
         let taken = pstree.allPIDs.filter { facts.pidsInUse.contains($0) }.sorted()
         if !taken.isEmpty {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import CrpodCore
 import SystemPackage
 
 /// A process identified by pid and start time, so a recycled pid is never mistaken for it.

@@ -10,7 +10,7 @@ struct PodCreateCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Namespaces members share: ipc,net,uts,pid,cgroup (or none).", valueName: "list"))
+    @Option(help: ArgumentHelp("Namespaces members share: \(ShareList.allowed.joined(separator: ",")) (or none).", valueName: "list"))
     var share: String = ShareList.podDefault.joined(separator: ",")
     @Option(name: .customLong("cgroup-parent"), help: ArgumentHelp("Cgroup under which the pod's cgroup is made (default /crpod).", valueName: "path"))
     var cgroupParent: String?

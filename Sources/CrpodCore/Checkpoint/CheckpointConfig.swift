@@ -64,10 +64,8 @@ extension CheckpointConfig {
     }
 
     /// Pod share name (`ShareList.allowed`) → podman's key for the container owning it.
-    public static let namespaceOwnerKeys: [(share: String, key: String)] = [
-        ("ipc", "ipcNsCtr"), ("net", "netNsCtr"), ("uts", "utsNsCtr"),
-        ("pid", "pidNsCtr"), ("cgroup", "cgroupNsCtr"),
-    ]
+    public static let namespaceOwnerKeys: [(share: String, key: String)] =
+        ShareList.allowed.compactMap { share in NamespaceKind(rawValue: share).facts?.podmanOwnerKey.map { (share, $0) } }
 }
 
 // MARK: - Fields

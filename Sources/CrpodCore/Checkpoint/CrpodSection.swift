@@ -132,7 +132,7 @@ extension CheckpointConfig {
             config.sharedNamespaceOwners = Dictionary(
                 crpod.podShares.map { ($0, infraID) }, uniquingKeysWith: { first, _ in first })
         }
-        config.createNetNS = config.sharedNamespaceOwners["net"] == nil
+        config.createNetNS = config.sharedNamespaceOwners[NamespaceKind.net.rawValue] == nil
         config.cgroupParent = cgroupParent
         config.createCommand = createCommand
         config.runtime = runtime

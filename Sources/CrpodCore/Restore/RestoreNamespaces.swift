@@ -1,42 +1,12 @@
-/// The namespaces a pod can share: one table, so the rules run as a loop over it.
-struct PodNamespaceKind: Sendable, Equatable {
-    /// The /proc name (`net`), as pods and checkpoint facts spell it.
-    let procName: String
-    /// The OCI type (`network`), as runc wants it.
-    let ociType: String
-    /// The name in messages (`network`, `IPC`).
-    let displayName: String
-
-    /// In `OCINamespaceType.all` order.
-    static let all = [
-        PodNamespaceKind(procName: "ipc", ociType: OCINamespaceType.ipc, displayName: "IPC"),
-        PodNamespaceKind(procName: "net", ociType: OCINamespaceType.network, displayName: "network"),
-        PodNamespaceKind(procName: "pid", ociType: OCINamespaceType.pid, displayName: "PID"),
-        PodNamespaceKind(procName: "uts", ociType: OCINamespaceType.uts, displayName: "UTS"),
-        PodNamespaceKind(procName: "cgroup", ociType: OCINamespaceType.cgroup, displayName: "cgroup"),
-    ]
-
-    static func displayName(of procName: String) -> String {
-        all.first { $0.procName == procName }?.displayName ?? procName
-    }
+extension NamespaceKind {
+    /// The kind for either spelling (`network` → net, `mount` → mnt, `net` → net).
+    init(eitherSpelling name: String) { self.init(ociType: name) }
 
     /// /proc name for either spelling (`network` → `net`, `mount` → `mnt`).
-    static func procName(_ name: String) -> String {
-        switch name {
-        case OCINamespaceType.network: "net"
-        case OCINamespaceType.mount: "mnt"
-        default: name
-        }
-    }
+    static func procName(_ name: String) -> String { NamespaceKind(eitherSpelling: name).rawValue }
 
     /// OCI type for either spelling (`net` → `network`, `mnt` → `mount`); unknown names pass.
-    static func ociType(_ name: String) -> String {
-        switch procName(name) {
-        case "net": OCINamespaceType.network
-        case "mnt": OCINamespaceType.mount
-        case let other: other
-        }
-    }
+    static func ociType(_ name: String) -> String { NamespaceKind(eitherSpelling: name).ociType }
 }
 
 /// How the restored container's namespaces are set up, and what stops it.
@@ -50,7 +20,7 @@ struct NamespaceLayout: Sendable, Equatable {
 
     /// Joined or private, with the other private namespaces (mnt, user, ...) added and sorted.
     mutating func finish(extraPrivate: Set<String>) {
-        let all = Set(privateTypes).union(extraPrivate.map(PodNamespaceKind.ociType))
+        let all = Set(privateTypes).union(extraPrivate.map(NamespaceKind.ociType))
         privateTypes = all.sorted { (OCINamespaceType.order($0), $0) < (OCINamespaceType.order($1), $1) }
     }
 }
@@ -60,8 +30,8 @@ enum RestoreNamespaces {
     /// joined by path (not a pod's) becomes private too, never the host's.
     static func standalone(archive: ArchivePlanFacts) -> NamespaceLayout {
         var layout = NamespaceLayout()
-        let shared = Set(archive.sharedNamespaces.map(PodNamespaceKind.procName))
-        for kind in PodNamespaceKind.all where shared.contains(kind.procName) {
+        let shared = Set(archive.sharedNamespaces.map(NamespaceKind.procName))
+        for kind in NamespaceKind.podShareable where shared.contains(kind.rawValue) {
             layout.privateTypes.append(kind.ociType)
             layout.notes.append(
                 "the checkpoint joined a \(kind.displayName) namespace by path; "
@@ -76,15 +46,15 @@ enum RestoreNamespaces {
         archive: ArchivePlanFacts, pod: PodPlanFacts, allowPrivatePID: Bool
     ) -> NamespaceLayout {
         var layout = NamespaceLayout()
-        let shared = Set(archive.sharedNamespaces.map(PodNamespaceKind.procName))
-        let own = Set(archive.privateNamespaces.map(PodNamespaceKind.procName))
-        let podShares = Set(pod.shares.map(PodNamespaceKind.procName))
-        for kind in PodNamespaceKind.all {
-            let state = CheckpointState(shared: shared.contains(kind.procName), own: own.contains(kind.procName))
-            place(kind, state: state, podShares: podShares.contains(kind.procName),
+        let shared = Set(archive.sharedNamespaces.map(NamespaceKind.procName))
+        let own = Set(archive.privateNamespaces.map(NamespaceKind.procName))
+        let podShares = Set(pod.shares.map(NamespaceKind.procName))
+        for kind in NamespaceKind.podShareable {
+            let state = CheckpointState(shared: shared.contains(kind.rawValue), own: own.contains(kind.rawValue))
+            place(kind, state: state, podShares: podShares.contains(kind.rawValue),
                   pod: pod, allowPrivatePID: allowPrivatePID, into: &layout)
         }
-        let handled = Set(PodNamespaceKind.all.map(\.procName))
+        let handled = Set(NamespaceKind.podShareable.map(\.rawValue))
         layout.finish(extraPrivate: own.subtracting(handled))
         return layout
     }
@@ -99,19 +69,19 @@ enum RestoreNamespaces {
     }
 
     private static func place(
-        _ kind: PodNamespaceKind, state: CheckpointState, podShares: Bool,
+        _ kind: NamespaceKind, state: CheckpointState, podShares: Bool,
         pod: PodPlanFacts, allowPrivatePID: Bool, into layout: inout NamespaceLayout
     ) {
         switch (state, podShares) {
         case (.shared, false):
-            layout.problems.append(.namespaceNotShared(pod: pod.name, namespace: kind.procName))
-        case (.shared, true) where kind.procName == "cgroup":
+            layout.problems.append(.namespaceNotShared(pod: pod.name, namespace: kind.rawValue))
+        case (.shared, true) where kind == .cgroup:
             layout.problems.append(.cgroupNamespaceJoinUnsupported(pod: pod.name))
         case (.shared, true):
             if let infra = pod.infraPID {
-                layout.join[kind.ociType] = "/proc/\(infra)/ns/\(kind.procName)"
+                layout.join[kind.ociType] = "/proc/\(infra)/ns/\(kind.rawValue)"
             }
-        case (.own, true) where kind.procName == "pid" && !allowPrivatePID:
+        case (.own, true) where kind == .pid && !allowPrivatePID:
             layout.problems.append(.privatePIDInSharedPod(pod: pod.name))
         case (.own, true):
             layout.privateTypes.append(kind.ociType)
@@ -127,8 +97,8 @@ enum RestoreNamespaces {
         }
     }
 
-    private static func privateKeptNote(_ kind: PodNamespaceKind, pod: String) -> String {
-        if kind.procName == "pid" {
+    private static func privateKeptNote(_ kind: NamespaceKind, pod: String) -> String {
+        if kind == .pid {
             return "the checkpoint had a private PID namespace; as --allow-private-pid asks, it gets "
                 + "a new PID namespace of its own instead of joining pod \(pod)'s"
         }
@@ -138,8 +108,8 @@ enum RestoreNamespaces {
 
     /// Rule 8: with a shared PID namespace on both sides, every checkpoint PID must be free.
     static func pidCollisions(archive: ArchivePlanFacts, pod: PodPlanFacts) -> [RestoreProblem] {
-        let shared = Set(archive.sharedNamespaces.map(PodNamespaceKind.procName))
-        let podShares = Set(pod.shares.map(PodNamespaceKind.procName))
+        let shared = Set(archive.sharedNamespaces.map(NamespaceKind.procName))
+        let podShares = Set(pod.shares.map(NamespaceKind.procName))
         guard shared.contains("pid"), podShares.contains("pid") else { return [] }
         return Set(archive.checkpointPIDs).intersection(pod.pidsInUse).sorted()
             .map { .pidInUse(pid: $0, pod: pod.name) }

@@ -79,7 +79,7 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         case let .infraNotRunning(pod):
             "pod \(pod) infra process is not running; start the pod before restoring into it"
         case let .namespaceNotShared(pod, namespace):
-            "pod \(pod) does not share the \(PodNamespaceKind.displayName(of: namespace)) namespace"
+            "pod \(pod) does not share the \(NamespaceKind(eitherSpelling: namespace).displayName) namespace"
         case let .privatePIDInSharedPod(pod):
             "the checkpoint has a private PID namespace but pod \(pod) shares its PID namespace; "
                 + "pass --allow-private-pid to restore it with a PID namespace of its own in the pod"
