@@ -1,7 +1,9 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Targets point downward: CShims → CrpodLinux → CrpodCore (pure) → CrpodDrivers → CrpodEngine → CrpodService (API, daemon) → crpod (CLI).
+// Targets point downward: CrpodCore (pure: vocabularies, domain rules; depends on nothing) and
+// CShims at the bottom → CrpodLinux (syscalls; adds kernel facts such as clone flags to Core's
+// namespace table) → CrpodArchive / CrpodDrivers → CrpodEngine → CrpodService (API, daemon) → crpod (CLI).
 let package = Package(
     name: "crpod",
     platforms: [.macOS(.v15)],
