@@ -12,6 +12,9 @@ import Testing
 struct WriterBenchmark {
     static let enabled = ProcessInfo.processInfo.environment["CRPOD_BENCH"] == "1"
     static let rounds = Int(ProcessInfo.processInfo.environment["CRPOD_BENCH_ROUNDS"] ?? "") ?? 7
+    /// CRPOD_BENCH_WINDOW_MIB tries another writeback window than the default 8 MiB.
+    static let window = Int(ProcessInfo.processInfo.environment["CRPOD_BENCH_WINDOW_MIB"] ?? "").map { $0 << 20 }
+        ?? ArchiveWriter.defaultWritebackWindow
 
     @Test(.enabled(if: enabled, "set CRPOD_BENCH=1 to measure"), arguments: [CompressionMethod.none, .zstd])
     func hundredMiBNoise(compression: CompressionMethod) throws {
@@ -24,7 +27,7 @@ struct WriterBenchmark {
         var totals: [String: [Double]] = [:], syncs: [String: [Double]] = [:]
         // Alternate the two outputs round by round so load changes hit both alike.
         for round in 0..<Self.rounds {
-            for (label, window) in [("plain fd", nil), ("writeback 8 MiB", ArchiveWriter.defaultWritebackWindow)] as [(String, Int?)] {
+            for (label, window) in [("plain fd", nil), ("writeback", Self.window)] as [(String, Int?)] {
                 let path = "\(dir)/out-\(round).\(compression.fileExtension)"
                 let start = ContinuousClock.now
                 let writer = try ArchiveWriter(destination: path, compression: compression, writebackWindow: window)
@@ -35,9 +38,10 @@ struct WriterBenchmark {
                 try FileManager.default.removeItem(atPath: path)
             }
         }
-        for label in ["plain fd", "writeback 8 MiB"] {
+        for label in ["plain fd", "writeback"] {
             let total = median(totals[label] ?? []), sync = median(syncs[label] ?? [])
-            print("write 100 MiB noise (\(compression), \(label), \(Self.rounds) rounds): median total "
+            let output = label == "plain fd" ? label : "\(label) every \(Self.window >> 20) MiB"
+            print("write 100 MiB noise (\(compression), \(output), \(Self.rounds) rounds): median total "
                 + "\(Int(total * 1000)) ms, median final fsync \(Int(sync * 1000)) ms")
         }
     }
