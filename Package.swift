@@ -42,7 +42,10 @@ let package = Package(
             dependencies: ["CShims", "CrpodCore", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(name: "CrpodCore"),
-        .target(name: "CrpodArchive", dependencies: ["CShims", "CrpodLinux", "CrpodCore"]),
+        .target(
+            name: "CrpodArchive",
+            dependencies: ["CShims", "CrpodLinux", "CrpodCore", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .target(
             name: "CrpodDrivers",
             dependencies: [

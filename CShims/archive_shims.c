@@ -1,10 +1,13 @@
-// See include/CShims.h: libarchive file-type constants and SHA-256 over OpenSSL EVP.
+// See include/CShims.h: libarchive file-type constants, SHA-256 over OpenSSL EVP and the
+// writeback-starting libarchive output.
 #include "CShims.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <string.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 const int crpod_o_path = O_PATH;
 
@@ -59,4 +62,71 @@ long crpod_flistxattr(int fd, char *list, size_t size) {
 long crpod_fgetxattr(int fd, const char *name, void *value, size_t size) {
     ssize_t n = fgetxattr(fd, name, value, size);
     return n < 0 ? -errno : (long)n;
+}
+
+// MARK: - writeback-starting output (see crpod_writeback in include/CShims.h)
+
+void crpod_writeback_init(crpod_writeback *wb, int fd, int64_t window) {
+    memset(wb, 0, sizeof(*wb));
+    wb->fd = fd;
+    wb->window = window > 0 ? window : 0;
+    wb->hints_enabled = window > 0;
+}
+
+static int crpod_writeback_fail(struct archive *a, crpod_writeback *wb, const char *operation, int err) {
+    if (wb->error == 0) {
+        wb->error = err;
+        wb->operation = operation;
+    }
+    archive_set_error(a, err, "%s: %s", operation, strerror(err));
+    return -1;
+}
+
+/// One sync_file_range call; returns 0, or -errno for a real I/O error. Unsupported → hints off.
+static int crpod_writeback_range(crpod_writeback *wb, int64_t start, int64_t end, unsigned int flags) {
+    if (!wb->hints_enabled || end <= start) return 0;
+    int rc;
+    do { rc = sync_file_range(wb->fd, start, end - start, flags); } while (rc < 0 && errno == EINTR);
+    if (rc == 0) return 0;
+    if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS || errno == EOPNOTSUPP) {
+        wb->hints_enabled = 0;
+        return 0;
+    }
+    return -errno;
+}
+
+/// After each full window: start writeback of it, then wait for the window before it.
+static int crpod_writeback_advance(crpod_writeback *wb) {
+    if (!wb->hints_enabled || wb->written - wb->started < wb->window) return 0;
+    int64_t previous = wb->started;
+    int rc = crpod_writeback_range(wb, previous, wb->written, SYNC_FILE_RANGE_WRITE);
+    if (rc < 0) return rc;
+    wb->started = wb->written;
+    wb->ranges_started += 1;
+    unsigned int wait = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    rc = crpod_writeback_range(wb, wb->waited, previous, wait);
+    if (rc < 0) return rc;
+    wb->waited = previous;
+    return 0;
+}
+
+static la_ssize_t crpod_writeback_write(struct archive *a, void *client, const void *buffer, size_t length) {
+    crpod_writeback *wb = client;
+    const char *bytes = buffer;
+    size_t done = 0;
+    while (done < length) {
+        ssize_t n = write(wb->fd, bytes + done, length - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return crpod_writeback_fail(a, wb, "write", errno);
+        if (n == 0) return crpod_writeback_fail(a, wb, "write", EIO);
+        done += (size_t)n;
+    }
+    wb->written += (int64_t)done;
+    int rc = crpod_writeback_advance(wb);
+    if (rc < 0) return crpod_writeback_fail(a, wb, "sync_file_range", -rc);
+    return (la_ssize_t)done;
+}
+
+int crpod_archive_write_open_writeback(struct archive *a, crpod_writeback *wb) {
+    return archive_write_open2(a, wb, NULL, crpod_writeback_write, NULL, NULL);
 }

@@ -83,6 +83,26 @@ extern const uint32_t crpod_ae_ifblk;
 extern const uint32_t crpod_ae_ififo;
 extern const uint32_t crpod_ae_ifsock;
 
+// libarchive output to an fd that starts writeback while writing: every `window` bytes the
+// range just written is handed to sync_file_range(SYNC_FILE_RANGE_WRITE) and the range before
+// it is waited for, so dirty pages stay bounded and the final fsync is short. A failed write
+// (or a writeback I/O error) sets `error` to the errno and `operation` to the call's name, and
+// the callback returns -1 so libarchive fails the current call. Writeback hints the kernel
+// does not support on this file (EINVAL, ESPIPE, ENOSYS) only turn the hints off.
+typedef struct crpod_writeback {
+    int fd;
+    int hints_enabled;
+    int64_t window;
+    int64_t written;       // bytes written so far
+    int64_t started;       // end of the ranges handed to SYNC_FILE_RANGE_WRITE
+    int64_t waited;        // end of the ranges waited for
+    int64_t ranges_started;
+    int error;             // errno of the first failure, 0 if none
+    const char *operation; // "write" or "sync_file_range", static string
+} crpod_writeback;
+void crpod_writeback_init(crpod_writeback *wb, int fd, int64_t window);
+int crpod_archive_write_open_writeback(struct archive *a, crpod_writeback *wb);
+
 // SHA-256 through OpenSSL 3 EVP. new returns NULL on failure; update/final return 0 or -EIO.
 // final writes 32 bytes to out and may be called once.
 typedef struct crpod_sha256 crpod_sha256;
