@@ -80,6 +80,12 @@ public struct CRIUThreadCore: Sendable, Equatable, Codable {
     public var seccompFilter: UInt32?
     /// `task_rlimits_entry`: (cur, max) per resource, in RLIMIT_* order.
     public var rlimits: [CRIURlimit] = []
+    /// `task_core_entry.task_state` (criu/include/pstree.h: 1 alive, 2 dead — a zombie, 3
+    /// stopped, 4 helper); nil in a thread's own core image.
+    public var taskState: UInt32?
+
+    /// A zombie: CRIU restores it as a dead task with its pid alone (no threads, no creds to run).
+    public var isZombie: Bool { taskState == 2 }
 
     public init(credentials: CRIUCredentials? = nil, seccompMode: CRIUSeccompMode? = nil, seccompFilter: UInt32? = nil) {
         self.credentials = credentials
@@ -111,6 +117,7 @@ public struct CRIUThreadCore: Sendable, Equatable, Codable {
         var reader = reader
         while let (number, value) = try reader.nextField() {
             switch number {
+            case 1: core.taskState = try reader.uint32(value, field: 1)
             case 8: core.rlimits = try rlimits(reader.nested(reader.bytesRange(value, field: 8)))
             case 11: mode = try seccompMode(reader, value, field: 11)
             case 12: filter = try reader.uint32(value, field: 12)

@@ -60,6 +60,21 @@ extension ProtobufReader {
     }
 }
 
+extension ProtobufReader {
+    /// Like `pids`, but values that do not fit a `pid_t` are left out instead of failing.
+    func pidsSkippingInvalid(_ value: ProtobufValue, field: UInt64) throws -> [Int32] {
+        guard case let .bytes(range) = value else {
+            return Int32(exactly: try varint(value, field: field)).map { [$0] } ?? []
+        }
+        var packed = nested(range)
+        var result: [Int32] = []
+        while !packed.isAtEnd {
+            if let pid = Int32(exactly: try packed.readVarint()) { result.append(pid) }
+        }
+        return result
+    }
+}
+
 /// The few protobuf encodings the image rewriters need.
 enum ProtobufWriter {
     static func varint(_ value: UInt64) -> [UInt8] {

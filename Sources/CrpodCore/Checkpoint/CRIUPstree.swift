@@ -95,7 +95,10 @@ public struct CRIUPstree: Sendable, Equatable, Codable {
         while let (number, value) = try reader.nextField() {
             switch number {
             case 1...4: scalars[number] = try reader.pid(value, field: number)
-            case 5: threads += try reader.pids(value, field: number)
+            // Thread ids that cannot be PIDs are skipped, not refused: CRIU 4.2.1 writes an
+            // uninitialised one for a zombie (seen here), and a task CRIU could never create
+            // carries no privilege; the tasks that run are checked through their core images.
+            case 5: threads += try reader.pidsSkippingInvalid(value, field: number)
             default: continue
             }
         }

@@ -53,7 +53,13 @@ public struct RestoredImageFacts: Sendable, Equatable, Codable {
         let pstree = try CRIUPstree.decode(required("pstree.img"))
         var threads: [RestoredThread] = []
         for entry in pstree.entries {
-            for tid in Set([entry.pid] + entry.threads).sorted() {
+            let leaderName = "core-\(entry.pid).img"
+            let leader = try CRIUThreadCore.decode(required(leaderName), image: leaderName)
+            threads.append(RestoredThread(pid: entry.pid, tid: entry.pid, core: leader))
+            // A zombie has no threads to restore; CRIU 4.2.1 writes an uninitialised thread id
+            // for one (and no core image for it), which must not fail a real checkpoint.
+            guard !leader.isZombie else { continue }
+            for tid in Set(entry.threads).subtracting([entry.pid]).sorted() {
                 let name = "core-\(tid).img"
                 threads.append(RestoredThread(pid: entry.pid, tid: tid, core: try CRIUThreadCore.decode(required(name), image: name)))
             }

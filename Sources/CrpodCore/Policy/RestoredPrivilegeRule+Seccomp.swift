@@ -23,7 +23,7 @@ extension RestoredPrivilegeRule {
         var found: [String] = []
         // Threads of one process usually share a chain: evaluate each distinct chain once.
         var verdicts: [[[BPFInstruction]]: String?] = [:]
-        for thread in facts.threads {
+        for thread in facts.threads where !thread.core.isZombie {
             let task = label(thread)
             guard thread.core.seccompMode == .filter else {
                 let mode = thread.core.seccompMode.map { "\($0)" } ?? "disabled"

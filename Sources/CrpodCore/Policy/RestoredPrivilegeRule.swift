@@ -19,7 +19,8 @@ public struct ImageRuleHost: Sendable, Equatable {
 public enum RestoredPrivilegeRule {
     public static func problems(_ facts: RestoredImageFacts, spec: OCISpec, host: ImageRuleHost = ImageRuleHost()) -> [String] {
         var found: [String] = []
-        for thread in facts.threads {
+        // A zombie is restored dead: it never runs, so its (absent) creds and seccomp carry nothing.
+        for thread in facts.threads where !thread.core.isZombie {
             found += threadProblems(thread, spec: spec, lsmProfileGiven: host.lsmProfileGiven)
         }
         found += seccompProblems(facts, spec: spec)
