@@ -148,9 +148,13 @@ def spec_edit(fn):
     spec = json.loads(member("spec.dump")); fn(spec); replace("spec.dump", json.dumps(spec).encode())
 
 def each_creds(fn):
-    """Applies fn to core_entry.thread_core(5).creds(10) of every task and thread."""
+    """Applies fn to core_entry.thread_core(5).creds(10) of every task and thread. A zombie's
+    core (a child that exited at the dump) has no creds: it never runs, so it is left alone."""
     for name in names(r"checkpoint/core-\d+\.img"):
         head, entries = read_image(member(name))
+        thread = get(entries[0], 5)
+        if thread is None or get(parse(thread), 10) is None:
+            continue
         edit(entries[0], 5, lambda thread: edit(thread, 10, fn))
         replace(name, write_image(head, entries))
 
