@@ -11,6 +11,9 @@ public struct CheckpointOptions: Sendable, Equatable {
     public var manageCgroupsMode: String?
     /// runc (and its CRIU) are killed when the checkpoint has not ended by then; nil: no limit.
     public var timeLimit: Duration?
+    /// The container as another engine started it (a runc container checkpointed natively):
+    /// the native engine dumps this init with this bundle's config. runc ignores it.
+    public var startedElsewhere: StartedContainer?
 
     public init(imagePath: String, workPath: String, leaveRunning: Bool = false, tcpEstablished: Bool = false, fileLocks: Bool = false) {
         self.imagePath = imagePath
@@ -151,5 +154,17 @@ public enum CRIULog {
             bytes += chunk[0..<n]
             if bytes.count > 64 << 20 { return bytes }
         }
+    }
+}
+
+/// A running container as the engine that started it knows it: its init on the host and its
+/// bundle (config.json, the root it runs in).
+public struct StartedContainer: Sendable, Equatable {
+    public var pid: Int32
+    public var bundle: String
+
+    public init(pid: Int32, bundle: String) {
+        self.pid = pid
+        self.bundle = bundle
     }
 }

@@ -13,7 +13,10 @@ final class RecordingEngine: ContainerEngine, @unchecked Sendable {
         case checkpoint(id: String, options: CheckpointOptions)
         case delete(id: String, force: Bool)
         case state(id: String)
+        case kill(id: String, signal: Int32, all: Bool)
     }
+
+    var kind: EngineKind { .runc }
 
     private let lock = NSLock()
     private var recorded: [Call] = []
@@ -34,6 +37,7 @@ final class RecordingEngine: ContainerEngine, @unchecked Sendable {
     func checkpoint(id: String, options: CheckpointOptions, logPath: String?) async throws { record(.checkpoint(id: id, options: options)) }
     func delete(id: String, force: Bool, logPath: String?) async throws { record(.delete(id: id, force: force)) }
     func state(id: String, logPath: String?) async throws -> RuntimeState? { record(.state(id: id)); return nil }
+    func kill(id: String, signal: Int32, all: Bool, logPath: String?) async throws { record(.kill(id: id, signal: signal, all: all)) }
 }
 
 /// L1: the restore executor's engine stages against a recording engine on a temp root — the
