@@ -38,6 +38,16 @@ struct DevicePolicyTests {
         #expect(rules.count == 1 + DevicePolicy.runcBuiltIn.count - 1)
     }
 
+    /// A podman spec of `--device /dev/fuse`: the node in linux.devices and its allow rule.
+    @Test func aPodmanDeviceIsAllowedNextToTheBuiltInOnes() throws {
+        var spec = try Self.crpodSpec(devices: [["path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0]])
+        spec.json.setValue([["allow": false, "access": "rwm"], ["allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"]],
+                           atPath: ["linux", "resources", "devices"])
+        let state = try DeviceCgroupState(rules: DevicePolicy.runcRules(for: spec))
+        #expect(state.exceptions[DeviceMatch(type: .char, major: 10, minor: 229)] == .rwm)
+        #expect(state.exceptions.count == DevicePolicy.runcBuiltIn.count + 1 && !state.defaultAllow)
+    }
+
     @Test func decodesAsRuncsSpecconv() throws {
         let rules = try DevicePolicy.rules(fromResources: [
             ["allow": false, "access": "rwm"],
