@@ -10,7 +10,8 @@ extension DeviceCgroup {
     /// Loads the filter, attaches it with BPF_F_ALLOW_MULTI, then detaches the device filters
     /// that were attached to this directory before (runc does the same, so applying twice
     /// leaves one filter). Both are attached for a moment, which only denies more. A program
-    /// stays alive while attached; its fd is closed here.
+    /// stays alive while attached; its fd is closed here. Unlike runc, RLIMIT_MEMLOCK is not
+    /// raised: since Linux 5.11 BPF memory is charged to the memory cgroup instead.
     static func attachFilter(_ state: DeviceCgroupState, directory: String) throws(DeviceCgroupError) -> Applied {
         let instructions = DeviceFilterProgram.instructions(for: state)
         let dirFD: Int32

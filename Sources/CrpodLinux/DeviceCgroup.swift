@@ -8,6 +8,11 @@ import SystemPackage
 /// Puts a device policy on a container's cgroup as runc 1.1.5 does, for an engine that starts
 /// or restores the container without runc. Call it after the cgroup exists in every hierarchy
 /// and before any task of the container enters it.
+///
+/// With CRIU: a cgroup v2 device filter is not in a checkpoint at all, so a restore without
+/// this call leaves every device open. On v1, CRIU's `--manage-cgroups=soft` (crpod's mode)
+/// restores properties only in cgroups CRIU creates itself, so the policy applied here to the
+/// existing cgroup stays; `full`/`strict` would write the dumped devices.list over it.
 public enum DeviceCgroup {
     /// What `apply` did, for the log.
     public enum Applied: Sendable, Equatable {
