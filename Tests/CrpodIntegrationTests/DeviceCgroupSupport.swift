@@ -10,10 +10,12 @@ import Testing
 /// putting a device policy on a cgroup and running the probe inside it.
 struct DeviceCgroupFixture {
     let base: String
+    /// Removed with everything below it at the end (by `withDeviceCgroup`).
     let parent: String
+    /// Where the policy goes and the probe runs.
+    let cgroup: String
     let layout: CgroupLayout
     let runner = ToolRunner()
-    var cgroup: String { parent + "/c" }
     var cgroups: CgroupSet { CgroupSet(layout: layout) }
 
     /// The spec `crpod run` gives a container (its `linux.resources.devices`: deny all).
@@ -59,7 +61,8 @@ func withDeviceCgroup(_ body: (DeviceCgroupFixture) async throws -> Void) async 
     if let reason = PrivilegedHost.missing { Issue.record("privileged test cannot run: \(reason)") }
     try #require(PrivilegedHost.missing == nil)
     let suffix = String(ObjectIDs.random().prefix(12))
-    let fixture = DeviceCgroupFixture(base: "/tmp/crpod-dev-\(suffix)", parent: "/crpod-dev-\(suffix)", layout: try CgroupLayout.current())
+    let fixture = DeviceCgroupFixture(base: "/tmp/crpod-dev-\(suffix)", parent: "/crpod-dev-\(suffix)", cgroup: "/crpod-dev-\(suffix)/c",
+                                      layout: try CgroupLayout.current())
     try Files.makeDirectories(fixture.base, mode: 0o700)
     let cleanUp = {
         try? fixture.cgroups.killAndRemove(fixture.parent)
