@@ -18,13 +18,12 @@ extension Engine {
         var paths = onDisk
         if request.export != nil && !request.keep, let size = checkpointTmpfsSize(record) {
             let mountPoint = "\(settings.runRoot)/work/checkpoint-\(ObjectID.generate().short)"
-            try rollback.addTemporary(.removeTree(mountPoint))
+            paths = CheckpointPaths(scratch: mountPoint, containerDirectory: onDisk.containerDirectory)
+            // One journal write (it is fsynced): removing the mount point detaches the mount on it too.
+            try rollback.addTemporaries([.removeTree(paths.rootfsDiffDirectory), .removeTree(mountPoint)])
             try step("create \(mountPoint)") { try Files.makeDirectories(mountPoint, mode: 0o700) }
-            try rollback.addTemporary(.unmount(mountPoint))
             // Best effort, like the import's: without the tmpfs the same directory is on the run root's disk.
             _ = try? Mounts.mountTmpfs(at: mountPoint, sizeBytes: size)
-            paths = CheckpointPaths(scratch: mountPoint, containerDirectory: onDisk.containerDirectory)
-            try rollback.addTemporary(.removeTree(paths.rootfsDiffDirectory))
             FaultPoint.checkpointAfterTmpfs.hit()
         }
         try step("prepare \(paths.images)") {
