@@ -25,6 +25,7 @@ public enum ImageCopy {
         defer { close(input) }
         let output = try sys("create", path: path) { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, item.info.st_mode & 0o7777) }
         defer { close(output) }
+        try sys("fchmod", path: path) { fchmod(output, item.info.st_mode & 0o7777) }  // not narrowed by the umask
         while true {
             let n = try sys("read", path: item.fullPath) { read(input, buffer.baseAddress, buffer.count) }
             if n == 0 { return }
