@@ -45,8 +45,8 @@ public final class ArchiveWriter {
 
     static let chunkSize = 1 << 20
     static let pipelineDepth = 4
-    /// Chosen by measurement (BENCHMARKS.md, "Export: zstd level and threads"): on the
-    /// dirty-mem images level 3 took ~70 % longer than level 1 for an archive < 1 % smaller.
+    /// Chosen by measurement (BENCHMARKS.md, "Export: zstd level and threads, …"): on the
+    /// dirty-mem images level 3 took 1.5–1.8× as long as level 1 for an archive < 1 % smaller.
     public static let zstdLevel = 1
     public static let gzipLevel = 6
     /// 8 MiB: large enough that each sync_file_range call covers many pages, small enough that
