@@ -12,7 +12,7 @@ struct CheckpointCommand: AsyncParsableCommand {
         commandName: "checkpoint",
         abstract: "Checkpoint running containers with runc and CRIU.",
         discussion: """
-        Without --export the checkpoint stays in the container's directory and the container becomes `checkpointed` (crpod restore NAME brings it back). With --export FILE the checkpoint is written as a podman-compatible archive (zstd by default), atomically and mode 0600; the local images are then removed unless --keep or -R.
+        Without --export the checkpoint stays in the container's directory and the container becomes `checkpointed` (crpod restore NAME brings it back). With --export FILE the checkpoint is written as a podman-compatible archive (zstd by default), atomically and mode 0600; the local images are then temporary (written to a private tmpfs under the run root when the container's memory fits) and removed unless --keep.
         """
     )
 
