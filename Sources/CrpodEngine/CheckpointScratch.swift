@@ -40,10 +40,8 @@ extension Engine {
     func checkpointTmpfsSize(_ record: ContainerRecord) -> UInt64? {
         guard let pids = try? cgroups().processes(record.cgroupPath), !pids.isEmpty else { return nil }
         var resident: UInt64 = 0
-        for pid in pids {
-            guard let bytes = Self.residentBytes(pid: pid) else { return nil }
-            resident += bytes
-        }
+        // A process gone since the listing (the counter's `sleep`) has nothing left to dump.
+        for pid in pids { resident += Self.residentBytes(pid: pid) ?? 0 }
         return privateTmpfsSize(neededBytes: resident + (64 << 20))
     }
 
