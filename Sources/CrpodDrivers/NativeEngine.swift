@@ -24,6 +24,11 @@ public struct NativeEngine: ContainerEngine {
 
     public var kind: EngineKind { .native }
 
+    /// CRIU 3.19: `--network-lock skip`; external net/pid namespaces and `--join-ns` are older.
+    public static let minimumCRIUVersion = 31900
+    /// Whether `engine = auto` may pick this engine (off until it passes the whole suite).
+    public static let isDefault = false
+
     public init(criu: CRIUDriver, stateRoot: String, cgroups: CgroupSet) {
         self.criu = criu
         self.stateRoot = stateRoot

@@ -97,11 +97,12 @@ extension Engine {
 
     private func checkpointLocked(_ record: ContainerRecord, _ request: CheckpointRequest) async throws -> CheckpointOutcome {
         var record = record
-        let runtime = try runtime()
-        let state = try await step("runtime state \(record.name)") { try await runtime.state(id: record.id) }
+        let owner = try containerEngine(for: record)
+        let state = try await step("runtime state \(record.name)") { try await owner.state(id: record.id, logPath: nil) }
         guard let state, state.status.rawValue == "running" else {
             throw EngineError.containerNotRunning(name: record.name, state: state?.status.rawValue ?? "exited")
         }
+        let dumper = try await checkpointEngine(owner: owner)
         let paths = CheckpointPaths(containerDirectory: store.containerDirectory(record.id))
         try step("prepare \(paths.images)") {
             for dir in [paths.images, paths.work] {
@@ -113,10 +114,15 @@ extension Engine {
                                         tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks)
         options.manageCgroupsMode = "soft"
         options.timeLimit = settings.runtimeTimeLimit
+        if dumper.kind != owner.kind { options.startedElsewhere = StartedContainer(pid: Int32(state.pid), bundle: record.bundle) }
         let started = ContinuousClock.now
-        try await dump(record, runtime: runtime, options: options, paths: paths, keep: request.keep)
+        try await dump(record, engine: dumper, options: options, paths: paths, keep: request.keep)
         let runtimeDuration = microseconds(since: started)
         FaultPoint.checkpointAfterDump.hit()
+        if dumper.kind != owner.kind && !request.leaveRunning {
+            // The tree is gone; the engine that started it still has state of it.
+            try await step("remove the \(owner.kind.rawValue) state of \(record.name)") { try await owner.delete(id: record.id, force: true, logPath: nil) }
+        }
         var outcome = CheckpointOutcome(id: record.id, name: record.name, archive: nil, imagesKept: paths.images,
                                         runtimeCheckpointDuration: runtimeDuration, criuStatistics: readDumpStatistics(paths.work))
         if let export = request.export {
@@ -145,15 +151,22 @@ extension Engine {
 
     /// `runtime checkpoint`. On failure the container keeps running and its partial images go
     /// (unless `keep`): the error already quotes the CRIU log.
-    private func dump(_ record: ContainerRecord, runtime: RuncDriver, options: CheckpointOptions, paths: CheckpointPaths, keep: Bool) async throws {
+    private func dump(_ record: ContainerRecord, engine: any ContainerEngine, options: CheckpointOptions, paths: CheckpointPaths, keep: Bool) async throws {
         do {
             try await step("checkpoint \(record.name)") {
-                try await runtime.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")
+                try await engine.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")
             }
         } catch {
             if !keep { for dir in [paths.images, paths.work] { try? Files.removeTree(dir) } }
             throw error
         }
+    }
+
+    /// The engine that dumps a container `owner` runs: the native engine dumps any container
+    /// (a runc one by its init and bundle); runc can only dump its own.
+    func checkpointEngine(owner: any ContainerEngine) async throws -> any ContainerEngine {
+        if engineOverride != nil || owner.kind == .native { return owner }
+        return try containerEngine(await resolvedEngineKind())
     }
 
     func readDumpStatistics(_ workPath: String) -> CheckpointCRIUStatistics? {

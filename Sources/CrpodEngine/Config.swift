@@ -5,7 +5,7 @@ import CrpodDrivers
 import CrpodLinux
 
 /// crpod's configuration file: `key = value` lines (values may be quoted), `#` comments.
-/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout. The daemon's keys (see
+/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout, engine. The daemon's keys (see
 /// contrib/crpod.conf.example) may repeat; the CLI ignores them.
 public struct ConfigFile: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
@@ -19,7 +19,7 @@ public struct ConfigFile: Sendable, Equatable {
     /// The last value of each key.
     public var values: [String: String] { Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }) }
     public static let defaultPath = "/etc/crpod/crpod.conf"
-    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout"]
+    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout", "engine"]
     public static let daemonKeys: Set<String> = [
         "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs",
         "allow_bind_source", "allow_capability", "allow_privileged", "boot_restore", "boot_retries", "boot_retry_delay",
@@ -82,8 +82,12 @@ public struct EngineSettings: Sendable {
     /// `runtime_timeout` (seconds): a runc checkpoint or restore (with its CRIU) still running
     /// after this is killed and rolled back, so a hung CRIU never holds a worker forever.
     public var runtimeTimeLimit: Duration = .seconds(600)
+    /// `engine` (flag `--engine`, env CRPOD_ENGINE): which engine restores and checkpoints.
+    public var enginePreference: EnginePreference = .auto
 
     public var runtimeStateRoot: String { runRoot + "/runc" }
+    /// The native engine's state files (one directory per container it restored).
+    public var nativeStateRoot: String { runRoot + "/native" }
 
     public struct Overrides: Sendable {
         public var root: String?
@@ -91,7 +95,10 @@ public struct EngineSettings: Sendable {
         public var runtime: String?
         public var criu: String?
         public var configPath: String?
-        public init(root: String? = nil, runRoot: String? = nil, runtime: String? = nil, criu: String? = nil, configPath: String? = nil) {
+        public var engine: String?
+        public init(root: String? = nil, runRoot: String? = nil, runtime: String? = nil, criu: String? = nil, configPath: String? = nil,
+                    engine: String? = nil) {
+            self.engine = engine
             self.root = root
             self.runRoot = runRoot
             self.runtime = runtime
@@ -116,6 +123,12 @@ public struct EngineSettings: Sendable {
                 throw EngineError.invalidInput(what: "runtime_timeout", detail: "\(text) is not a positive number of seconds")
             }
             settings.runtimeTimeLimit = .seconds(seconds)
+        }
+        if let text = overrides.engine ?? environment["CRPOD_ENGINE"].flatMap({ $0.isEmpty ? nil : $0 }) ?? config.values["engine"] {
+            guard let preference = EnginePreference(rawValue: text) else {
+                throw EngineError.invalidInput(what: "engine", detail: "\"\(text)\" is not one of \(EnginePreference.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.enginePreference = preference
         }
         return settings
     }
@@ -142,4 +155,10 @@ public struct EngineSettings: Sendable {
         }
         return runtimePath
     }
+}
+
+/// Which engine restores and checkpoints: `runc` (runc runs CRIU), `native` (crpod runs CRIU),
+/// `auto` (native when this host's CRIU is recent enough, else runc).
+public enum EnginePreference: String, Sendable, CaseIterable, Codable {
+    case auto, runc, native
 }

@@ -31,7 +31,7 @@ extension Engine {
     }
 
     func view(of record: ContainerRecord) async throws -> ContainerView {
-        let state = try await step("runtime state \(record.name)") { try await runtime().state(id: record.id) }
+        let state = try await step("runtime state \(record.name)") { try await containerEngine(for: record).state(id: record.id, logPath: nil) }
         let status: String
         switch state?.status.rawValue {
         case nil: status = record.state == "running" ? "exited" : record.state
@@ -61,11 +61,11 @@ extension Engine {
     }
 
     func stopLocked(_ record: ContainerRecord, timeout: Double) async throws {
-        let runtime = try runtime()
-        guard let state = try await runtime.state(id: record.id), state.status.rawValue != "stopped" else { return }
+        let runtime = try containerEngine(for: record)
+        guard let state = try await runtime.state(id: record.id, logPath: nil), state.status.rawValue != "stopped" else { return }
         let identity = try? ProcessIdentity.of(pid: Int32(state.pid))
         if timeout > 0 {
-            try await step("signal \(record.name)") { try await runtime.kill(id: record.id, signal: SIGTERM, all: false) }
+            try await step("signal \(record.name)") { try await runtime.kill(id: record.id, signal: SIGTERM, all: false, logPath: nil) }
             if let identity, Processes.waitForExit(identity, seconds: timeout) {
                 return try await waitUntilStopped(record, runtime: runtime)
             }
@@ -73,15 +73,15 @@ extension Engine {
         // cgroup.kill (v2) kills every task in the container's cgroup at once, wherever runc's
         // own bookkeeping thinks they are; runc's kill then covers an init outside it.
         try step("kill the cgroup of \(record.name)") { try cgroups().kill(record.cgroupPath) }
-        if let state = try await runtime.state(id: record.id), state.status.rawValue != "stopped" {
-            try await step("kill \(record.name)") { try await runtime.kill(id: record.id, signal: SIGKILL, all: true) }
+        if let state = try await runtime.state(id: record.id, logPath: nil), state.status.rawValue != "stopped" {
+            try await step("kill \(record.name)") { try await runtime.kill(id: record.id, signal: SIGKILL, all: true, logPath: nil) }
         }
         try await waitUntilStopped(record, runtime: runtime)
     }
 
-    private func waitUntilStopped(_ record: ContainerRecord, runtime: RuncDriver) async throws {
+    private func waitUntilStopped(_ record: ContainerRecord, runtime: any ContainerEngine) async throws {
         for _ in 0..<100 {
-            guard let state = try await runtime.state(id: record.id), state.status.rawValue != "stopped" else { return }
+            guard let state = try await runtime.state(id: record.id, logPath: nil), state.status.rawValue != "stopped" else { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw EngineError.step("stop \(record.name)", cause: LinuxError.timedOut(operation: "wait for container to stop", path: nil, seconds: 5))
@@ -97,14 +97,14 @@ extension Engine {
 
     /// Deletes runtime state, cgroup directories, the overlay mount, the directory and the record.
     func removeContainerLocked(_ record: ContainerRecord, force: Bool) async throws {
-        let runtime = try runtime()
-        let state = try await runtime.state(id: record.id)
+        let runtime = try containerEngine(for: record)
+        let state = try await runtime.state(id: record.id, logPath: nil)
         if let state, ["running", "paused", "created"].contains(state.status.rawValue) {
             guard force else { throw EngineError.containerRunning(name: record.name) }
             try await stopLocked(record, timeout: 0)
         }
         if state != nil {
-            try await step("runtime delete \(record.name)") { try await runtime.delete(id: record.id, force: true) }
+            try await step("runtime delete \(record.name)") { try await runtime.delete(id: record.id, force: true, logPath: nil) }
         }
         let cgroups = try cgroups()
         try step("remove cgroup \(record.cgroupPath)") { try cgroups.killAndRemove(record.cgroupPath) }

@@ -23,8 +23,23 @@ extension Engine {
         if let sockets = await criuSocketFact() { facts.append(sockets) }
         facts += await runtimeFacts()
         facts += cgroupFacts()
+        facts.append(await engineFact())
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
         return facts
+    }
+
+    /// Which engine restores and checkpoints here, and why.
+    private func engineFact() async -> CheckFact {
+        let kind = await resolvedEngineKind()
+        let why: String
+        switch settings.enginePreference {
+        case .auto:
+            let version = await criuVersionNumber().map(String.init) ?? "none"
+            why = kind == .native ? "auto: CRIU \(version) ≥ \(NativeEngine.minimumCRIUVersion), crpod runs CRIU itself"
+                : "auto: CRIU \(version) < \(NativeEngine.minimumCRIUVersion), runc runs CRIU"
+        case .runc, .native: why = "chosen (--engine, CRPOD_ENGINE or config key engine)"
+        }
+        return CheckFact(name: "engine", ok: true, detail: "\(kind.rawValue) (\(why))", fix: nil, required: false)
     }
 
     private func rootFact() -> CheckFact {

@@ -1,4 +1,5 @@
 import CrpodCore
+import CrpodDrivers
 import CrpodLinux
 
 /// A pod as crpod stores it.
@@ -40,4 +41,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// A crpod-pause holding namespaces the container joins by path outside a pod (a restored
     /// standalone checkpoint whose network namespace was external); stopped with the container.
     public var namespaceHolder: ProcessIdentity? = nil
+    /// The engine that owns the running tree (started or restored it); nil in records written
+    /// before engines could be chosen = runc.
+    public var engine: EngineKind? = nil
 }

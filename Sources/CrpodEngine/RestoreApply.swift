@@ -46,7 +46,10 @@ extension Engine {
         try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
         try register(.runtime, of: recipe, rollback: rollback)
-        let outcome = try await engineRestore(record, images: images, engine: recipe.engine, stdio: stdio, keepWork: keepWork, rollback: rollback)
+        let containerEngine = try await containerEngine()
+        record.engine = containerEngine.kind
+        let outcome = try await engineRestore(record, with: containerEngine, images: images, engine: recipe.engine, stdio: stdio,
+                                              keepWork: keepWork, rollback: rollback)
         try verifyPlacement(record)
         FaultPoint.restoreAfterRuntime.hit()
         record.state = "running"
@@ -167,9 +170,9 @@ extension Engine {
 
     /// The container engine's restore, its output to `stdio`; returns its duration and CRIU's
     /// statistics. The caller has registered the runtime's undo step.
-    func engineRestore(_ record: ContainerRecord, images: String, engine: RestoreEngineOptions, stdio: FileDescriptor?, keepWork: Bool,
+    func engineRestore(_ record: ContainerRecord, with containerEngine: any ContainerEngine, images: String, engine: RestoreEngineOptions,
+                       stdio: FileDescriptor?, keepWork: Bool,
                        rollback: Rollback) async throws -> (duration: UInt64, statistics: RestoreCRIUStatistics?) {
-        let containerEngine = try containerEngine()
         let work = store.containerDirectory(record.id) + "/restore-work"
         try step("create \(work)") { try Files.removeTree(work); try Files.makeDirectories(work, mode: 0o700) }
         if !keepWork { rollback.onSuccess { try? Files.removeTree(work) } }

@@ -77,10 +77,7 @@ extension Engine {
         let tasks = Processes.tree(root: pid)
         // A zombie CRIU restored (a child that had exited at the dump) has left its cgroups:
         // the kernel shows an exited task at the root of every v1 hierarchy. Nothing of it runs.
-        let running = tasks.filter { task in
-            guard let text = try? Files.readText("/proc/\(task)/stat"), let stat = try? ProcStat.parse(text) else { return false }
-            return !stat.isZombieOrDead
-        }
+        let running = tasks.filter { Processes.isRunning($0) }
         let wrong = CgroupPlacement.check(pids: running, expected: record.cgroupPath, layout: layout)
         guard !wrong.isEmpty else { return }
         for task in tasks.reversed() { kill(task, SIGKILL) }

@@ -36,8 +36,11 @@ extension Engine {
             }
             try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
             let strays = try prepareRestorePlacement(record, images: paths.images, sourceCgroup: nil)
-            let outcome = try await withOutputPipe(logPath: record.logPath) { output in
-                try await engineRestore(record, images: paths.images, engine: engine, stdio: output, keepWork: request.keep, rollback: rollback)
+            let containerEngine = try await containerEngine()
+            record.engine = containerEngine.kind
+            let outcome = try await withOutputPipe(logPath: record.logPath) { [record] output in
+                try await engineRestore(record, with: containerEngine, images: paths.images, engine: engine, stdio: output,
+                                        keepWork: request.keep, rollback: rollback)
             }
             try verifyRestoredPlacement(record, strays: strays)
             record.state = "running"

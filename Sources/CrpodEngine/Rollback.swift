@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CrpodCore
+import CrpodDrivers
 import CrpodLinux
 
 /// Undo steps collected while a multi-step operation runs. Each is journaled before it is
@@ -116,7 +117,9 @@ extension Engine {
         case let .terminate(process): try? Processes.terminate(process, grace: 1)
         case let .deleteRuntime(id, cgroup):
             Processes.killAll(commandLineContaining: id)
-            if let engine = try? containerEngine() { try? await engine.delete(id: id, force: true, logPath: nil) }
+            // Either engine may have state of it (a runc container checkpointed natively).
+            let engines = engineOverride.map { [$0] } ?? EngineKind.allCases.compactMap { try? containerEngine($0) }
+            for engine in engines { try? await engine.delete(id: id, force: true, logPath: nil) }
             removeRuntimeDirectory(id: id)
             removeCgroupKillingMembers(cgroup)
         }

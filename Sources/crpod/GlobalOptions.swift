@@ -23,6 +23,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Path of the criu binary (default: config, then PATH).", valueName: "path"))
     var criu: String?
 
+    @Option(name: .customLong("engine"), help: ArgumentHelp("Engine that restores and checkpoints: auto (native when CRIU ≥ 3.19, else runc), runc (runc runs CRIU) or native (crpod runs CRIU) (env CRPOD_ENGINE, config key engine).", valueName: "engine"))
+    var engineName: String?
+
     @Option(help: ArgumentHelp("Config file (default /etc/crpod/crpod.conf, env CRPOD_CONFIG).", valueName: "file"))
     var config: String?
 
@@ -51,7 +54,7 @@ struct GlobalOptions: ParsableArguments {
             // One event, one line: names from outside (spool files) cannot forge log lines.
             return EscapingLogHandler(handler)
         }
-        let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config)
+        let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config, engine: engineName)
         let settings = try EngineSettings.resolve(overrides, environment: ProcessInfo.processInfo.environment)
         return Engine(settings: settings, logger: Logger(label: "crpod"))
     }

@@ -50,7 +50,7 @@ struct ConfigFileTests {
             return
         }
         #expect(what == "config /etc/crpod/test.conf:\(line)")
-        #expect(detail.contains("cgroup_parent, criu, max_jobs") && detail.contains("root, run_root, runtime, runtime_timeout, socket"), "every known key is named")
+        #expect(detail.contains("cgroup_parent, criu, engine, max_jobs") && detail.contains("root, run_root, runtime, runtime_timeout, socket"), "every known key is named")
         #expect(error.description.hasPrefix("invalid config /etc/crpod/test.conf:\(line): "))
     }
 
