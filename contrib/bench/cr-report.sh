@@ -78,6 +78,10 @@ write_medians() {
     medians_row "checkpoint ${MIB} MiB (export: zstd / none)" ckpt dirty-mem
     medians_row "restore ${MIB} MiB into another pod (import: zstd / none)" restore dirty-mem
     medians_row "archive MiB, ${MIB} MiB (zstd / none)" size dirty-mem
+    for t in "${!ENGINE_FAILED[@]}"; do
+        echo
+        echo "**crpod --engine $t failed** and was skipped from then on: ${ENGINE_FAILED[$t]}"
+    done
 }
 
 medians_row() {   # medians_row LABEL OP WORKLOAD

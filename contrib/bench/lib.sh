@@ -88,8 +88,10 @@ check_runs() {
 
 # timed VAR COMMAND...: sync, wait for a quiet host, run COMMAND (stdout to $WORK/logs/last.out,
 # stderr appended to $ERRLOG), put its wall time in us in VAR. A failure prints the end of
-# $ERRLOG and dies (the caller's die()).
-timed() {
+# $ERRLOG and dies (the caller's die()); try_timed returns 1 instead.
+timed() { try_timed "$@" || die "timed command failed: ${*:2}"; }
+
+try_timed() {
     local __var=$1; shift
     local t0 t1
     sync
@@ -97,7 +99,7 @@ timed() {
     t0=$(now_us)
     if ! "$@" > "$WORK/logs/last.out" 2>>"$ERRLOG"; then
         tail -n 30 "$ERRLOG" >&2
-        die "timed command failed: $*"
+        return 1
     fi
     t1=$(now_us)
     printf -v "$__var" '%s' "$(( t1 - t0 ))"
