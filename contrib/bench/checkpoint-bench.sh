@@ -59,24 +59,9 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RUNS=${1:-5}
-CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
-SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
-BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
-TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
-MIB=${CRPOD_BENCH_MIB:-100}
-IMAGE=localhost/crpod-bench:latest
-STAMP_LABEL=crpod.bench.dirty-mem-sha256
-DATE=$(date -u +%Y-%m-%d)
+source "$HERE/lib.sh"   # settings, log, timing, statistics, fixtures and cleanup shared with the other bench scripts
+bench_settings
 OUT=${CRPOD_BENCH_OUT:-$HERE/results/checkpoint-$DATE.md}
-COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
-READY_TIMEOUT=60   # seconds a workload may take to print its first line
-QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}        # % idle wanted before each timed command (0: off)
-QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}  # seconds to wait for it, then time anyway
-
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
-export LC_ALL=C
-
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # log, timing, statistics and table helpers shared with the other bench
 die() { printf 'checkpoint-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 check_runs   # --help, or RUNS a number >= 5 (lib.sh)
@@ -124,9 +109,6 @@ make_work out data logs
 bench_fixtures   # dirty-mem, the bench rootfs and the podman image (lib.sh)
 
 # ------------------------------------------------------------ helpers
-
-# wait_quiet: wait until the host is idle enough to time something (see QUIET_IDLE)
-NOISY=0
 
 # ------------------------------------------------------------ pods
 

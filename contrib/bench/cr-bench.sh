@@ -42,7 +42,9 @@
 # ("raw" images). Frozen time: CRIU's stats-dump (frozen_time) of every checkpoint, from
 # --print-stats for podman and crpod, from the stats-dump file for runc and criu. Before
 # every timed command: sync, then wait for an idle host as lib.sh's wait_quiet does.
-# Every restored process is checked to be alive before it is removed.
+# Every restored process is checked to be alive before it is removed. A crpod engine that
+# fails a sample is reported with crpod's error and skipped from then on; any other tool
+# failing ends the run.
 #
 # Output: the side-by-side medians, the ratios against issue 12's targets, per-cell
 # min/median/max and the raw samples, printed and written to the result file. The pre-copy
@@ -61,25 +63,9 @@ REPO=$(cd "$HERE/../.." && pwd)
 RUNS=${CRPOD_BENCH_RUNS:-5}
 ENGINES=${CRPOD_BENCH_ENGINES:-runc,native}
 TOOLS_ARG=podman,runc,criu,crpod
-CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
-SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
-BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
-TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
-MIB=${CRPOD_BENCH_MIB:-100}
-IMAGE=localhost/crpod-bench:latest
-STAMP_LABEL=crpod.bench.dirty-mem-sha256
-DATE=$(date -u +%Y-%m-%d)
 OUT=""
-COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
-READY_TIMEOUT=60
-QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}
-QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}
-NOISY=0
-
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
-export LC_ALL=C
-
-source "$HERE/lib.sh"        # log, timing, statistics, fixtures, criu_stat
+source "$HERE/lib.sh"        # settings, log, timing, statistics, fixtures, cleanup, criu_stat
+bench_settings
 source "$HERE/cr-tools.sh"   # one sample of each tool, crpod engine selection, cgroups
 source "$HERE/cr-report.sh"  # the result file
 die() { printf 'cr-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }

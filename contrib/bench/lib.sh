@@ -6,6 +6,25 @@
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# bench_settings: the settings every bench script shares (environment → defaults), from REPO
+bench_settings() {
+    CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
+    SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
+    BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
+    TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
+    MIB=${CRPOD_BENCH_MIB:-100}
+    IMAGE=localhost/crpod-bench:latest
+    STAMP_LABEL=crpod.bench.dirty-mem-sha256
+    DATE=$(date -u +%Y-%m-%d)
+    COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
+    READY_TIMEOUT=60   # seconds a workload may take to print its first line
+    QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}        # % idle wanted before each timed command (0: off)
+    QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}  # seconds to wait for it, then time anyway
+    NOISY=0   # samples timed on a busy host after QUIET_TIMEOUT (wait_quiet)
+    export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+    export LC_ALL=C
+}
+
 fstype() { findmnt -n -o FSTYPE --target "$1"; }
 
 fsdev() { findmnt -n -o SOURCE --target "$1"; }
