@@ -87,19 +87,11 @@ CRPOD_CTRS=()
 PODMAN_PODS=()
 PODMAN_CTRS=()
 
-cleanup() {
-    local rc=$? c
-    set +e
-    trap - ERR
-    log "cleaning up"
-    cleanup_podman
-    if [ -n "$WORK" ]; then
-        for c in "${CRPOD_CTRS[@]}"; do "$CRPOD" rm -f "${CR[@]}" "$c" >/dev/null 2>&1; done
-        cleanup_crpod_pods
-        cleanup_runc_root "$WORK/run/runc"   # runc state left by an interrupted runc checkpoint
-    fi
-    cleanup_work
-    exit "$rc"
+cleanup_tools() {   # called by on_exit (lib.sh)
+    local c
+    for c in "${CRPOD_CTRS[@]}"; do "$CRPOD" rm -f "${CR[@]}" "$c" >/dev/null 2>&1; done
+    cleanup_crpod_pods
+    cleanup_runc_root "$WORK/run/runc"   # runc state left by an interrupted runc checkpoint
 }
 install_traps checkpoint-bench.sh
 make_work out data logs
@@ -196,14 +188,10 @@ done
 {
     echo "### Checkpoint + export: crpod vs podman vs runc ($DATE)"
     echo
-    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    report_host_line
     echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(first_line podman --version), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
     echo "- $RUNS runs per tool and workload, a fresh container each run, wall-clock ms of the checkpoint command only"
-    if [ "$QUIET_IDLE" -gt 0 ]; then
-        echo "- each timed command started once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
-    else
-        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
-    fi
+    report_quiet_line
     echo "- files: crpod root/run-root, runc images and all archives under $TMP_PARENT/$TAG.* ($(fstype "$WORK") on $(fsdev "$WORK")); podman's checkpoint images under $PODMAN_STORAGE ($(fstype "$PODMAN_STORAGE") on $(fsdev "$PODMAN_STORAGE"))"
     echo
     echo "| workload | tool | min ms | median ms | max ms | archive MiB (median) |"

@@ -121,20 +121,12 @@ PODMAN_PODS=()
 PODMAN_CTRS=()
 RESTORED_CGROUPS=()   # cgroups of bare runc/CRIU restores (killed and removed at the end)
 
-cleanup() {
-    local rc=$? c
-    set +e
-    trap - ERR
-    log "cleaning up"
-    cleanup_podman
-    if [ -n "$WORK" ]; then
-        cleanup_runc_root "$WORK/runc-restored"
-        for c in "${RESTORED_CGROUPS[@]}"; do cgroup_kill_remove "$c"; done
-        for c in "${CRPOD_CTRS[@]}"; do crp "${c%% *}" rm -f "${c#* }" >/dev/null 2>&1; done
-        cleanup_crpod_pods
-    fi
-    cleanup_work
-    exit "$rc"
+cleanup_tools() {   # called by on_exit (lib.sh)
+    local c
+    cleanup_runc_root "$WORK/runc-restored"
+    for c in "${RESTORED_CGROUPS[@]}"; do cgroup_kill_remove "$c"; done
+    for c in "${CRPOD_CTRS[@]}"; do crp "${c%% *}" rm -f "${c#* }" >/dev/null 2>&1; done
+    cleanup_crpod_pods
 }
 install_traps cr-bench.sh
 make_work out data logs runc-restored
@@ -153,24 +145,11 @@ done
 # ------------------------------------------------------------ pods
 
 log "work directory $WORK ($(fstype "$WORK") on $(fsdev "$WORK"))"
-CRPOD_SRC=$TAG-src
-CRPOD_DST=$TAG-dst
-for p in "$CRPOD_SRC" "$CRPOD_DST"; do
-    CRPOD_PODS+=("$p")
-    "$CRPOD" pod create "${CR[@]}" --share ipc,net,uts --cgroup-parent "$CG_PARENT" --hostname crbench "$p" >/dev/null
-done
+has_family podman || NO_PODMAN=1
+src_dst_pods --hostname crbench   # lib.sh
 DST_JSON=$("$CRPOD" pod inspect "${CR[@]}" --format json "$CRPOD_DST")
 DST_INFRA=$(jq -r .infraPid <<< "$DST_JSON")
 DST_CGROUP=$(jq -r .cgroupPath <<< "$DST_JSON")
-if has_family podman; then
-    PODMAN_SRC=$TAG-src
-    PODMAN_DST=$TAG-dst
-    for p in "$PODMAN_SRC" "$PODMAN_DST"; do
-        PODMAN_PODS+=("$p")
-        podman pod create --name "$p" --share ipc,net,uts >/dev/null
-    done
-    PODMAN_DST_ID=$(podman pod inspect --format '{{.ID}}' "$PODMAN_DST")
-fi
 
 # ------------------------------------------------------------ run
 

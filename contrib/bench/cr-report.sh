@@ -54,14 +54,10 @@ precopy_status() {
 write_header() {
     echo "### Checkpoint/restore side by side (issue 12), $DATE"
     echo
-    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    report_host_line "; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(command -v podman >/dev/null && first_line podman --version || echo 'no podman'), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
     echo "- $RUNS samples per cell, round-robin (tool order rotated each round); each sample a fresh container in pod src, checkpointed, then restored into pod dst; wall-clock ms of each command; pods share ipc,net,uts"
-    if [ "$QUIET_IDLE" -gt 0 ]; then
-        echo "- each timed command started after \`sync\` once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
-    else
-        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
-    fi
+    report_quiet_line
     echo "- files under $WORK ($(fstype "$WORK") on $(fsdev "$WORK"))"
 }
 

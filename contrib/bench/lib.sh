@@ -90,6 +90,19 @@ wl_label() {
     esac
 }
 
+# report_host_line, report_quiet_line: the "- host: ..." and idle-host lines of a result file
+report_host_line() {
+    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM${1:-}"
+}
+
+report_quiet_line() {
+    if [ "$QUIET_IDLE" -gt 0 ]; then
+        echo "- each timed command started after \`sync\` once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
+    else
+        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
+    fi
+}
+
 first_line() { "$@" 2>&1 | head -n 1; }
 
 # usage_from_header SCRIPT: print SCRIPT's header comment (its --help)
@@ -212,8 +225,9 @@ PY
 
 # ------------------------------------------------------------ work directory, traps, cleanup
 # The scripts keep what they made in WORK, TAG (prefix of every name), CG_PARENT (cgroup parent
-# of their pods), CRPOD_PODS, PODMAN_PODS, PODMAN_CTRS, and define cleanup(), which calls the
-# helpers below (each ignores errors: cleanup runs with set +e).
+# of their pods), CRPOD_PODS, PODMAN_PODS, PODMAN_CTRS, and define cleanup_tools(): what only
+# they know how to remove from WORK (crpod containers, runc state, ...). on_exit runs it
+# between the podman and the work-directory cleanup; every step ignores errors.
 
 # make_work SUBDIR...: WORK = a new directory under TMP_PARENT with SUBDIRs; CR = crpod's
 # --root/--run-root in it; ERRLOG = where timed commands' stderr goes
@@ -226,9 +240,20 @@ make_work() {
     ERRLOG=$WORK/logs/stderr.log
 }
 
-# install_traps SCRIPT: cleanup on exit, exit 130 on SIGINT/SIGTERM, the failing line on error
+on_exit() {
+    local rc=$?
+    set +e
+    trap - ERR
+    log "cleaning up"
+    cleanup_podman
+    [ -z "$WORK" ] || cleanup_tools
+    cleanup_work
+    exit "$rc"
+}
+
+# install_traps SCRIPT: on_exit on exit, exit 130 on SIGINT/SIGTERM, the failing line on error
 install_traps() {
-    trap cleanup EXIT
+    trap on_exit EXIT
     trap 'exit 130' INT TERM
     # shellcheck disable=SC2064
     trap "printf '$1: ERROR: command failed (exit %s) at line %s: %s\n' \"\$?\" \"\$LINENO\" \"\$BASH_COMMAND\" >&2" ERR
@@ -251,6 +276,27 @@ cleanup_runc_root() {   # cleanup_runc_root DIR: runc delete -f every container 
 cleanup_crpod_pods() {
     local p
     for p in "${CRPOD_PODS[@]}"; do "$CRPOD" pod rm -f "${CR[@]}" "$p" >/dev/null 2>&1; done
+}
+
+# src_dst_pods [CRPOD-POD-CREATE-ARGS...]: crpod pods TAG-src and TAG-dst (CRPOD_SRC,
+# CRPOD_DST) sharing ipc,net,uts under CG_PARENT; podman pods of the same names (PODMAN_SRC,
+# PODMAN_DST, PODMAN_DST_ID) unless NO_PODMAN is set
+src_dst_pods() {
+    local p
+    CRPOD_SRC=$TAG-src
+    CRPOD_DST=$TAG-dst
+    for p in "$CRPOD_SRC" "$CRPOD_DST"; do
+        CRPOD_PODS+=("$p")
+        "$CRPOD" pod create "${CR[@]}" --share ipc,net,uts --cgroup-parent "$CG_PARENT" "$@" "$p" >/dev/null
+    done
+    [ -z "${NO_PODMAN:-}" ] || return 0
+    PODMAN_SRC=$TAG-src
+    PODMAN_DST=$TAG-dst
+    for p in "$PODMAN_SRC" "$PODMAN_DST"; do
+        PODMAN_PODS+=("$p")
+        podman pod create --name "$p" --share ipc,net,uts >/dev/null
+    done
+    PODMAN_DST_ID=$(podman pod inspect --format '{{.ID}}' "$PODMAN_DST")
 }
 
 # cleanup_work: unmount what is still mounted under WORK (crpod's overlays), remove WORK and

@@ -99,19 +99,11 @@ CRPOD_CTRS=()
 PODMAN_PODS=()
 PODMAN_CTRS=()
 
-cleanup() {
-    local rc=$? c
-    set +e
-    trap - ERR
-    log "cleaning up"
-    cleanup_podman
-    if [ -n "$WORK" ]; then
-        cleanup_runc_root "$WORK/run/runc"   # runc containers first (the bare runc restores use crpod's ids)
-        for c in "${CRPOD_CTRS[@]}"; do "$CRPOD" rm -f "${CR[@]}" "$c" >/dev/null 2>&1; done
-        cleanup_crpod_pods
-    fi
-    cleanup_work
-    exit "$rc"
+cleanup_tools() {   # called by on_exit (lib.sh)
+    local c
+    cleanup_runc_root "$WORK/run/runc"   # runc containers first (the bare runc restores use crpod's ids)
+    for c in "${CRPOD_CTRS[@]}"; do "$CRPOD" rm -f "${CR[@]}" "$c" >/dev/null 2>&1; done
+    cleanup_crpod_pods
 }
 install_traps restore-bench.sh
 make_work out data logs runc-work
@@ -128,19 +120,7 @@ decompress() { zstd -q -dc "$1" | tar -x -C "$2"; }
 # ------------------------------------------------------------ pods
 
 log "work directory $WORK ($(fstype "$WORK") on $(fsdev "$WORK"))"
-CRPOD_SRC=$TAG-src
-CRPOD_DST=$TAG-dst
-for p in "$CRPOD_SRC" "$CRPOD_DST"; do
-    CRPOD_PODS+=("$p")
-    "$CRPOD" pod create "${CR[@]}" --share ipc,net,uts --cgroup-parent "$CG_PARENT" "$p" >/dev/null
-done
-PODMAN_SRC=$TAG-src
-PODMAN_DST=$TAG-dst
-for p in "$PODMAN_SRC" "$PODMAN_DST"; do
-    PODMAN_PODS+=("$p")
-    podman pod create --name "$p" --share ipc,net,uts >/dev/null
-done
-PODMAN_DST_ID=$(podman pod inspect --format '{{.ID}}' "$PODMAN_DST")
+src_dst_pods   # lib.sh
 PODMAN_STORAGE=$(podman info --format '{{.Store.GraphRoot}}')
 
 # ------------------------------------------------------------ per-workload fixtures
@@ -255,14 +235,10 @@ mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 {
     echo "### Import + restore into another pod: crpod vs podman vs runc ($DATE)"
     echo
-    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    report_host_line
     echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(first_line podman --version), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
     echo "- $RUNS runs per tool and workload, interleaved; wall-clock ms of the restore command only (the restored container is removed after each run, untimed); target pods share ipc,net,uts"
-    if [ "$QUIET_IDLE" -gt 0 ]; then
-        echo "- each timed command started after \`sync\` once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
-    else
-        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
-    fi
+    report_quiet_line
     echo "- files: crpod root/run-root, archives and extractions under $TMP_PARENT/$TAG.* ($(fstype "$WORK") on $(fsdev "$WORK")); podman's storage under $PODMAN_STORAGE ($(fstype "$PODMAN_STORAGE") on $(fsdev "$PODMAN_STORAGE"))"
     echo "- archives (zstd): $(for w in "${WORKLOADS[@]}"; do printf '%s crpod %s MiB, podman %s MiB; ' "$(wl_label "$w")" "$(mib "${CRPOD_ARCHIVE[$w]}")" "$(mib "${PODMAN_ARCHIVE[$w]}")"; done | sed 's/; $//')"
     echo
