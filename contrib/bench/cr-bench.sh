@@ -157,6 +157,7 @@ WORKLOADS=(counter dirty-mem)
 for r in $(seq 1 "$RUNS"); do
     for w in "${WORKLOADS[@]}"; do
         for t in $(rotated "$r" "${TOOLS[@]}"); do
+            case $t in crpod-*) [ -z "${ENGINE_FAILED[${t#crpod-}]:-}" ] || continue ;; esac
             for v in $(variants "$t" "$w"); do
                 log "round $r/$RUNS: $w, $t ($v)"
                 sample "$t" "$w" "$v" "$r"
