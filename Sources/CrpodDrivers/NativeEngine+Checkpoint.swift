@@ -26,19 +26,18 @@ extension NativeEngine {
     /// `criu dump` of `id`: the native engine's own container (its state file), or the one
     /// `options.startedElsewhere` names (a runc container: its init and bundle). What runc does
     /// around CRIU is done here too (see the top of CRIUDriver.swift); the options are decided
-    /// by `NativeDumpPlan.make` from facts read first. On failure the container keeps running:
-    /// CRIU resumes it, and a cgroup freezer left frozen by a killed CRIU is thawed.
+    /// by `NativeDumpPlan.make` from facts read first. A task of the container outside its
+    /// init's tree is refused before anything is dumped. On failure the container keeps
+    /// running: CRIU resumes the seized tree, and a CRIU killed at the time limit detaches
+    /// from it by dying (no cgroup freezer is left frozen).
     public func checkpoint(id: String, options: CheckpointOptions, logPath: String?) async throws {
         let target = try dumpTarget(id: id, options: options)
         let facts = try dumpFacts(target)
+        let strays = NativeDumpPlan.strayTasks(facts)
+        guard strays.isEmpty else { throw NativeEngineError.tasksOutsideTree(id: id, pids: strays) }
         let plan = NativeDumpPlan.make(facts, options)
         try writeDescriptors(plan.descriptors, imagePath: options.imagePath)
-        do {
-            try await criu.dump(plan.criu, timeLimit: options.timeLimit)
-        } catch {
-            if case .cgroupFreezer(let directory) = plan.freeze { Self.thaw(directory) }
-            throw error
-        }
+        try await criu.dump(plan.criu, timeLimit: options.timeLimit)
         if !options.leaveRunning, let cgroup = target.cgroupPath ?? facts.spec.cgroupsPath {
             try await requireEmptied(id: id, cgroup: cgroup)
         }
@@ -55,7 +54,7 @@ extension NativeEngine {
     }
 
     /// Reads what the dump decision needs: the spec, the namespaces it joins, the container's
-    /// mounts and masked files, its cgroup's processes and freezer, stdio, CRIU's config file.
+    /// mounts and masked files, its cgroup's processes, stdio, CRIU's config file.
     func dumpFacts(_ target: NativeDumpTarget) throws -> NativeDumpFacts {
         let pid = target.initPid
         let specPath = target.bundle + "/config.json"
@@ -71,7 +70,6 @@ extension NativeEngine {
         facts.maskedFiles = Set(spec.maskedPaths.filter { Self.isNonDirectory("/proc/\(pid)/root" + $0) })
         if let cgroup = target.cgroupPath ?? spec.cgroupsPath {
             facts.cgroupProcesses = Self.parents(of: cgroups.processes(cgroup))
-            facts.freezerDirectory = freezerDirectory(cgroup)
         }
         facts.configFile = Self.criuConfigFile(spec)
         facts.stdioTargets = (0...2).map { Self.readLink("/proc/\(pid)/fd/\($0)") ?? "" }
@@ -90,14 +88,6 @@ extension NativeEngine {
         }
     }
 
-    /// The container's cgroup in the freezer hierarchy: v1 `freezer`, else v2 (`cgroup.freeze`).
-    func freezerDirectory(_ cgroup: String) -> String? {
-        if let tree = cgroups.v1.first(where: { $0.controllers.contains("freezer") }) {
-            return (try? tree.directory(cgroup)).flatMap { Files.exists($0 + "/freezer.state") ? $0 : nil }
-        }
-        return (try? cgroups.v2?.directory(cgroup)).flatMap { Files.exists($0 + "/cgroup.freeze") ? $0 : nil }
-    }
-
     /// After a dump that stops the container, no live task may remain in its cgroup: one that
     /// does escaped CRIU's walk (it left the tree while the tree was being seized), so the
     /// checkpoint lacks it. It is killed (the container is gone) and the dump refused.
@@ -112,15 +102,6 @@ extension NativeEngine {
         }
         try? cgroups.kill(cgroup)
         throw NativeEngineError.dumpIncomplete(id: id, pids: alive.sorted())
-    }
-
-    /// Thaws a freezer CRIU left frozen (it was killed before it could): v1 or v2.
-    static func thaw(_ directory: String) {
-        if Files.exists(directory + "/freezer.state") {
-            try? Files.writeExisting(directory + "/freezer.state", "THAWED")
-        } else {
-            try? Files.writeExisting(directory + "/cgroup.freeze", "0")
-        }
     }
 
     /// The CRIU config file runc would pass: the `org.criu.config` annotation's file (none when

@@ -39,7 +39,6 @@ import Testing
         facts.joinedNamespaceInodes = [.net: 4026532176, .pid: 4026532241]
         facts.maskedFiles = ["/proc/keys", "/proc/timer_list"]
         facts.cgroupProcesses = [42: 7, 43: 42, 44: 43]
-        facts.freezerDirectory = "/sys/fs/cgroup/freezer/pod/c"
         facts.configFile = "/b/criu.conf"
         facts.stdioTargets = ["/dev/null", "pipe:[4456295]", "pipe:[4456295]"]
         return facts
@@ -54,7 +53,8 @@ import Testing
     @Test func aPodMemberDumpIsWhatRuncWouldAskPlusSeizeAndNoNetworkLock() throws {
         let plan = NativeDumpPlan.make(Self.facts(try Self.podMemberSpec()), Self.options)
         let criu = CRIUDriver(criuPath: "/criu")
-        #expect(plan.freeze == .ptraceSeize)
+        #expect(plan.criu.freezeCgroup == nil, "ptrace seize, never the 100 ms-polled cgroup freezer")
+        #expect(NativeDumpPlan.strayTasks(Self.facts(try Self.podMemberSpec())) == [])
         #expect(plan.descriptors == ["/dev/null", "pipe:[4456295]", "pipe:[4456295]"])
         #expect(criu.dumpArguments(plan.criu) == [
             "dump", "-t", "42", "-D", "/c/checkpoint", "-W", "/c/work", "-o", "dump.log", "-v4",
@@ -104,14 +104,11 @@ import Testing
                 "with a cgroup namespace the cgroup mounts are real mounts, dumped as such")
     }
 
-    @Test func aTaskOutsideTheInitsTreeFallsBackToTheCgroupFreezer() throws {
+    @Test func aTaskOutsideTheInitsTreeIsAStray() throws {
         var facts = Self.facts(try Self.podMemberSpec())
         facts.cgroupProcesses[50] = 9  // reparented to the pod's init
-        let plan = NativeDumpPlan.make(facts, Self.options)
-        #expect(plan.freeze == .cgroupFreezer(directory: "/sys/fs/cgroup/freezer/pod/c"))
-        #expect(plan.criu.freezeCgroup == "/sys/fs/cgroup/freezer/pod/c")
-        facts.freezerDirectory = nil
-        #expect(NativeDumpPlan.make(facts, Self.options).freeze == .ptraceSeize, "no freezer: seize, and the engine checks afterwards")
+        #expect(NativeDumpPlan.strayTasks(facts) == [50])
+        #expect(NativeDumpPlan.make(facts, Self.options).criu.freezeCgroup == nil)
     }
 
     @Test(arguments: [

@@ -26,6 +26,12 @@ struct NativeCheckpointTests {
         var container_statistics: [Container]
     }
 
+    /// CRIU's frozen_time (µs) in `crpod checkpoint --print-stats` output.
+    static func frozenTime(_ output: String) throws -> UInt64 {
+        let stats = try JSONDecoder().decode(StatsJSON.self, from: Data(output.utf8))
+        return try #require(stats.container_statistics.first?.criu_statistics).frozen_time
+    }
+
     @Test("a runc container in a pod checkpointed natively leaves runc no state, exports, and runc restores it into another pod")
     func runcContainerNatively() async throws {
         try await withCrpod { crpod in
@@ -33,8 +39,7 @@ struct NativeCheckpointTests {
             let archive = crpod.base + "/c.tar.zst"
             let stats = try await crpod.ok(["checkpoint", "--engine", "native", "--print-stats", "--export", archive, "c"])
             let dumped = try #require(lastCount(try await crpod.ok(["logs", "c"])))
-            let frozen = try #require(try JSONDecoder().decode(StatsJSON.self, from: Data(stats.utf8)).container_statistics.first?.criu_statistics)
-            #expect(frozen.frozen_time > 0, "frozen time reported: \(stats)")
+            #expect(try Self.frozenTime(stats) > 0, "frozen time reported: \(stats)")
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "exited")
             #expect(try await runcContainers(crpod).isEmpty, "runc has no state of the natively dumped container")
             let inspection = try await crpod.json(InspectionJSON.self, ["archive", "inspect", archive])
@@ -53,7 +58,10 @@ struct NativeCheckpointTests {
         try await withCrpod { crpod in
             try await startCounter(crpod, pods: ["pa", "pb"])
             let archive = crpod.base + "/r.tar.zst"
-            try await crpod.ok(["checkpoint", "--engine", "native", "-R", "--export", archive, "c"])
+            let stats = try await crpod.ok(["checkpoint", "--engine", "native", "-R", "--print-stats", "--export", archive, "c"])
+            #expect(try Self.frozenTime(stats) > 0, "native: frozen time reported: \(stats)")
+            let runcStats = try await crpod.ok(["checkpoint", "--engine", "runc", "-R", "--print-stats", "--export", crpod.base + "/runc.tar.zst", "c"])
+            #expect(try Self.frozenTime(runcStats) > 0, "runc: frozen time reported: \(runcStats)")
             let before = try #require(lastCount(try await crpod.ok(["logs", "c"])))
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "c"])) ?? 0) > before + 3 }, "still counting")
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "running")
@@ -62,6 +70,44 @@ struct NativeCheckpointTests {
             try await crpod.ok(["restore", "--engine", "runc", "--import", archive, "--pod", "pb", "--name", "c2"])
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "c2"])) ?? 0) > 3 }, "the copy counts on")
             try await removeAll(crpod, containers: ["c2", "c"], pods: ["pa", "pb"])
+        }
+    }
+
+    /// A shell that forks and reaps a child every ~10 ms: with ptrace seize CRIU must catch a
+    /// child forked while it walks the tree (it re-reads each stopped task's children until none
+    /// is new), and the engine must find no task left in the cgroup afterwards.
+    static let forkingCounter = ["sh", "-c", "i=0; while true; do sleep 0.01 & wait; i=$((i+1)); echo count $i; done"]
+
+    @Test("a tree that forks all the time is dumped whole by ptrace seize, and runc restores it counting on")
+    func forkingTreeNatively() async throws {
+        try await withCrpod { crpod in
+            for pod in ["pa", "pb"] { try await crpod.ok(["pod", "create", "--share", "ipc,net,uts,pid", pod]) }
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + Self.forkingCounter)
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "c"])) ?? 0 >= 20 })
+            let archive = crpod.base + "/f.tar.zst"
+            try await crpod.ok(["checkpoint", "--engine", "native", "--export", archive, "c"])
+            let dumped = try #require(lastCount(try await crpod.ok(["logs", "c"])))
+            try await crpod.ok(["restore", "--engine", "runc", "--import", archive, "--pod", "pb", "--name", "c2"])
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "c2"])) ?? 0) > dumped + 20 },
+                    "the forking counter continues after \(dumped)")
+            try await removeAll(crpod, containers: ["c2", "c"], pods: ["pa", "pb"])
+        }
+    }
+
+    @Test("a task its pod's init adopted is refused before the dump: the container keeps running, nothing is left")
+    func strayTaskIsRefused() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "--share", "ipc,net,uts,pid", "pa"])
+            let daemonizing = ["sh", "-c", "(sleep 1000 &); i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"]
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + daemonizing)
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "c"])) ?? 0 >= 3 })
+            let baseline = try await crpod.leftovers()
+            let outcome = try await crpod.run(["checkpoint", "--engine", "native", "--export", crpod.base + "/s.tar.zst", "c"])
+            #expect(!outcome.ok)
+            #expect(outcome.stderr.contains("outside its init's process tree"), "\(outcome.stderr)")
+            #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "running")
+            #expect(try await crpod.leftovers() == baseline)
+            #expect(!Files.exists(crpod.base + "/s.tar.zst"))
         }
     }
 
