@@ -52,14 +52,13 @@ public struct NativeDumpPlan: Sendable, Equatable {
     /// Decides the dump of `facts` as `options` ask. Pure: everything read from the host is
     /// in `facts`.
     ///
-    /// Freeze (issue 12 item 3, measured in BENCHMARKS.md "Freeze and network lock"): ptrace
-    /// seize — no `--freeze-cgroup`, unlike runc — because CRIU polls either cgroup freezer in
-    /// 100 ms steps and the freeze rarely completes before the first poll, while seizing a
-    /// small tree takes well under a millisecond (measured here, CRIU's freezing_time for the
-    /// busybox counter: 0.3–0.6 ms seized vs 100.9 ms with the v1 or the v2 freezer; a 51-task
-    /// tree: 14–520 ms either way, within this host's noise). Seize catches every task of the tree: CRIU
-    /// stops each task it finds and re-reads the children of every stopped task until no new
-    /// one appears, so a fork in progress is caught (the parent stops after the fork returns
+    /// Freeze (issue 12 item 3, BENCHMARKS.md "Freeze and network lock"): ptrace seize — no
+    /// `--freeze-cgroup`, unlike runc — because CRIU polls either cgroup freezer in 100 ms
+    /// steps and the freeze often has not completed at the first read, while seizing a small
+    /// tree takes milliseconds (CRIU's freezing_time here on a quiet moment: the counter
+    /// 0.3–9.1 ms seized vs up to ~101 ms with either freezer; 51 tasks 7–15 ms seized vs
+    /// 6–111 ms). Seize catches every task of the tree: CRIU stops each task it finds and
+    /// re-reads the children of every stopped task until no new one appears, so a fork in progress is caught (the parent stops after the fork returns
     /// and its child is then listed), and a stopped task forks no more. What neither method
     /// dumps is a task outside the init's tree (a daemon whose parent exited, reparented to the
     /// pod's init): CRIU walks the tree from `-t` either way (with the freezer it only keeps
