@@ -8,6 +8,7 @@ import Glibc
 enum FaultPoint: String, CaseIterable {
     case podAfterCgroup = "pod-after-cgroup"
     case podAfterInfra = "pod-after-infra"
+    case podAfterNetwork = "pod-after-network"
     case runAfterCreate = "run-after-create"
     case restoreAfterExtract = "restore-after-extract"
     case restoreAfterRootfs = "restore-after-rootfs"
