@@ -64,12 +64,21 @@ public struct CNIResult: Codable, Sendable, Equatable {
     /// The interfaces inside the container (those with a sandbox).
     public var containerInterfaces: [Interface] { (interfaces ?? []).filter { $0.sandbox != nil } }
 
-    /// The addresses on container interfaces (or on no named interface), without the prefix.
+    /// The addresses on container interfaces (or on no named interface), each `interface`
+    /// renumbered to index `containerInterfaces`.
+    public var containerIPs: [IPConfig] {
+        let all = interfaces ?? []
+        let inside = all.indices.filter { all[$0].sandbox != nil }
+        return (ips ?? []).compactMap { ip in
+            guard let index = ip.interface, all.indices.contains(index) else { return ip }
+            guard let position = inside.firstIndex(of: index) else { return nil }
+            return IPConfig(address: ip.address, gateway: ip.gateway, interface: position)
+        }
+    }
+
+    /// `containerIPs`' addresses without the prefix length.
     public var containerAddresses: [String] {
-        (ips ?? []).filter { ip in
-            guard let index = ip.interface, let list = interfaces, list.indices.contains(index) else { return true }
-            return list[index].sandbox != nil
-        }.map { String($0.address.split(separator: "/").first ?? Substring($0.address)) }
+        containerIPs.map { String($0.address.split(separator: "/").first ?? Substring($0.address)) }
     }
 
     static func decode(_ value: JSONValue, plugin: String) throws -> CNIResult {

@@ -42,7 +42,7 @@ public struct PodSummary: Codable, Sendable, Equatable {
         created = pod.created
         network = pod.network?.displayName ?? PodNetworkMode.none.rawValue
         interfaces = pod.network?.result?.containerInterfaces ?? []
-        ips = pod.network?.result?.ips ?? []
+        ips = pod.network?.result?.containerIPs ?? []
         publishedPorts = pod.network?.publishedPorts ?? []
     }
 }

@@ -95,7 +95,7 @@ import Testing
         let result = try CNIResult.decode(try JSONValue.parse(Data(text.utf8), context: "t"), plugin: "bridge")
         #expect(result.containerInterfaces == [CNIResult.Interface(name: "eth0", mac: "0a:58:0a:09:00:07", sandbox: "/proc/42/ns/net")])
         #expect(result.containerAddresses == ["10.9.0.7"])
-        #expect(result.ips?.first?.gateway == "10.9.0.1")
+        #expect(result.containerIPs == [CNIResult.IPConfig(address: "10.9.0.7/24", gateway: "10.9.0.1", interface: 0)])
         #expect(result.routes?.first?.dst == "0.0.0.0/0")
         #expect(result.dns?.nameservers == ["10.9.0.1"])
     }

@@ -36,9 +36,17 @@ struct CNIHostView: Equatable {
         let ports = links.stdout.split(separator: "\n").map { String($0.split(separator: ":")[1].split(separator: "@")[0]).trimmed }
         let leases = ((try? Files.listDirectory(leaseDirectory)) ?? []).filter { $0.first?.isNumber == true }.sorted()
         let saved = try await runner.run("/usr/sbin/iptables-save", [])
-        let rules = saved.stdout.split(separator: "\n").map(String.init)
-            .filter { ($0.contains("CNI-") || $0.contains("10.90.0.")) && !$0.hasPrefix(":") && !$0.hasPrefix("#") }
+        let rules = saved.stdout.split(separator: "\n").map(String.init).filter(isPerPod)
         return CNIHostView(bridgePorts: ports.sorted(), leases: leases, rules: rules.sorted())
+    }
+
+    /// Rules and chains of one attachment: naming a pod id (bridge's masquerade, portmap's
+    /// DNAT), a pod address (firewall) or a per-container chain (`CNI-<hash>`, `CNI-DN-<hash>`).
+    /// The shared chains (CNI-FORWARD, CNI-HOSTPORT-*) stay once made, as with podman.
+    static func isPerPod(_ line: String) -> Bool {
+        if line.contains(" id: \\\"") || line.contains("CNI-DN-") { return true }
+        if line.range(of: #"10\.90\.0\.[0-9]+/32"#, options: .regularExpression) != nil { return true }
+        return line.range(of: #"CNI-[0-9a-f]{24}"#, options: .regularExpression) != nil
     }
 }
 
@@ -60,8 +68,9 @@ struct PodNetworkTests {
         }
     }
 
-    func wget(_ url: String) async throws -> String? {
-        let result = try await ToolRunner().run("/bin/busybox", ["wget", "-q", "-T", "2", "-O", "-", url], timeLimit: .seconds(10))
+    /// The host's curl (the static busybox's wget crashes resolving on the host).
+    func httpGet(_ url: String) async throws -> String? {
+        let result = try await ToolRunner().run("/usr/bin/curl", ["-sS", "-m", "3", url], timeLimit: .seconds(10))
         return result.succeeded ? result.stdout : nil
     }
 
@@ -89,13 +98,13 @@ struct PodNetworkTests {
 
             try await crpod.ok(["run", "--name", "httpd", "--pod", "web", "--rootfs", PrivilegedHost.rootfs, "--",
                                 "httpd", "-f", "-p", "8080", "-h", "/etc"])
-            #expect(try await eventually { try await wget("http://\(address):8080/hostname") == "crpod-test\n" }, "via the pod IP")
-            #expect(try await wget("http://127.0.0.1:\(hostPort)/hostname") == "crpod-test\n", "via the published port on localhost")
-            #expect(try await wget("http://10.90.0.1:\(hostPort)/hostname") == "crpod-test\n", "via the published port on the bridge address")
+            #expect(try await eventually { try await httpGet("http://\(address):8080/hostname") == "crpod-test\n" }, "via the pod IP")
+            #expect(try await httpGet("http://127.0.0.1:\(hostPort)/hostname") == "crpod-test\n", "via the published port on localhost")
+            #expect(try await httpGet("http://10.90.0.1:\(hostPort)/hostname") == "crpod-test\n", "via the published port on the bridge address")
 
             try await crpod.ok(["pod", "rm", "-f", "web"])
             #expect(try await CNIHostView.current() == before, "no veth, lease or iptables rule left")
-            #expect(try await wget("http://127.0.0.1:\(hostPort)/hostname") == nil)
+            #expect(try await httpGet("http://127.0.0.1:\(hostPort)/hostname") == nil)
             #expect(try await crpod.leftovers() == [])
         }
     }
