@@ -7,10 +7,13 @@ struct PodInspectCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "table or json") var format: OutputFormat = .table
+    @Flag(help: "Run the network's CNI CHECK first: fail when a plugin finds the pod's network not as ADD left it.")
+    var check = false
     @Argument(help: "Pod name or id.") var pod: String
 
     func run() async throws {
-        let summary = try await global.client().inspectPod(pod)
+        let client = try global.client()
+        let summary = try await check ? client.checkPodNetwork(pod) : client.inspectPod(pod)
         if format == .json { return try Output.json(summary) }
         print("ID:            \(summary.id)")
         print("Name:          \(summary.name)")
