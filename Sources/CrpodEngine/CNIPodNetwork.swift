@@ -70,8 +70,9 @@ extension Engine {
             return PodNetworkPlan(mode: mode, network: nil, runtimeConfig: runtimeConfig, shares: shares)
         case let name:
             guard sharesNet else { throw invalid("network \(name) needs the pod to share its network namespace (--share net)") }
-            let network = try step("load CNI network \(name)") {
-                try CNINetworkConfigList.load(name: name, directory: settings.cniConfigDirectory)
+            let network: CNINetworkConfigList
+            do { network = try CNINetworkConfigList.load(name: name, directory: settings.cniConfigDirectory) } catch {
+                throw invalid("\(error)")  // a name the request gave: the caller's to fix
             }
             if !runtimeConfig.portMappings.isEmpty && !network.declares("portMappings") {
                 throw invalid("network \(name) has no plugin with the portMappings capability (portmap) for --publish")
@@ -109,6 +110,7 @@ extension Engine {
                 let updated = UndoStep.cniDelete(attachment, infra: infra, prevResult: partial)
                 try rollback.replace(journaled, with: updated)
                 journaled = updated
+                FaultPoint.podDuringNetwork.hit()
             }
         }
         FaultPoint.podAfterNetwork.hit()
