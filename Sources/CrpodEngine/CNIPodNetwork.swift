@@ -48,13 +48,14 @@ extension Engine {
 
     /// Resolves `--network`, `--ip` and `--publish`. Without `--network` a pod that shares
     /// its network namespace joins the `crpod` CNI network when it is configured (as podman
-    /// pods join `podman`), else keeps a lo-only namespace.
+    /// pods join `podman`), else keeps a lo-only namespace; `bridge` names that default too.
     func planNetwork(_ request: PodCreateRequest) throws -> PodNetworkPlan {
         let sharesNet = request.shares.contains(NamespaceKind.net.rawValue)
         let runtimeConfig = CNIRuntimeConfig(portMappings: request.publish, ips: request.staticIP.map { [$0] } ?? [])
         let invalid = { (detail: String) in EngineError.invalidInput(what: "network", detail: detail) }
         if let ip = request.staticIP, !Self.isIPAddress(ip) { throw EngineError.invalidInput(what: "--ip", detail: "\"\(ip)\" is not an IP address") }
-        var requested = request.network
+        // podman's `--network bridge` means "the default network".
+        var requested = request.network == "bridge" ? Self.defaultNetworkName : request.network
         if requested == nil {
             let configured = sharesNet && CNINetworkConfigList.exists(name: Self.defaultNetworkName, directory: settings.cniConfigDirectory)
             requested = configured ? Self.defaultNetworkName : PodNetworkMode.none.rawValue

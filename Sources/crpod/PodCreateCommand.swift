@@ -18,8 +18,9 @@ struct PodCreateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Hostname of the pod's UTS namespace (default: the pod name).", valueName: "name"))
     var hostname: String?
     @Option(help: ArgumentHelp("""
-        Network: a CNI network name (a configuration in --cni-config-dir), none (only lo) or host (the host's \
-        network namespace). Default: \(Engine.defaultNetworkName) when that network is configured and net is shared, else none.
+        Network: a CNI network name (a configuration in --cni-config-dir), bridge (the default network), none \
+        (only lo) or host (the host's network namespace). Default: \(Engine.defaultNetworkName) when that network \
+        is configured and net is shared, else none.
         """, valueName: "name"))
     var network: String?
     @Option(help: ArgumentHelp("Static IP address on the CNI network (needs the ips capability, e.g. host-local).", valueName: "address"))
