@@ -204,6 +204,19 @@ struct PodNetworkTests {
         }
     }
 
+    @Test("a checkpoint that shared its pod's network is refused by a host-network pod, changing nothing")
+    func hostNetworkPodRefusesNetworkedCheckpoints() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create"] + Self.cni + ["--network", "none", "source"])
+            try await crpod.ok(["pod", "create"] + Self.cni + ["--network", "host", "on-host"])
+            let (archive, _) = try await crpod.checkpointedCounter(pod: "source")
+            try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "on-host", "--name", "moved"],
+                                          "pod on-host does not share the network namespace", archive: archive)
+            try await crpod.ok(["pod", "rm", "-f", "source", "on-host"])
+            #expect(try await crpod.leftovers() == [])
+        }
+    }
+
     @Test("the API creates pods on a network (static IP, publish), inspects and CHECKs them, refuses an unknown network with 400, and DELETE runs DEL")
     func throughTheDaemon() async throws {
         try await withCrpod { crpod in
