@@ -140,4 +140,26 @@ extension Engine {
         guard let network = pod.network, let attachment = network.attachment, let raw = network.rawResult else { return }
         try await step("CNI CHECK of pod \(pod.name)") { try await cniDriver.check(attachment, prevResult: raw) }
     }
+
+    /// `crpod check`'s line on pod networks: is the default network configured, and are the
+    /// plugins it names (with its IPAM plugins) where CNI_PATH points? Not needed for restores.
+    func networkFact() -> CheckFact {
+        let name = Self.defaultNetworkName
+        let directory = settings.cniConfigDirectory
+        guard let network = try? CNINetworkConfigList.load(name: name, directory: directory) else {
+            return CheckFact(name: "pod network", ok: true, detail: "no network \(name) in \(directory): pods get a lo-only network namespace "
+                             + "(contrib/provision.sh writes one)", fix: nil, required: false)
+        }
+        let search = settings.cniPluginDirectories.joined(separator: ":")
+        let types = network.plugins.flatMap { plugin in
+            [plugin["type"]?.stringValue, plugin["ipam"]?.objectValue?["type"]?.stringValue].compactMap { $0 }
+        }
+        let missing = types.filter { ToolRunner.which($0, searchPath: search) == nil }
+        let found = missing.isEmpty
+        return CheckFact(
+            name: "pod network", ok: found,
+            detail: "\(name) (\(network.source)): " + (found ? "plugins \(types.joined(separator: ", ")) found in \(search)"
+                                                       : "plugins \(missing.joined(separator: ", ")) not found in \(search)"),
+            fix: found ? nil : "install containernetworking-plugins (contrib/provision.sh) or set cni_plugin_dir", required: false)
+    }
 }

@@ -83,4 +83,22 @@ struct PodNetworkPlanTests {
         let lonely = engine.specRequest(for: containerRecord(id: fakeID("c1"), name: "m", pod: pod), pod: pod)
         #expect(lonely.privateNamespaces.contains("network"), "a pod that does not share net: members get their own")
     }
+
+    @Test func checkNamesTheDefaultNetworkAndMissingPlugins() throws {
+        try withTempTree { dir in
+            var settings = EngineSettings(root: dir + "/lib", runRoot: dir + "/run", runtimePath: nil, criuPath: nil, criuSource: nil,
+                                          cgroupParent: "/crpod", helperDirectory: dir)
+            settings.cniConfigDirectory = dir + "/cni"
+            settings.cniPluginDirectories = [dir + "/plugins"]
+            let unconfigured = Engine(settings: settings).networkFact()
+            #expect(unconfigured.ok && unconfigured.detail.hasPrefix("no network crpod in \(dir)/cni: pods get a lo-only"))
+            try put(dir + "/cni/crpod.conflist", #"{"cniVersion": "1.0.0", "name": "crpod", "plugins": [{"type": "bridge", "ipam": {"type": "host-local"}}]}"#)
+            try put(dir + "/plugins/bridge", "#!/bin/sh\n", mode: 0o755)
+            let missing = Engine(settings: settings).networkFact()
+            #expect(!missing.ok && !missing.required && missing.detail.hasSuffix("plugins host-local not found in \(dir)/plugins"))
+            try put(dir + "/plugins/host-local", "#!/bin/sh\n", mode: 0o755)
+            let found = Engine(settings: settings).networkFact()
+            #expect(found.ok && found.detail == "crpod (\(dir)/cni/crpod.conflist): plugins bridge, host-local found in \(dir)/plugins")
+        }
+    }
 }

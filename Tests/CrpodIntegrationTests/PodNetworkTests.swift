@@ -130,6 +130,8 @@ struct PodNetworkTests {
             #expect(try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", "fixed"]).address == "10.90.0.234")
             // CNI CHECK (without --publish: bookworm's portmap 1.1.1 CHECKs an ip6tables chain it never made).
             try await crpod.ok(["pod", "inspect", "--check", "fixed"])
+            let check = try await crpod.ok(["check"] + Self.cni)
+            #expect(check.contains("crpod (/etc/cni/net.d/crpod.conflist): plugins bridge, host-local, portmap, firewall found in /usr/lib/cni"), "\(check)")
             let taken = try await crpod.run(["pod", "create"] + Self.cni + ["--ip", "10.90.0.234", "again"])
             #expect(!taken.ok && taken.stderr.contains("CNI plugin bridge ADD failed") && taken.stderr.contains("10.90.0.234"), "\(taken.stderr)")
             let outside = try await crpod.run(["pod", "create"] + Self.cni + ["--ip", "192.0.2.5", "outside"])
