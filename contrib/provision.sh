@@ -25,12 +25,21 @@
 #      so nothing is upgraded to it. Bookworm's criu 3.17 fails on recent
 #      kernels with a vDSO problem, so it is never installed.
 #   3. Builds a busybox test rootfs for runc-based tests.
+#   4. Installs the CNI plugins (Debian's containernetworking-plugins, in
+#      /usr/lib/cni) and writes crpod's default pod network, the CNI conflist
+#      "crpod" in $CRPOD_CNI_CONFIG_DIR/crpod.conflist: bridge crpod0 with
+#      host-local IPAM on $CRPOD_CNI_SUBNET (apart from podman's 10.88.0.0/16),
+#      outbound masquerade, portmap (for --publish) and firewall. An existing
+#      file is left alone, whatever it says.
 #
 # Environment:
 #   CRPOD_CRIU_PREFIX   private CRIU prefix     (default /opt/crpod/criu, a symlink to
 #                       the versioned prefix in use, e.g. /opt/crpod/criu.sid-4.2.1-1)
 #   CRPOD_TEST_ROOTFS   busybox test rootfs dir (default /var/lib/crpod-test/rootfs-busybox)
 #                       (--rootfs DIR overrides it)
+#   CRPOD_CNI_CONFIG_DIR  CNI configuration directory (default /etc/cni/net.d)
+#   CRPOD_CNI_SUBNET    subnet of the default pod network (default 10.90.0.0/24;
+#                       its .1 is the bridge's address)
 #
 # It is safe to re-run: every step checks first and does nothing when its
 # result is already in place (apt lists are refreshed only if older than 1h).
@@ -40,6 +49,8 @@ set -Eeuo pipefail
 CRIU_PREFIX=${CRPOD_CRIU_PREFIX:-/opt/crpod/criu}
 ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
 APT_STAMP=/var/lib/crpod-test/apt-update.stamp
+CNI_CONFIG_DIR=${CRPOD_CNI_CONFIG_DIR:-/etc/cni/net.d}
+CNI_SUBNET=${CRPOD_CNI_SUBNET:-10.90.0.0/24}
 
 # Packages from bookworm.  Besides its libraries, CRIU runs host tools at
 # dump/restore time: `ip` (iproute2) for network namespaces,
@@ -49,7 +60,7 @@ APT_PACKAGES=(
     runc busybox-static
     libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
     iptables nftables iproute2 util-linux ca-certificates curl python3 zstd
-    tar gzip gcc libc6-dev
+    tar gzip gcc libc6-dev containernetworking-plugins
 )
 
 ORIGINAL_PATH=${PATH:-}
@@ -170,11 +181,56 @@ write_if_changed() {
     [ "$(cat "$1" 2>/dev/null)" = "$2" ] || printf '%s\n' "$2" > "$1"
 }
 
+# ------------------------------------------------- 4. default pod network
+
+write_cni_network() {
+    local file=$CNI_CONFIG_DIR/crpod.conflist base gateway p
+    for p in bridge host-local portmap firewall loopback; do
+        [ -x "/usr/lib/cni/$p" ] || die "CNI plugin /usr/lib/cni/$p missing (package containernetworking-plugins)"
+    done
+    if [ -e "$file" ]; then
+        log "CNI network crpod already configured ($file)"
+        return
+    fi
+    case $CNI_SUBNET in
+        *.0/24) base=${CNI_SUBNET%.0/24} ;;
+        *) die "CRPOD_CNI_SUBNET must be an IPv4 /24 ending in .0/24, got $CNI_SUBNET" ;;
+    esac
+    gateway=$base.1
+    mkdir -p "$CNI_CONFIG_DIR"
+    cat > "$file.tmp" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "crpod",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "crpod0",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "capabilities": { "ips": true },
+      "ipam": {
+        "type": "host-local",
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "ranges": [[{ "subnet": "$CNI_SUBNET", "gateway": "$gateway" }]]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } },
+    { "type": "firewall" }
+  ]
+}
+EOF
+    mv -f "$file.tmp" "$file"
+    log "wrote CNI network crpod ($CNI_SUBNET, bridge crpod0) to $file"
+}
+
 # ------------------------------------------------------------------- main
 
 install_packages
 provide_criu
 build_rootfs
+write_cni_network
 
 runc_version=$(runc --version | head -n1) || die "'runc --version' failed"
 echo
@@ -182,6 +238,7 @@ echo "crpod provisioning done:"
 echo "  runc:   $runc_version ($(command -v runc))"
 echo "  criu:   $(command -v criu), version $(criu_version)"
 echo "  rootfs: $ROOTFS"
+echo "  cni:    network crpod in $CNI_CONFIG_DIR/crpod.conflist, plugins in /usr/lib/cni"
 case ":$ORIGINAL_PATH:" in
     *:"$(dirname "$(command -v criu)")":*) ;;
     *) echo "  note: $(dirname "$(command -v criu)") is not on your PATH; add it to run criu by name" ;;

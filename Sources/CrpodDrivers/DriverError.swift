@@ -20,6 +20,12 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
     case criuRefused(tool: String, arguments: [String], status: ToolStatus, reason: String, advice: String, detail: String)
     /// The tool had not ended after `limit`; it and its process group were killed.
     case timedOut(tool: String, arguments: [String], limit: Duration)
+    /// A CNI plugin answered with an error (or exited non-zero): its `code`, `msg`, `details`.
+    case cniPluginFailed(CNIPluginFailure)
+    /// A CNI configuration file that is not a valid network configuration (list).
+    case cniConfigInvalid(path: String, detail: String)
+    /// No configuration in `directory` has this network name; `unreadable` lists files skipped.
+    case cniNetworkNotFound(name: String, directory: String, unreadable: [String])
     /// A file the driver manages itself (a temporary runc log, /dev/null) could not be used.
     case fileFailed(operation: String, path: String, errno: Errno)
 
@@ -49,6 +55,13 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
             return "\(tool)\(verb) did not end within \(limit) and was killed (with every process it started)\n  command: \(([tool] + arguments).joined(separator: " "))"
         case .outputLimitExceeded(let tool, let limit):
             return "\(tool) printed more than \(limit) bytes; output not collected"
+        case .cniPluginFailed(let failure):
+            return failure.description
+        case .cniConfigInvalid(let path, let detail):
+            return "invalid CNI configuration \(path): \(detail)"
+        case .cniNetworkNotFound(let name, let directory, let unreadable):
+            let skipped = unreadable.isEmpty ? "" : " (skipped: " + unreadable.joined(separator: "; ") + ")"
+            return "no CNI network \"\(name)\" in \(directory)\(skipped)"
         case .fileFailed(let operation, let path, let errno):
             return "cannot \(operation) \(path): \(errno)"
         }

@@ -5,7 +5,7 @@ import CrpodDrivers
 import CrpodLinux
 
 /// crpod's configuration file: `key = value` lines (values may be quoted), `#` comments.
-/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout, engine. The daemon's keys (see
+/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout, engine, cni_config_dir, cni_plugin_dir. The daemon's keys (see
 /// contrib/crpod.conf.example) may repeat; the CLI ignores them.
 public struct ConfigFile: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
@@ -19,7 +19,7 @@ public struct ConfigFile: Sendable, Equatable {
     /// The last value of each key.
     public var values: [String: String] { Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }) }
     public static let defaultPath = "/etc/crpod/crpod.conf"
-    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout", "engine"]
+    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout", "engine", "cni_config_dir", "cni_plugin_dir"]
     public static let daemonKeys: Set<String> = [
         "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs",
         "allow_bind_source", "allow_capability", "allow_privileged", "boot_restore", "boot_retries", "boot_retry_delay",
@@ -84,6 +84,10 @@ public struct EngineSettings: Sendable {
     public var runtimeTimeLimit: Duration = .seconds(600)
     /// `engine` (flag `--engine`, env CRPOD_ENGINE): which engine restores and checkpoints.
     public var enginePreference: EnginePreference = .auto
+    /// `cni_config_dir` (flag `--cni-config-dir`): where pod networks' CNI configurations are.
+    public var cniConfigDirectory: String = CNINetworkConfigList.defaultDirectory
+    /// `cni_plugin_dir` (repeatable; CNI_PATH order): where the CNI plugins are.
+    public var cniPluginDirectories: [String] = CNINetworkConfigList.defaultPluginDirectories
 
     public var runtimeStateRoot: String { runRoot + "/runc" }
     /// The native engine's state files (one directory per container it restored).
@@ -96,9 +100,11 @@ public struct EngineSettings: Sendable {
         public var criu: String?
         public var configPath: String?
         public var engine: String?
+        public var cniConfigDirectory: String?
         public init(root: String? = nil, runRoot: String? = nil, runtime: String? = nil, criu: String? = nil, configPath: String? = nil,
-                    engine: String? = nil) {
+                    engine: String? = nil, cniConfigDirectory: String? = nil) {
             self.engine = engine
+            self.cniConfigDirectory = cniConfigDirectory
             self.root = root
             self.runRoot = runRoot
             self.runtime = runtime
@@ -130,6 +136,9 @@ public struct EngineSettings: Sendable {
             }
             settings.enginePreference = preference
         }
+        if let directory = overrides.cniConfigDirectory ?? config.values["cni_config_dir"] { settings.cniConfigDirectory = directory }
+        let pluginDirectories = config.all("cni_plugin_dir").map(\.value)
+        if !pluginDirectories.isEmpty { settings.cniPluginDirectories = pluginDirectories }
         return settings
     }
 

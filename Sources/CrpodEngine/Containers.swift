@@ -121,6 +121,8 @@ extension Engine {
         for kind in NamespaceKind.podShareable {
             if let pod, let infra = pod.infra, pod.sharedKinds.contains(kind) {
                 joins[kind.ociType] = kind.procPath(pid: infra.pid)
+            } else if kind == .net && pod?.network?.mode == .host {
+                continue  // neither joined nor private: the host's network namespace
             } else {
                 privates.append(kind.ociType)
             }

@@ -8,6 +8,9 @@ import Glibc
 enum FaultPoint: String, CaseIterable {
     case podAfterCgroup = "pod-after-cgroup"
     case podAfterInfra = "pod-after-infra"
+    /// After the first CNI plugin's ADD (and its result journaled), before the next plugin.
+    case podDuringNetwork = "pod-during-network"
+    case podAfterNetwork = "pod-after-network"
     case runAfterCreate = "run-after-create"
     case restoreAfterExtract = "restore-after-extract"
     case restoreAfterRootfs = "restore-after-rootfs"

@@ -24,6 +24,7 @@ extension Engine {
         facts += await runtimeFacts()
         facts += cgroupFacts()
         facts.append(await engineFact())
+        facts.append(networkFact())
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
         return facts
     }

@@ -6,6 +6,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CrpodCore
+import CrpodDrivers
 import CrpodLinux
 
 /// One thing a mutating operation created, and so must undo if it does not finish.
@@ -17,6 +19,8 @@ public enum UndoStep: Codable, Sendable, Equatable {
     case terminate(ProcessIdentity)
     /// `runtime delete --force`, after killing any runtime process still working on the id.
     case deleteRuntime(id: String, cgroup: String)
+    /// CNI DEL of an attachment (in the infra's netns while it lives), with ADD's result when known.
+    case cniDelete(CNIAttachment, infra: ProcessIdentity?, prevResult: JSONValue?)
 
     var summary: String {
         switch self {
@@ -25,6 +29,7 @@ public enum UndoStep: Codable, Sendable, Equatable {
         case let .removeCgroup(path): return "remove cgroup \(path)"
         case let .terminate(process): return "stop pid \(process.pid)"
         case let .deleteRuntime(id, _): return "delete runtime state \(id.prefix(12))"
+        case let .cniDelete(attachment, _, _): return "CNI DEL \(attachment.network.name) for \(attachment.containerID.prefix(12))"
         }
     }
 }

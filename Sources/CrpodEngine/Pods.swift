@@ -1,4 +1,5 @@
 import CrpodCore
+import CrpodDrivers
 import CrpodLinux
 
 public struct PodCreateRequest: Sendable, Codable {
@@ -7,11 +8,22 @@ public struct PodCreateRequest: Sendable, Codable {
     public var shares: [String]
     public var cgroupParent: String?
     public var hostname: String?
-    public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil) {
+    /// `none`, `host` or a CNI network name; nil = the default (see `Engine.planNetwork`).
+    public var network: String?
+    /// A static address for the CNI network (host-local's `ips` capability).
+    public var staticIP: String?
+    /// Ports published through portmap's `portMappings` capability.
+    public var publish: [CNIPortMapping]
+
+    public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil,
+                network: String? = nil, staticIP: String? = nil, publish: [CNIPortMapping] = []) {
         self.name = name
         self.shares = shares
         self.cgroupParent = cgroupParent
         self.hostname = hostname
+        self.network = network
+        self.staticIP = staticIP
+        self.publish = publish
     }
 }
 
@@ -27,18 +39,20 @@ extension Engine {
     public func createPod(_ request: PodCreateRequest) async throws -> PodRecord {
         try NameRule.validate(request.name, what: "pod name")
         let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
+        let network = try planNetwork(request)
         return try await locked {
             if let existing = try store.pods().first(where: { $0.name == request.name }) {
                 throw EngineError.nameInUse(kind: "pod", name: request.name, id: existing.id)
             }
             let id = ObjectID.generate().rawValue
             var pod = PodRecord(
-                id: id, name: request.name, shares: request.shares,
+                id: id, name: request.name, shares: network.shares,
                 hostname: request.shares.contains(NamespaceKind.uts.rawValue) ? (request.hostname ?? request.name) : nil,
                 cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
                 processLabel: nil, mountLabel: nil, created: timestamp())
             return try await withRollback("create pod \(request.name)") { rollback in
                 try await startInfra(&pod, rollback: rollback)
+                try await attachNetwork(&pod, plan: network, rollback: rollback)
                 try store.save(pod)
                 logger.info("pod created", metadata: ["pod": "\(pod.name)", "id": "\(id)"])
                 return pod
@@ -118,6 +132,7 @@ extension Engine {
                 throw EngineError.podHasContainers(pod: pod.name, containers: members.map(\.name))
             }
             for member in members { try await removeContainerLocked(member, force: true) }
+            await detachNetwork(pod)
             if let infra = pod.infra {
                 try step("stop infra of pod \(pod.name)") { try Processes.terminate(infra, grace: 2) }
             }

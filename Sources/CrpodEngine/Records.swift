@@ -16,6 +16,8 @@ public struct PodRecord: Codable, Sendable, Equatable {
     public var processLabel: String?
     public var mountLabel: String?
     public var created: String
+    /// nil in records written before pods had networks: a lo-only netns (or none shared).
+    public var network: PodNetwork? = nil
 
     public var sharedKinds: [NamespaceKind] { shares.map { NamespaceKind(rawValue: $0) } }
 }

@@ -1,5 +1,6 @@
 import CrpodArchive
 import CrpodCore
+import CrpodDrivers
 
 // API clients send only what they mean: every field with a default may be left out.
 
@@ -31,12 +32,14 @@ extension CheckpointRequest {
 }
 
 extension PodCreateRequest {
-    enum CodingKeys: String, CodingKey { case name, shares, cgroupParent, hostname }
+    enum CodingKeys: String, CodingKey { case name, shares, cgroupParent, hostname, network, staticIP, publish }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(name: try c.decode(String.self, forKey: .name), shares: try c.decodeIfPresent([String].self, forKey: .shares) ?? ShareList.podDefault,
-                  cgroupParent: try c.decodeIfPresent(String.self, forKey: .cgroupParent), hostname: try c.decodeIfPresent(String.self, forKey: .hostname))
+                  cgroupParent: try c.decodeIfPresent(String.self, forKey: .cgroupParent), hostname: try c.decodeIfPresent(String.self, forKey: .hostname),
+                  network: try c.decodeIfPresent(String.self, forKey: .network), staticIP: try c.decodeIfPresent(String.self, forKey: .staticIP),
+                  publish: try c.decodeIfPresent([CNIPortMapping].self, forKey: .publish) ?? [])
     }
 }
 

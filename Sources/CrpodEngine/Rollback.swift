@@ -31,6 +31,14 @@ final class Rollback: @unchecked Sendable {
         try writeEntry()
     }
 
+    /// Replaces a recorded step with what it has become (on disk first): a CNI DEL that now
+    /// knows ADD's result.
+    func replace(_ old: UndoStep, with new: UndoStep) throws {
+        guard let index = entry.steps.lastIndex(of: old) else { return try add(new) }
+        entry.steps[index] = new
+        try writeEntry()
+    }
+
     /// Records a temporary that goes away however the operation ends.
     func addTemporary(_ step: UndoStep) throws {
         entry.temporaries.append(step)
@@ -121,6 +129,8 @@ extension Engine {
         case let .unmount(path): while Mounts.isMountPoint(path) { if (try? Mounts.unmount(path)) == nil { break } }
         case let .removeCgroup(path): removeCgroupKillingMembers(path)
         case let .terminate(process): try? Processes.terminate(process, grace: 1)
+        case let .cniDelete(attachment, infra, prevResult):
+            await deleteAttachment(attachment, infra: infra, prevResult: prevResult)
         case let .deleteRuntime(id, cgroup):
             Processes.killAll(commandLineContaining: id)
             // Either engine may have state of it (a runc container checkpointed natively).

@@ -1,3 +1,4 @@
+import CrpodDrivers
 import CrpodEngine
 import CrpodLinux
 
@@ -16,6 +17,11 @@ public struct PodSummary: Codable, Sendable, Equatable {
     public var mountLabel: String?
     public var containers: [String]
     public var created: String
+    /// `none`, `host` or the CNI network's name; the rest is empty unless it is a CNI network.
+    public var network: String?
+    public var interfaces: [CNIResult.Interface]?
+    public var ips: [CNIResult.IPConfig]?
+    public var publishedPorts: [CNIPortMapping]?
 
     public init(_ view: PodView) {
         let pod = view.record
@@ -34,6 +40,10 @@ public struct PodSummary: Codable, Sendable, Equatable {
         mountLabel = pod.mountLabel
         containers = view.containers
         created = pod.created
+        network = pod.network?.displayName ?? PodNetworkMode.none.rawValue
+        interfaces = pod.network?.result?.containerInterfaces ?? []
+        ips = pod.network?.result?.containerIPs ?? []
+        publishedPorts = pod.network?.publishedPorts ?? []
     }
 }
 

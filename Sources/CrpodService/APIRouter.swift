@@ -97,7 +97,10 @@ public struct APIRouter: APIHandling {
         if route.match("POST", "/v1/pods") != nil {
             return try Self.json(try await client.createPod(try Self.decode(PodCreateRequest.self, request)), status: 201)
         }
-        if let ref = route.match("GET", "/v1/pods/:ref")?.first { return try Self.json(try await client.inspectPod(ref)) }
+        if let ref = route.match("GET", "/v1/pods/:ref")?.first {
+            let check = request.query["check"] == "true" || request.query["check"] == "1"
+            return try Self.json(try await check ? client.checkPodNetwork(ref) : client.inspectPod(ref))
+        }
         if let ref = route.match("DELETE", "/v1/pods/:ref")?.first { return try Self.json(try await client.removePod(ref, force: force)) }
         if route.match("GET", "/v1/containers") != nil {
             return try Self.json(try await client.listContainers(all: request.query["all"] == "true" || request.query["all"] == "1"))

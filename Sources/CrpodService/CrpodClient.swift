@@ -9,6 +9,8 @@ public protocol CrpodClient: Sendable {
     func createPod(_ request: PodCreateRequest) async throws -> PodSummary
     func listPods() async throws -> [PodSummary]
     func inspectPod(_ reference: String) async throws -> PodSummary
+    /// Runs the pod network's CNI CHECK, then inspects the pod.
+    func checkPodNetwork(_ reference: String) async throws -> PodSummary
     func removePod(_ reference: String, force: Bool) async throws -> ObjectRef
     func run(_ request: RunRequest) async throws -> ContainerSummary
     func listContainers(all: Bool) async throws -> [ContainerSummary]
@@ -38,6 +40,10 @@ public struct LocalClient: CrpodClient {
         return try engine.listPods().map(PodSummary.init)
     }
     public func inspectPod(_ reference: String) async throws -> PodSummary { try PodSummary(engine.inspectPod(reference)) }
+    public func checkPodNetwork(_ reference: String) async throws -> PodSummary {
+        try await engine.checkNetwork(reference)
+        return try PodSummary(engine.inspectPod(reference))
+    }
 
     public func removePod(_ reference: String, force: Bool) async throws -> ObjectRef {
         let pod = try await engine.removePod(reference, force: force)

@@ -30,6 +30,9 @@ public struct RemoteClient: CrpodClient {
     public func createPod(_ request: PodCreateRequest) async throws -> PodSummary { try await send("POST", "/v1/pods", request) }
     public func listPods() async throws -> [PodSummary] { try await get("/v1/pods") }
     public func inspectPod(_ reference: String) async throws -> PodSummary { try await get("/v1/pods/" + Self.escaped(reference)) }
+    public func checkPodNetwork(_ reference: String) async throws -> PodSummary {
+        try await get("/v1/pods/" + Self.escaped(reference) + "?check=true")
+    }
     public func removePod(_ reference: String, force: Bool) async throws -> ObjectRef {
         try await send("DELETE", "/v1/pods/\(Self.escaped(reference))?force=\(force)", Optional<String>.none)
     }

@@ -26,6 +26,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("engine"), help: ArgumentHelp("Engine that restores and checkpoints: auto (native when CRIU ≥ 3.19, else runc), runc (runc runs CRIU) or native (crpod runs CRIU) (env CRPOD_ENGINE, config key engine).", valueName: "engine"))
     var engineName: String?
 
+    @Option(name: .customLong("cni-config-dir"), help: ArgumentHelp("Directory of CNI network configurations for pod networks (default /etc/cni/net.d, config key cni_config_dir).", valueName: "dir"))
+    var cniConfigDirectory: String?
+
     @Option(help: ArgumentHelp("Config file (default /etc/crpod/crpod.conf, env CRPOD_CONFIG).", valueName: "file"))
     var config: String?
 
@@ -54,7 +57,8 @@ struct GlobalOptions: ParsableArguments {
             // One event, one line: names from outside (spool files) cannot forge log lines.
             return EscapingLogHandler(handler)
         }
-        let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config, engine: engineName)
+        let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config, engine: engineName,
+                                                 cniConfigDirectory: cniConfigDirectory)
         let settings = try EngineSettings.resolve(overrides, environment: ProcessInfo.processInfo.environment)
         return Engine(settings: settings, logger: Logger(label: "crpod"))
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrpodService
 import CrpodCore
+import CrpodDrivers
 import CrpodEngine
 
 struct PodCreateCommand: AsyncParsableCommand {
@@ -16,11 +17,29 @@ struct PodCreateCommand: AsyncParsableCommand {
     var cgroupParent: String?
     @Option(help: ArgumentHelp("Hostname of the pod's UTS namespace (default: the pod name).", valueName: "name"))
     var hostname: String?
+    @Option(help: ArgumentHelp("""
+        Network: a CNI network name (a configuration in --cni-config-dir), bridge (the default network), none \
+        (only lo) or host (the host's network namespace). Default: \(Engine.defaultNetworkName) when that network \
+        is configured and net is shared, else none.
+        """, valueName: "name"))
+    var network: String?
+    @Option(help: ArgumentHelp("Static IP address on the CNI network (needs the ips capability, e.g. host-local).", valueName: "address"))
+    var ip: String?
+    @Option(name: [.customShort("p"), .customLong("publish")],
+            help: ArgumentHelp("Publish a port through portmap: HOSTPORT:PORT[/tcp|udp] (repeatable).", valueName: "ports"))
+    var publish: [String] = []
     @Argument(help: "Pod name.") var name: String
 
     func run() async throws {
         let shares = try ShareList.parse(share)
-        let request = PodCreateRequest(name: name, shares: shares, cgroupParent: cgroupParent, hostname: hostname)
+        let ports = try publish.map { text in
+            guard let mapping = CNIPortMapping.parse(text) else {
+                throw ValidationError("--publish \(text): expected HOSTPORT:PORT[/tcp|udp] with ports 1-65535")
+            }
+            return mapping
+        }
+        let request = PodCreateRequest(name: name, shares: shares, cgroupParent: cgroupParent, hostname: hostname,
+                                       network: network, staticIP: ip, publish: ports)
         let pod = try await global.client().createPod(request)
         print(pod.id)
     }

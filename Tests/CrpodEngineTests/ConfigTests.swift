@@ -50,7 +50,7 @@ struct ConfigFileTests {
             return
         }
         #expect(what == "config /etc/crpod/test.conf:\(line)")
-        #expect(detail.contains("cgroup_parent, criu, engine, max_jobs") && detail.contains("root, run_root, runtime, runtime_timeout, socket"), "every known key is named")
+        #expect(detail.contains("cgroup_parent, cni_config_dir, cni_plugin_dir, criu, engine, max_jobs") && detail.contains("root, run_root, runtime, runtime_timeout, socket"), "every known key is named")
         #expect(error.description.hasPrefix("invalid config /etc/crpod/test.conf:\(line): "))
     }
 
@@ -205,6 +205,22 @@ struct EngineSettingsTests {
             #expect(name == "crpod-test-not-executable")
             #expect(searched.first == dir + "/helpers/crpod-test-not-executable")
             #expect(error.description.contains("set CRPOD_HELPER_DIR"))
+        }
+    }
+}
+
+@Suite struct CNIConfigKeyTests {
+    @Test func cniDirectoriesComeFromFlagThenConfig() throws {
+        try withTempTree { dir in
+            let path = try put(dir + "/crpod.conf", "cni_config_dir = /etc/other-cni\ncni_plugin_dir = /a\ncni_plugin_dir = /b\n")
+            let fromConfig = try EngineSettings.resolve(EngineSettings.Overrides(configPath: path), environment: ["PATH": "/nonexistent"])
+            #expect(fromConfig.cniConfigDirectory == "/etc/other-cni")
+            #expect(fromConfig.cniPluginDirectories == ["/a", "/b"])
+            let fromFlag = try EngineSettings.resolve(EngineSettings.Overrides(configPath: path, cniConfigDirectory: "/flag"), environment: [:])
+            #expect(fromFlag.cniConfigDirectory == "/flag")
+            let empty = try put(dir + "/empty.conf", "")
+            let defaults = try EngineSettings.resolve(EngineSettings.Overrides(configPath: empty), environment: [:])
+            #expect(defaults.cniConfigDirectory == "/etc/cni/net.d" && defaults.cniPluginDirectories == ["/usr/lib/cni", "/opt/cni/bin"])
         }
     }
 }

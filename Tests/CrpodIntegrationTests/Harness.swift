@@ -60,7 +60,10 @@ final class CrpodInstance: @unchecked Sendable {
         try Files.makeDirectories(base, mode: 0o700)
         // The daemon keys matter only to daemon tests: their restores use the test rootfs or
         // copies under the instance's own directory.
+        // No CNI configuration unless a test asks for one (`--cni-config-dir`): pods keep a
+        // lo-only netns, so tests that are not about networks create no veths or leases.
         let config = "cgroup_parent = \"\(cgroupParent)\"\nallow_rootfs = \(PrivilegedHost.rootfs)\nallow_rootfs = \(base)\n"
+            + "cni_config_dir = \(base)/no-cni\n"
         try Files.writeAtomically(base + "/crpod.conf", Array(config.utf8))
     }
 

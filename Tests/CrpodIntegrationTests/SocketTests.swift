@@ -93,12 +93,15 @@ struct SocketTests {
 let tcpPairCommand = ["sh", "-c", "sleep 2147483647 | nc -l -p 7000 & sleep 0.5; i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done | nc 127.0.0.1 7000"]
 
 extension CrpodInstance {
-    /// The host network namespace's iptables and ip6tables rules (without comments and counters).
+    /// The host network namespace's iptables and ip6tables rules (without comments and counters),
+    /// except the CNI plugins' (`CNI-` chains and jumps): pod networks of tests running alongside
+    /// (PodNetworkTests, which checks its own) come and go meanwhile.
     func hostFirewallRules() async throws -> [String] {
         var rules: [String] = []
         for tool in ["/usr/sbin/iptables-save", "/usr/sbin/ip6tables-save"] {
             let result = try await runner.run(tool, [])
-            rules += result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix(":") }.map(String.init)
+            rules += result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix(":") && !$0.contains("CNI-") }
+                .map(String.init)
         }
         return rules
     }
