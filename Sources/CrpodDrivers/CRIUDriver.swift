@@ -129,16 +129,19 @@ public struct CRIUDriver: Sendable {
 
     /// Runs CRIU; a failure carries the relevant lines of the log at `logPath`. A log left by an
     /// earlier run is removed first (CRIU truncates it anyway), so a failure before CRIU starts —
-    /// the shell cannot open an inherited file — is not explained by stale lines.
+    /// the shell cannot open an inherited file — is not explained by stale lines. With a
+    /// `timeLimit`, CRIU (in a process group of its own) is killed when it has not ended by
+    /// then (`DriverError.timedOut`).
     @discardableResult
     func runChecked(
-        _ arguments: [String], inheriting files: [CRIUInheritedFile], logPath: String, stdio: FileDescriptor? = nil
+        _ arguments: [String], inheriting files: [CRIUInheritedFile], logPath: String, stdio: FileDescriptor? = nil,
+        timeLimit: Duration? = nil
     ) async throws -> ToolResult {
         let (executable, argv) = try launchCommand(arguments, inheriting: files)
         if unlink(logPath) != 0, errno != ENOENT {
             throw DriverError.fileFailed(operation: "remove the old CRIU log", path: logPath, errno: Errno(rawValue: errno))
         }
-        let result = try await runner.run(executable, argv, stdout: stdio)
+        let result = try await runner.run(executable, argv, stdout: stdio, timeLimit: timeLimit)
         guard result.succeeded else {
             let error = DriverError.toolFailed(
                 tool: toolName, arguments: arguments, status: result.status, stderrTail: result.diagnosticTail())
