@@ -26,6 +26,7 @@ extension NativeEngine {
             try createCgroup(plan.cgroupPath, undo: &undo)
             // TODO(devices): apply config.json's linux.resources.devices to plan.cgroupPath here
             // (DeviceCgroup.apply, branch `devices`) — the one call site, before CRIU forks tasks.
+            // The other resource limits (memory, cpu, pids) runc sets here are not applied yet.
             let pid = try await withMountPoints(plan) { try await runCRIU(plan.criu, stdio: stdio, undo: &undo) }
             let created = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             let identity = try step("read the identity of the restored process \(pid)") { try ProcessIdentity.of(pid: pid) }

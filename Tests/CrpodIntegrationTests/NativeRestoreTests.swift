@@ -20,7 +20,17 @@ struct NativeRestoreTests {
             try await crpod.ok(["pod", "create"] + share + ["--hostname", "host-a", "pa"])
             try await crpod.ok(["pod", "create"] + share + ["--hostname", "host-b", "pb"])
             let (archive, last) = try await crpod.checkpointedCounter(pod: "pa")
-            try await crpod.ok(["restore", "--import", archive, "--pod", "pb", "--name", "moved"] + Self.native)
+            let stats = try await crpod.ok(["restore", "--print-stats", "--import", archive, "--pod", "pb", "--name", "moved"] + Self.native)
+            struct Stats: Decodable {
+                struct Container: Decodable {
+                    struct CRIU: Decodable { var restore_time: UInt64; var pages_restored: UInt64 }
+                    var criu_statistics: CRIU?
+                }
+                var container_statistics: [Container]
+            }
+            let criuStats = try #require(try JSONDecoder().decode(Stats.self, from: Data(stats.utf8)).container_statistics.first?.criu_statistics,
+                                         "CRIU's stats-restore landed in the work directory: \(stats)")
+            #expect(criuStats.restore_time > 0 && criuStats.pages_restored > 0)
 
             let restored = try await crpod.json(ContainerJSON.self, ["inspect", "moved"])
             #expect(restored.state == "running")
