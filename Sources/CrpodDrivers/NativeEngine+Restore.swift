@@ -24,9 +24,9 @@ extension NativeEngine {
         do {
             try prepareRoot(plan.root, undo: &undo)
             try createCgroup(plan.cgroupPath, undo: &undo)
+            try applyLimits(plan.limits, cgroup: plan.cgroupPath, id: id)
             // TODO(devices): apply config.json's linux.resources.devices to plan.cgroupPath here
             // (DeviceCgroup.apply, branch `devices`) — the one call site, before CRIU forks tasks.
-            // The other resource limits (memory, cpu, pids) runc sets here are not applied yet.
             let pid = try await withMountPoints(plan) { try await runCRIU(plan.criu, stdio: stdio, undo: &undo) }
             let created = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             let identity = try step("read the identity of the restored process \(pid)") { try ProcessIdentity.of(pid: pid) }
@@ -82,6 +82,21 @@ extension NativeEngine {
     func createCgroup(_ cgroup: String, undo: inout NativeRestoreUndo) throws {
         undo.createdCgroup = cgroups.existingDirectories(cgroup).isEmpty
         try step("create cgroup \(cgroup)") { try cgroups.create(cgroup) }
+    }
+
+    /// Writes the limits into the cgroup: a v1 write into the hierarchy of its controller, a
+    /// v2 write into the unified one. A missing controller or file fails the restore, as in runc.
+    func applyLimits(_ limits: [NativeCgroupWrite], cgroup: String, id: String) throws {
+        for limit in limits {
+            let hierarchy = cgroups.layout.hierarchies.first { hierarchy in
+                limit.controller.map { hierarchy.controllers.contains($0) } ?? hierarchy.isUnified
+            }
+            guard let hierarchy else {
+                throw NativeEngineError.unsupported(id: id, what: "no cgroup hierarchy has the \(limit.controller ?? "unified") controller for \(limit.file)")
+            }
+            let path = hierarchy.mountPoint + cgroup + "/" + limit.file
+            try step("write \(limit.value) to \(path)") { try Files.writeExisting(path, limit.value) }
+        }
     }
 
     /// Creates config.json's mount points in the root (rule 7 of the planner) and, for a bind

@@ -63,6 +63,8 @@ public struct NativeRestorePlan: Sendable, Equatable {
     /// The container's cgroup (config.json `linux.cgroupsPath`), in every hierarchy.
     public var cgroupPath: String
     public var mountPoints: [NativeMountPoint]
+    /// config.json's resource limits, written into the new cgroup before CRIU runs.
+    public var limits: [NativeCgroupWrite] = []
 }
 
 /// Decides a native restore from config.json, the image facts and the cgroup layout. Pure:
@@ -83,7 +85,8 @@ public struct NativeRestorePlan: Sendable, Equatable {
 ///    the executor makes the container's output pipe CRIU's stdout and stderr.
 /// 5. cgroups: one `--cgroup-root <controller>:<path>` per v1 controller, `:<path>` for the
 ///    unified hierarchy; `--manage-cgroups=soft` unless asked otherwise. The executor creates
-///    the cgroup first (CRIU in soft mode then puts the tasks there).
+///    the cgroup first (CRIU in soft mode then puts the tasks there) and writes the limits of
+///    `linux.resources` into it (`NativeCgroupLimits`: v1 files on v1 and hybrid hosts, as runc).
 /// 6. `--restore-detached --evasive-devices`, no `--restore-sibling`: runc needs the sibling
 ///    because it talks to `criu swrk` as its parent; here the restored root stays CRIU's child
 ///    and, when CRIU exits, is reparented to the reaper of the pod's PID namespace (the
@@ -127,7 +130,9 @@ public enum NativeRestorePlanner {
             }
         }
         criu.externalMounts = try externalMounts(images.externalMountKeys, sources: sources, refuse: refuse)
-        return NativeRestorePlan(criu: criu, root: root, cgroupPath: cgroupPath, mountPoints: mountPoints(mounts))
+        let unified = !hierarchies.contains { if case .v1 = $0 { return true } else { return false } }
+        let limits = try NativeCgroupLimits.writes(id: id, spec.json.value(atPath: ["linux", "resources"]), unified: unified)
+        return NativeRestorePlan(criu: criu, root: root, cgroupPath: cgroupPath, mountPoints: mountPoints(mounts), limits: limits)
     }
 
     /// Rule 2.

@@ -147,3 +147,39 @@ import Testing
         #expect(NativeRestoreImageFacts.externalKeys(of: [legacy, keyed, CRIUMountEntry()]) == ["/etc/hosts", "/dev/null"])
     }
 }
+
+/// `NativeCgroupLimits`: linux.resources → cgroup file writes, as runc's managers set them.
+@Suite struct NativeCgroupLimitsTests {
+    static let resources: JSONValue = [
+        "devices": [["allow": false, "access": "rwm"]], "pids": ["limit": 2048],
+        "memory": ["limit": 268_435_456, "swap": 536_870_912, "reservation": 134_217_728],
+        "cpu": ["shares": 1024, "quota": 50000, "period": 100_000, "cpus": "0-1"], "blockIO": [:],
+    ]
+
+    @Test func v1WritesEachControllersOwnFiles() throws {
+        let writes = try NativeCgroupLimits.writes(id: "c1", Self.resources, unified: false)
+        #expect(writes.map { "\($0.controller ?? ""):\($0.file)=\($0.value)" } == [
+            "memory:memory.limit_in_bytes=268435456", "memory:memory.soft_limit_in_bytes=134217728",
+            "memory:memory.memsw.limit_in_bytes=536870912", "pids:pids.max=2048", "cpu:cpu.shares=1024",
+            "cpu:cpu.cfs_period_us=100000", "cpu:cpu.cfs_quota_us=50000", "cpuset:cpuset.cpus=0-1",
+        ])
+    }
+
+    @Test func v2ConvertsAsRunc() throws {
+        let writes = try NativeCgroupLimits.writes(id: "c1", Self.resources, unified: true)
+        #expect(writes.allSatisfy { $0.controller == nil })
+        #expect(writes.map { "\($0.file)=\($0.value)" } == [
+            "memory.max=268435456", "memory.low=134217728", "memory.swap.max=268435456", "pids.max=2048",
+            "cpu.weight=39", "cpu.max=50000 100000", "cpuset.cpus=0-1",
+        ])
+        let unlimited = try NativeCgroupLimits.writes(id: "c1", ["pids": ["limit": -1], "memory": ["swap": -1]], unified: true)
+        #expect(unlimited.map { "\($0.file)=\($0.value)" } == ["memory.swap.max=max", "pids.max=max"])
+    }
+
+    @Test func anUnhandledSectionIsRefusedByName() {
+        #expect { try NativeCgroupLimits.writes(id: "c1", ["hugepageLimits": [["pageSize": "2MB", "limit": 1]]], unified: true) } throws: {
+            "\($0)".contains("hugepageLimits") && "\($0)".contains("--engine runc")
+        }
+    }
+}
+

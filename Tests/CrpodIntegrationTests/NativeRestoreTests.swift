@@ -65,6 +65,29 @@ struct NativeRestoreTests {
         }
     }
 
+    /// podman's archive (runc dumped it on a hybrid host, v1 cgroup binds external, pids limit
+    /// 2048 in its spec) restored by the native engine: it counts on, and the limit is set.
+    @Test("a committed podman pod-member archive restores natively with its pids limit")
+    func podmanArchive() async throws {
+        try await withCrpod { crpod in
+            let archive = PodmanImportTests.fixtures + "/pod-member.tar.zst"
+            try await crpod.ok(["pod", "create", "--share", "ipc,net,uts", "target"])
+            let restore = ["restore", "--import", archive, "--pod", "target", "--rootfs", PrivilegedHost.rootfs, "--name", "imported"] + Self.native
+            if try await PodmanImportTests.refusedUnderCgroupV2(crpod, restore, archive: archive) { return }
+            try await crpod.ok(restore)
+            let restored = try await crpod.json(ContainerJSON.self, ["inspect", "imported"])
+            #expect(restored.state == "running" && Files.exists(crpod.runRoot + "/native/\(restored.id)/state.json"))
+            let lastNumber = { (log: String) in log.split(separator: "\n").last.flatMap { Int($0) } ?? -1 }
+            #expect(try await eventually { lastNumber(try await crpod.ok(["logs", "imported"])) >= 4 }, "podman's counter goes on")
+            try await crpod.expectTasksInOwnCgroup("imported", pod: "target")
+            let pids = try #require(CgroupLayout.current().hierarchies.first { $0.controllers.contains("pids") || $0.isUnified })
+            #expect(try Files.readText(pids.mountPoint + restored.cgroupPath + "/pids.max").trimmingCharacters(in: .whitespacesAndNewlines) == "2048")
+            try await crpod.ok(["rm", "-f", "imported"])
+            try await crpod.ok(["pod", "rm", "-f", "target"])
+            #expect(try await crpod.leftovers() == [])
+        }
+    }
+
     /// A mount key only a host bind could satisfy (the image rule turned off, so the archive
     /// reaches the engine): the native planner refuses it by name, before anything is made.
     @Test("an unsatisfiable external mount key is refused by name and leaves nothing")
