@@ -149,10 +149,3 @@ extension CrpodInstance {
         #expect(try await eventually { try processesInCgroups().count == processes }, "nothing new runs", sourceLocation: sourceLocation)
     }
 }
-
-enum ProcessIdentityProbe {
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let text = try? Files.readText("/proc/\(pid)/stat"), let stat = try? ProcStat.parse(text) else { return false }
-        return !stat.isZombieOrDead
-    }
-}
