@@ -5,7 +5,8 @@
 # Usage (as root, from anywhere):  contrib/test.sh [--no-provision] [swift test arguments...]
 #   Provisions the host first (contrib/provision.sh, idempotent), builds every product
 #   (the tests run the built crpod, crpod-pause, crpod-logger and crpod-sockprobe), then runs `swift test`,
-#   and, as root on a hybrid or v1 host, the integration suite again under cgroup v2 only.
+#   and, as root on a hybrid or v1 host, the integration suite again under cgroup v2 only —
+#   once per engine in CRPOD_TEST_ENGINES (each other engine also reruns it on the host).
 #   With CI=true the privileged tests never skip: a missing tool fails them, and the fuzz
 #   targets then replay their regressions and fuzz briefly (contrib/fuzz.sh --brief: 20 s
 #   each); set CRPOD_FUZZ=brief to do that outside CI too, CRPOD_FUZZ=off to skip it.
@@ -23,8 +24,18 @@ if (( provision )); then
     fi
 fi
 
+# Engines: the whole suite runs with the first (CRPOD_ENGINE, as `crpod --engine`), the
+# privileged integration suite again with each other one, and the cgroup v2 pass with each.
+# CRPOD_TEST_ENGINES="native" runs one engine only.
+read -r -a engines <<< "${CRPOD_TEST_ENGINES:-runc}"
 swift build
-swift test "$@"
+CRPOD_ENGINE=${engines[0]} swift test "$@"
+if (( $# == 0 )); then
+    for engine in "${engines[@]:1}"; do
+        echo "test.sh: the integration suite again with --engine $engine" >&2
+        CRPOD_ENGINE=$engine swift test --skip-build --filter CrpodIntegrationTests
+    done
+fi
 
 # Second pass: the privileged integration suite again, unchanged, with cgroup v2 alone at
 # /sys/fs/cgroup — the layout of Debian 12 and Ubuntu 24.04 — when this host is hybrid or v1.
@@ -36,10 +47,12 @@ swift test "$@"
 v2pass=${CRPOD_CGROUP_V2_PASS:-on}
 if [[ "$v2pass" != off && $(id -u) -eq 0 && $(stat -f -c %T /sys/fs/cgroup) != cgroup2fs ]]; then
     (( $# )) && second=("$@") || second=(--filter CrpodIntegrationTests)
-    echo "test.sh: second pass with cgroup v2 only at /sys/fs/cgroup (private mount namespace)" >&2
-    unshare -m --propagation private /bin/sh -c \
-        'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec swift test --skip-build "$@"' \
-        sh "${second[@]}"
+    for engine in "${engines[@]}"; do
+        echo "test.sh: pass with cgroup v2 only at /sys/fs/cgroup (private mount namespace), --engine $engine" >&2
+        CRPOD_ENGINE=$engine unshare -m --propagation private /bin/sh -c \
+            'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec swift test --skip-build "$@"' \
+            sh "${second[@]}"
+    done
 fi
 
 fuzz=${CRPOD_FUZZ:-$([[ "${CI:-}" == true ]] && echo brief || echo off)}

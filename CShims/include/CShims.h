@@ -115,4 +115,17 @@ void crpod_sha256_free(crpod_sha256 *ctx);
 long crpod_flistxattr(int fd, char *list, size_t size);
 long crpod_fgetxattr(int fd, const char *name, void *value, size_t size);
 
+// eBPF cgroup device filters (bpf(2); BPF_PROG_TYPE_CGROUP_DEVICE, attach type BPF_CGROUP_DEVICE).
+// load: an fd (close-on-exec) or -errno; when the verifier rejects the program, `log` (if
+// given) holds its log. query: the ids of the programs attached to the cgroup itself, up to
+// `capacity`, and in `count` how many there are (-ENOSPC when more than fit). prog_tag: the
+// program's 8-byte tag (a hash of its instructions) in `tag`; returns the program type.
+extern const uint32_t crpod_bpf_f_allow_multi;
+int crpod_bpf_load_cgroup_device(const uint64_t *insns, uint32_t count, const char *license, char *log, uint32_t log_size);
+int crpod_bpf_attach_cgroup_device(int cgroup_fd, int prog_fd, uint32_t flags);
+int crpod_bpf_detach_cgroup_device(int cgroup_fd, int prog_fd);
+int crpod_bpf_query_cgroup_device(int cgroup_fd, uint32_t *ids, uint32_t capacity, uint32_t *count);
+int crpod_bpf_prog_fd_by_id(uint32_t id);
+int crpod_bpf_prog_tag(int prog_fd, uint8_t tag[8]);
+
 #endif

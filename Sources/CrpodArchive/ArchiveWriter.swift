@@ -35,9 +35,19 @@ public final class ArchiveWriter {
     private var names: Set<String> = []
     private var members: [ArchiveManifest.Member] = []
     private var bytesAdded: UInt64 = 0
-    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ArchiveWriter.chunkSize, alignment: 64)
+    /// Chunks in flight between this thread and the hashing worker (allocated for the first large member).
+    var pipelineBuffers: [UnsafeMutableRawBufferPointer] = []
+    /// Runs first on each hashing worker (a seam for tests).
+    var onHashWorkerStart: (@Sendable () -> Void)?
+    /// false hashes every member on the writing thread (the benchmark's baseline).
+    var hashesOnWorker = true
 
-    public static let zstdLevel = 3
+    static let chunkSize = 1 << 20
+    static let pipelineDepth = 4
+    /// Chosen by measurement (BENCHMARKS.md, "Export: zstd level and threads, …"): on the
+    /// dirty-mem images level 3 took 1.5–1.8× as long as level 1 for an archive < 1 % smaller.
+    public static let zstdLevel = 1
     public static let gzipLevel = 6
     /// 8 MiB: large enough that each sync_file_range call covers many pages, small enough that
     /// at most ~16 MiB are dirty when `finish` fsyncs.
@@ -50,8 +60,10 @@ public final class ArchiveWriter {
     public var writebackRangesStarted: Int64 { writeback?.pointee.ranges_started ?? 0 }
 
     /// `writebackWindow` nil writes through libarchive's own fd output, with no early writeback.
+    /// `threads` is zstd's worker count (compression then runs beside the writing thread);
+    /// `level` overrides the method's default level.
     public init(
-        destination: String, compression: CompressionMethod, threads: Int = 2,
+        destination: String, compression: CompressionMethod, threads: Int = 2, level: Int? = nil,
         writebackWindow: Int? = ArchiveWriter.defaultWritebackWindow,
         progress: (@Sendable (UInt64) -> Void)? = nil
     ) throws(ArchiveError) {
@@ -76,7 +88,8 @@ public final class ArchiveWriter {
         do throws(ArchiveError) {
             try sys("fchmod", path: temp) { fchmod(fd, 0o600) }
             archive = try Self.openArchive(
-                output: writeback.map { .writeback($0) } ?? .fd(fd), path: temp, compression: compression, threads: threads)
+                output: writeback.map { .writeback($0) } ?? .fd(fd), path: temp, compression: compression,
+                level: level, threads: threads)
         } catch {
             discard()
             throw error
@@ -87,6 +100,7 @@ public final class ArchiveWriter {
         if state == .open || state == .failed { discard() }
         archive_entry_free(entry)
         buffer.deallocate()
+        for chunk in pipelineBuffers { chunk.deallocate() }
         writeback?.deallocate()
     }
 
@@ -187,28 +201,6 @@ public final class ArchiveWriter {
         }
     }
 
-    /// Streams exactly `size` bytes from `source`, hashing them; records a manifest member.
-    func writeContent(from source: Int32, size: UInt64, name: String, sourcePath: String) throws(ArchiveError) {
-        let hasher = try SHA256Hasher()
-        var done: UInt64 = 0
-        while done < size {
-            let want = Int(min(UInt64(buffer.count), size - done))
-            let n: Int
-            do throws(ArchiveError) {
-                n = try sys("read", path: sourcePath) { read(source, buffer.baseAddress, want) }
-            } catch {
-                throw fail(error)
-            }
-            if n == 0 { throw fail(.fileChanged(path: sourcePath, expected: size, read: done)) }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            hasher.update(chunk)
-            try writeData(chunk, name: name)
-            done += UInt64(n)
-        }
-        try finishEntry(name: name)
-        members.append(.init(name: name, size: Int64(clamping: size), sha256: try hasher.finalize()))
-    }
-
     func finishEntry(name: String) throws(ArchiveError) {
         guard let archive else { throw ArchiveError.writerClosed(path: destination) }
         let rc = archive_write_finish_entry(archive)
@@ -228,7 +220,7 @@ public final class ArchiveWriter {
         }
     }
 
-    private func writeData(_ bytes: UnsafeRawBufferPointer, name: String) throws(ArchiveError) {
+    func writeData(_ bytes: UnsafeRawBufferPointer, name: String) throws(ArchiveError) {
         guard append(bytes) == bytes.count else { throw dataError(name) }
     }
 
@@ -255,8 +247,13 @@ public final class ArchiveWriter {
         return .io(.syscall(operation: operation, path: temporaryPath, errno: Errno(rawValue: state.error)))
     }
 
+    /// Records a member written by `writeContent`.
+    func recordMember(_ name: String, size: UInt64, sha256: String) {
+        members.append(.init(name: name, size: Int64(clamping: size), sha256: sha256))
+    }
+
     /// Poisons the writer (temp file removed) and hands back the error to throw.
-    private func fail(_ error: ArchiveError) -> ArchiveError {
+    func fail(_ error: ArchiveError) -> ArchiveError {
         discard()
         state = .failed
         return error
@@ -282,7 +279,7 @@ public final class ArchiveWriter {
     }
 
     private static func openArchive(
-        output: Output, path: String, compression: CompressionMethod, threads: Int
+        output: Output, path: String, compression: CompressionMethod, level: Int?, threads: Int
     ) throws(ArchiveError) -> OpaquePointer {
         guard let archive = archive_write_new() else {
             throw ArchiveError.libarchive(operation: "archive_write_new", path: path, message: "out of memory")
@@ -300,13 +297,14 @@ public final class ArchiveWriter {
         switch compression {
         case .zstd:
             try check("add zstd filter", archive_write_add_filter_zstd(archive))
-            try check("set zstd level", archive_write_set_filter_option(archive, "zstd", "compression-level", "\(zstdLevel)"))
-            // libarchive 3.6+ passes this to ZSTD_c_nbWorkers; older ones reject the option,
-            // which only costs speed, so a failure is ignored.
-            if threads > 1 { _ = archive_write_set_filter_option(archive, "zstd", "threads", "\(threads)") }
+            try check("set zstd level", archive_write_set_filter_option(archive, "zstd", "compression-level", "\(level ?? zstdLevel)"))
+            // libarchive 3.6+ passes this to ZSTD_c_nbWorkers (0: compress on the writing
+            // thread; n ≥ 1: n workers beside it); older ones reject the option, which only
+            // costs speed, so a failure is ignored.
+            if threads >= 1 { _ = archive_write_set_filter_option(archive, "zstd", "threads", "\(threads)") }
         case .gzip:
             try check("add gzip filter", archive_write_add_filter_gzip(archive))
-            try check("set gzip level", archive_write_set_filter_option(archive, "gzip", "compression-level", "\(gzipLevel)"))
+            try check("set gzip level", archive_write_set_filter_option(archive, "gzip", "compression-level", "\(level ?? gzipLevel)"))
         case .none:
             try check("add no filter", archive_write_add_filter_none(archive))
         }

@@ -129,9 +129,8 @@ public struct CRIUDriver: Sendable {
 
     /// Runs CRIU; a failure carries the relevant lines of the log at `logPath`. A log left by an
     /// earlier run is removed first (CRIU truncates it anyway), so a failure before CRIU starts —
-    /// the shell cannot open an inherited file — is not explained by stale lines. With a
-    /// `timeLimit`, CRIU (in a process group of its own) is killed when it has not ended by
-    /// then (`DriverError.timedOut`).
+    /// the shell cannot open an inherited file — is not explained by stale lines. `timeLimit`:
+    /// CRIU's process group is killed once it is up (`DriverError.timedOut`).
     @discardableResult
     func runChecked(
         _ arguments: [String], inheriting files: [CRIUInheritedFile], logPath: String, stdio: FileDescriptor? = nil,

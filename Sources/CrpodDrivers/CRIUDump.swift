@@ -18,6 +18,9 @@ public struct CRIUDumpOptions: Sendable, Hashable {
     /// Freeze with the cgroup freezer at this path (`--freeze-cgroup`); `nil` = ptrace seize.
     public var freezeCgroup: String?
     public var networkLock: CRIUNetworkLock?
+    /// A CRIU configuration file (`--config`), as runc hands CRIU the `org.criu.config` one.
+    /// On the command line CRIU reads it first, so the options given here win.
+    public var configFile: String?
     public var externalNamespaces: [CRIUExternalNamespace] = []
     public var externalMounts: [CRIUExternalMount] = []
     /// Pre-copy: images of an earlier (pre-)dump (`--prev-images-dir`, relative to `-D` or
@@ -45,6 +48,7 @@ extension CRIUDriver {
         var arguments = [options.preDump ? "pre-dump" : "dump", "-t", String(options.pid),
                          "-D", options.imagesDirectory, "-W", options.workDirectory]
         arguments += options.logging.arguments()
+        if let config = options.configFile { arguments += ["--config", config] }
         if let root = options.root { arguments += ["--root", root] }
         if options.leaveRunning && !options.preDump { arguments.append("--leave-running") }
         if options.tcpEstablished { arguments.append("--tcp-established") }
@@ -62,9 +66,10 @@ extension CRIUDriver {
 
     /// `criu dump` (or `pre-dump`). Without `leaveRunning` the tree is gone afterwards. A
     /// failure throws `DriverError.toolFailed` (or `.criuRefused`) carrying the CRIU log's
-    /// error lines; CRIU resumes the tree when a dump fails.
+    /// error lines; CRIU resumes the tree when a dump fails. With `timeLimit` CRIU (and what it
+    /// started) is killed once it is up and `DriverError.timedOut` is thrown.
     @discardableResult
-    public func dump(_ options: CRIUDumpOptions) async throws -> ToolResult {
-        try await runChecked(dumpArguments(options), inheriting: [], logPath: options.logPath)
+    public func dump(_ options: CRIUDumpOptions, timeLimit: Duration? = nil) async throws -> ToolResult {
+        try await runChecked(dumpArguments(options), inheriting: [], logPath: options.logPath, timeLimit: timeLimit)
     }
 }

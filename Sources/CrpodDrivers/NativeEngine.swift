@@ -130,6 +130,12 @@ public enum NativeEngineError: Error, CustomStringConvertible, Sendable, Equatab
     case stateUnwritable(path: String, detail: String)
     /// The bundle's config.json or the images ask for something the engine cannot provide.
     case unsupported(id: String, what: String)
+    /// Tasks of the container were still alive after a dump that stops it: they left the tree
+    /// CRIU walked, so the checkpoint lacks them (they were killed).
+    case dumpIncomplete(id: String, pids: [Int32])
+    /// Tasks of the container's cgroup are outside its init's process tree (reparented to the
+    /// pod's init): CRIU would not dump them, so the checkpoint is refused before it starts.
+    case tasksOutsideTree(id: String, pids: [Int32])
 
     public var description: String {
         switch self {
@@ -139,6 +145,10 @@ public enum NativeEngineError: Error, CustomStringConvertible, Sendable, Equatab
         case .stateUnreadable(let path, let detail): return "native engine: cannot read the state file \(path): \(detail)"
         case .stateUnwritable(let path, let detail): return "native engine: cannot write the state file \(path): \(detail)"
         case .unsupported(let id, let what): return "native engine: cannot handle container \(id): \(what)"
+        case .dumpIncomplete(let id, let pids):
+            return "native engine: the checkpoint of \(id) is incomplete: tasks \(pids.map(String.init).joined(separator: ", ")) left its process tree during the dump (they were killed; checkpoint again once the container's tasks stay in its tree)"
+        case .tasksOutsideTree(let id, let pids):
+            return "native engine: cannot checkpoint \(id): tasks \(pids.map(String.init).joined(separator: ", ")) of its cgroup are outside its init's process tree (their parent exited and the pod's init adopted them), so CRIU would not dump them; the container was left running"
         }
     }
 }

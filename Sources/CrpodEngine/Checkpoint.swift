@@ -73,13 +73,29 @@ extension CheckpointRequest {
     }
 }
 
-/// Where a container's checkpoint files live.
+/// Where a container's checkpoint files live: on disk in the container directory, or — when an
+/// export is all the images are for — in a private tmpfs (`scratch`, see `prepareCheckpointPaths`).
 struct CheckpointPaths {
+    let containerDirectory: String
     let images: String
     let work: String
+    /// The tmpfs mount point holding `images` and `work`; nil when they are on disk.
+    let scratch: String?
+    /// rootfs-diff.tar is built on disk beside the container: an upper directory can outgrow any memory bound.
+    var rootfsDiffDirectory: String { containerDirectory + "/checkpoint-work" }
+
     init(containerDirectory: String) {
+        self.containerDirectory = containerDirectory
         images = containerDirectory + "/checkpoint"
         work = containerDirectory + "/checkpoint-work"
+        scratch = nil
+    }
+
+    init(scratch: String, containerDirectory: String) {
+        self.containerDirectory = containerDirectory
+        images = scratch + "/checkpoint"
+        work = scratch + "/work"
+        self.scratch = scratch
     }
 }
 
@@ -89,13 +105,16 @@ extension Engine {
         return try await locked {
             var outcomes: [CheckpointOutcome] = []
             for reference in references {
-                outcomes.append(try await checkpointLocked(try store.container(reference), request))
+                let record = try store.container(reference)
+                outcomes.append(try await withRollback("checkpoint \(record.name)") { rollback in
+                    try await checkpointLocked(record, request, rollback: rollback)
+                })
             }
             return outcomes
         }
     }
 
-    private func checkpointLocked(_ record: ContainerRecord, _ request: CheckpointRequest) async throws -> CheckpointOutcome {
+    private func checkpointLocked(_ record: ContainerRecord, _ request: CheckpointRequest, rollback: Rollback) async throws -> CheckpointOutcome {
         var record = record
         let owner = try containerEngine(for: record)
         let state = try await step("runtime state \(record.name)") { try await owner.state(id: record.id, logPath: nil) }
@@ -103,13 +122,7 @@ extension Engine {
             throw EngineError.containerNotRunning(name: record.name, state: state?.status.rawValue ?? "exited")
         }
         let dumper = try await checkpointEngine(owner: owner)
-        let paths = CheckpointPaths(containerDirectory: store.containerDirectory(record.id))
-        try step("prepare \(paths.images)") {
-            for dir in [paths.images, paths.work] {
-                try Files.removeTree(dir)
-                try Files.makeDirectories(dir, mode: 0o700)
-            }
-        }
+        let paths = try prepareCheckpointPaths(record, request: request, rollback: rollback)
         var options = CheckpointOptions(imagePath: paths.images, workPath: paths.work, leaveRunning: request.leaveRunning,
                                         tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks)
         options.manageCgroupsMode = "soft"
@@ -128,17 +141,19 @@ extension Engine {
         if let export = request.export {
             do { try await exportArchive(record, paths: paths, to: export, request: request) } catch {
                 // The runtime already checkpointed (and, without -R, stopped) the container:
-                // keep its images so `crpod restore NAME` still works, and say so.
-                record.state = request.leaveRunning ? "running" : "checkpointed"
+                // keep its images (off the tmpfs) so `crpod restore NAME` still works, and say so.
+                let kept = keepCheckpointImages(paths)
+                record.state = request.leaveRunning ? "running" : (kept == nil ? "exited" : "checkpointed")
                 try? store.save(record)
-                throw EngineError.step("export \(record.name) to \(export) (the checkpoint is kept in \(paths.images))", cause: error)
+                let keptNote = kept.map { "the checkpoint is kept in \($0)" } ?? "the checkpoint images could not be kept"
+                throw EngineError.step("export \(record.name) to \(export) (\(keptNote))", cause: error)
             }
             outcome.archive = export
         }
         if !request.leaveRunning { try? cgroups().remove(record.cgroupPath) }
         if !request.keep {
             try? Files.removeTree(paths.work)
-            if request.export != nil && !request.leaveRunning {
+            if request.export != nil {
                 try? Files.removeTree(paths.images)
                 outcome.imagesKept = nil
             }

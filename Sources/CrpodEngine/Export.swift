@@ -14,7 +14,7 @@ extension Engine {
     /// under its final name only when complete (temp file, fsync, rename), mode 0600.
     func exportArchive(_ record: ContainerRecord, paths: CheckpointPaths, to destination: String, request: CheckpointRequest) async throws {
         let pod = try record.podID.flatMap { try? store.pod($0) } ?? nil
-        let diffTar = paths.work + "/" + CheckpointMember.rootfsDiff
+        let diffTar = paths.rootfsDiffDirectory + "/" + CheckpointMember.rootfsDiff
         var deleted: [String] = []
         if !request.ignoreRootfs {
             // Reading the container's upper directory and compressing gigabytes both run on a

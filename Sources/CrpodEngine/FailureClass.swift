@@ -88,6 +88,7 @@ extension NativeEngineError: ClassifiedError {
         case .running: return FailureClass(.conflict, "container_running")
         case .notRunning: return FailureClass(.conflict, "container_not_running")
         case .stateUnreadable, .stateUnwritable: return FailureClass(.internalFailure, "state_corrupt")
+        case .tasksOutsideTree, .dumpIncomplete: return .internalFailure  // the dump's: unchanged
         }
     }
 }

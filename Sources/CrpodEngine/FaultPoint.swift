@@ -13,6 +13,7 @@ enum FaultPoint: String, CaseIterable {
     case restoreAfterRootfs = "restore-after-rootfs"
     case restoreBeforeRuntime = "restore-before-runtime"
     case restoreAfterRuntime = "restore-after-runtime"
+    case checkpointAfterTmpfs = "checkpoint-after-tmpfs"
     case checkpointAfterDump = "checkpoint-after-dump"
     case exportAfterTemp = "export-after-temp"
 

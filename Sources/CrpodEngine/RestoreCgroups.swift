@@ -77,14 +77,10 @@ extension Engine {
         let tasks = Processes.tree(root: pid)
         // A zombie CRIU restored (a child that had exited at the dump) has left its cgroups:
         // the kernel shows an exited task at the root of every v1 hierarchy. Nothing of it runs.
-        func isRunning(_ task: Int32) -> Bool {
-            guard let text = try? Files.readText("/proc/\(task)/stat"), let stat = try? ProcStat.parse(text) else { return false }
-            return !stat.isZombieOrDead
-        }
-        // A short-lived child (the counter's `sleep`) may exit between the two reads: the
+        // A short-lived child (the counter's `sleep`) may also exit between the two reads: the
         // kernel then shows it at the root of every v1 hierarchy. Only what still runs counts.
-        let wrong = CgroupPlacement.check(pids: tasks.filter(isRunning), expected: record.cgroupPath, layout: layout)
-            .filter { isRunning($0.pid) }
+        let wrong = CgroupPlacement.check(pids: tasks.filter { Processes.isRunning($0) }, expected: record.cgroupPath, layout: layout)
+            .filter { Processes.isRunning($0.pid) }
         guard !wrong.isEmpty else { return }
         for task in tasks.reversed() { kill(task, SIGKILL) }
         for stray in strays where stray.tree.exists(stray.cgroup) {

@@ -82,9 +82,7 @@ extension Engine {
     /// (memory images compress 2–4×; the extractor's own limits stop bombs) plus 64 MiB must be
     /// under half of MemAvailable.
     func tmpfsSize(forArchiveBytes archiveBytes: UInt64) -> UInt64? {
-        guard let available = MemoryInfo.availableBytes() else { return nil }
-        let needed = archiveBytes * 20 + (64 << 20)
-        return needed < available / 2 ? available / 2 : nil
+        privateTmpfsSize(neededBytes: archiveBytes * 20 + (64 << 20))
     }
 
     /// Extracts in one streaming pass (every member hashed), then validates everything

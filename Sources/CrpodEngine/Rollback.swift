@@ -37,6 +37,12 @@ final class Rollback: @unchecked Sendable {
         try writeEntry()
     }
 
+    /// Several temporaries with one journal write (each write is an fsynced rename).
+    func addTemporaries(_ steps: [UndoStep]) throws {
+        entry.temporaries += steps
+        try writeEntry()
+    }
+
     private func writeEntry() throws {
         if lease == nil { lease = try journal.lease(id) }
         try journal.write(entry, id: id)

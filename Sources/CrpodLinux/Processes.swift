@@ -21,14 +21,34 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
 
     /// True while this very process exists and is not a zombie.
     public func isAlive(procRoot: String = "/proc") -> Bool {
-        guard let text = try? Files.readText("\(procRoot)/\(pid)/stat"),
-              let stat = try? ProcStat.parse(text) else { return false }
-        return stat.startTime == startTime && !stat.isZombieOrDead
+        guard let stat = Processes.runningStat(pid, procRoot: procRoot) else { return false }
+        return stat.startTime == startTime
     }
 }
 
 /// Process control through pidfds: no signal can reach a recycled pid.
 public enum Processes {
+    /// The stat of `pid` while it exists and is neither a zombie nor dead; nil otherwise.
+    public static func runningStat(_ pid: Int32, procRoot: String = "/proc") -> ProcStat? {
+        guard let text = try? Files.readText("\(procRoot)/\(pid)/stat"),
+              let stat = try? ProcStat.parse(text), !stat.isZombieOrDead else { return nil }
+        return stat
+    }
+
+    /// Waits up to `seconds` until `pid` is gone or a zombie (one nobody reaps: PID 1 may not
+    /// reap orphans); true when it got there.
+    public static func waitUntilNotRunning(_ pid: Int32, seconds: Double, procRoot: String = "/proc") -> Bool {
+        let deadline = Systemd.monotonicMicroseconds() + UInt64(seconds * 1_000_000)
+        while isRunning(pid, procRoot: procRoot) {
+            guard Systemd.monotonicMicroseconds() < deadline else { return false }
+            usleep(50_000)
+        }
+        return true
+    }
+
+    /// Whether `pid` exists and is neither a zombie nor dead.
+    public static func isRunning(_ pid: Int32, procRoot: String = "/proc") -> Bool { runningStat(pid, procRoot: procRoot) != nil }
+
     /// Sends `signal` to the process if it is still the same one.
     public static func signal(_ identity: ProcessIdentity, _ signal: Int32) throws(LinuxError) {
         let fd = try shimCall("pidfd_open", path: "/proc/\(identity.pid)") { crpod_pidfd_open(identity.pid) }

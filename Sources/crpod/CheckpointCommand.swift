@@ -10,9 +10,9 @@ import Glibc
 struct CheckpointCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",
-        abstract: "Checkpoint running containers with runc and CRIU.",
+        abstract: "Checkpoint running containers with CRIU (through runc, or run by crpod itself with --engine native).",
         discussion: """
-        Without --export the checkpoint stays in the container's directory and the container becomes `checkpointed` (crpod restore NAME brings it back). With --export FILE the checkpoint is written as a podman-compatible archive (zstd by default), atomically and mode 0600; the local images are then removed unless --keep or -R.
+        Without --export the checkpoint stays in the container's directory and the container becomes `checkpointed` (crpod restore NAME brings it back). With --export FILE the checkpoint is written as a podman-compatible archive (zstd by default), atomically and mode 0600; the local images are then temporary (written to a private tmpfs under the run root when the container's memory fits) and removed unless --keep. The native engine dumps any container, runc's too (runc's state goes unless -R), seizes the tree with ptrace instead of the cgroup freezer and skips CRIU's network lock for a pod's network namespace unless --tcp-established; its images restore with runc as well.
         """
     )
 
@@ -26,7 +26,7 @@ struct CheckpointCommand: AsyncParsableCommand {
     @Flag(name: .customLong("tcp-established"), help: "Checkpoint established TCP connections.") var tcpEstablished = false
     @Flag(name: .customLong("file-locks"), help: "Checkpoint file locks.") var fileLocks = false
     @Flag(name: .customLong("ignore-rootfs"), help: "Leave the rootfs changes out of the exported archive.") var ignoreRootfs = false
-    @Flag(name: .customLong("print-stats"), help: "Print checkpoint statistics as JSON (podman's keys).") var printStats = false
+    @Flag(name: .customLong("print-stats"), help: "Print checkpoint statistics as JSON (podman's keys; CRIU's freezing_time and frozen_time in µs).") var printStats = false
     @Flag(name: .shortAndLong, help: "Keep CRIU's logs, statistics and (with --export) the local images.") var keep = false
     @Argument(help: "Container names or ids.") var containers: [String]
 

@@ -33,24 +33,24 @@ struct WriterBenchmark {
                 let writer = try ArchiveWriter(destination: path, compression: compression, writebackWindow: window)
                 try writer.addFile(at: "\(dir)/pages-1.img", as: "checkpoint/pages-1.img")
                 try writer.finish()
-                totals[label, default: []].append(seconds(ContinuousClock.now - start))
-                syncs[label, default: []].append(seconds(try #require(writer.finalSyncDuration)))
+                totals[label, default: []].append(Self.seconds(ContinuousClock.now - start))
+                syncs[label, default: []].append(Self.seconds(try #require(writer.finalSyncDuration)))
                 try FileManager.default.removeItem(atPath: path)
             }
         }
         for label in ["plain fd", "writeback"] {
-            let total = median(totals[label] ?? []), sync = median(syncs[label] ?? [])
+            let total = Self.median(totals[label] ?? []), sync = Self.median(syncs[label] ?? [])
             let output = label == "plain fd" ? label : "\(label) every \(Self.window >> 20) MiB"
             print("write 100 MiB noise (\(compression), \(output), \(Self.rounds) rounds): median total "
                 + "\(Int(total * 1000)) ms, median final fsync \(Int(sync * 1000)) ms")
         }
     }
 
-    private func seconds(_ duration: Duration) -> Double {
+    static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private func median(_ values: [Double]) -> Double {
+    static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
     }

@@ -1,6 +1,7 @@
 import Foundation
 import SystemPackage
 import Testing
+import CrpodLinux
 
 @testable import CrpodDrivers
 
@@ -151,13 +152,6 @@ extension ToolRunnerTests {
         #expect(result.succeeded && result.stdout == "done\n")
     }
 
-    /// Gone, or a zombie nobody reaps (PID 1 here does not reap orphans).
-    static func isGoneOrZombie(_ pid: Int32) -> Bool {
-        for _ in 0..<50 {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
-            if status.contains("State:\tZ") { return true }
-            usleep(100_000)
-        }
-        return false
-    }
+    /// Gone, or a zombie nobody reaps (PID 1 here does not reap orphans), within 5 s.
+    static func isGoneOrZombie(_ pid: Int32) -> Bool { Processes.waitUntilNotRunning(pid, seconds: 5) }
 }

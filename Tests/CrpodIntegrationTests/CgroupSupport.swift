@@ -22,7 +22,7 @@ extension CrpodInstance {
             // A short-lived child (the counter's `sleep`) may exit meanwhile; the init may not.
             guard let text = task == pid ? try Files.readText("/proc/\(task)/cgroup") : try? Files.readText("/proc/\(task)/cgroup") else { continue }
             // Exited after the read (a zombie shows the root of every v1 hierarchy): skip it too.
-            if task != pid && !ProcessIdentityProbe.isAlive(task) { continue }
+            if task != pid && !Processes.isRunning(task) { continue }
             let lines = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false) }
             for hierarchy in layout.hierarchies {
                 let line = lines.first { fields in
@@ -49,13 +49,5 @@ extension CrpodInstance {
         return try trees.flatMap { tree in
             try tree.descendants(of: cgroupParent).filter { $0.split(separator: "/").count > parentDepth + depth }.map { try tree.directory($0) }
         }
-    }
-}
-
-/// Whether `pid` runs (exists and is not a zombie).
-enum ProcessIdentityProbe {
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let text = try? Files.readText("/proc/\(pid)/stat"), let stat = try? ProcStat.parse(text) else { return false }
-        return !stat.isZombieOrDead
     }
 }

@@ -92,13 +92,14 @@ extension CgroupTests {
         }
     }
 
-    @Test("checkpoint freezes through the container's own cgroup freezer (cgroup.freeze on v2)")
+    @Test("a runc checkpoint freezes through the container's own cgroup freezer (cgroup.freeze on v2)")
     func checkpointUsesTheCgroupFreezer() async throws {
         try await withCrpod { crpod in
             try await crpod.ok(["pod", "create", "pa"])
             try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"])
             let view = try await crpod.json(ContainerJSON.self, ["inspect", "c"])
-            try await crpod.ok(["checkpoint", "--keep", "c"])
+            // runc's choice; the native engine seizes with ptrace instead (NativeDumpPlan.make).
+            try await crpod.ok(["checkpoint", "--engine", "runc", "--keep", "c"])
             let log = try Files.readText(crpod.root + "/containers/\(view.id)/checkpoint-work/dump.log")
             let layout = try CgroupLayout.current()
             if layout.mode == .unified, let v2 = CgroupSet(layout: layout).v2 {

@@ -99,6 +99,39 @@ struct FaultTests {
         }
     }
 
+    @Test("an export's images go to a private tmpfs under the run root; killed with it mounted, the next command unmounts it",
+          arguments: ["checkpoint-after-tmpfs", "checkpoint-after-dump", "export-after-temp"])
+    func exportTmpfsKilled(point: String) async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            let baseline = try await crpod.leftovers()
+            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+            let exports = crpod.base + "/exports"
+            try Files.makeDirectories(exports, mode: 0o700)
+            let outcome = try await crpod.run(["checkpoint", "--export", exports + "/c.tar.zst", "c"], environment: ["CRPOD_FAULT": point])
+            #expect(outcome.status == .signaled(SIGKILL), "\(outcome.status) \(outcome.stderr)")
+            let scratch = try crpod.mountsUnderRunRoot()
+            #expect(scratch.count == 1 && scratch.first?.fsType == "tmpfs", "one private tmpfs while crpod ran: \(scratch)")
+            if point != "checkpoint-after-tmpfs", let mount = scratch.first {
+                #expect(Files.exists(mount.mountPoint + "/checkpoint/inventory.img"), "CRIU wrote the images to the tmpfs")
+            }
+            _ = try await crpod.ok(["ps", "-a"])  // reconciles: the journal names the mount
+            #expect(try crpod.mountsUnderRunRoot().isEmpty, "the tmpfs is unmounted")
+            #expect(((try? Files.listDirectory(crpod.runRoot + "/work")) ?? []).isEmpty, "its mount point is removed")
+            #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
+            #expect(try Files.listDirectory(exports).isEmpty)
+            if point == "checkpoint-after-tmpfs" {
+                #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "running", "killed before the dump")
+                try await crpod.ok(["checkpoint", "--export", exports + "/c.tar.zst", "c"])
+                #expect(try await crpod.json(InspectionJSON.self, ["archive", "inspect", exports + "/c.tar.zst"]).valid)
+                #expect(try crpod.mountsUnderRunRoot().isEmpty, "a finished export unmounts its tmpfs")
+                #expect(((try? Files.listDirectory(crpod.runRoot + "/work")) ?? []).isEmpty)
+            }
+            try await crpod.ok(["rm", "-f", "c"])
+            #expect(try await crpod.leftovers() == baseline)
+        }
+    }
+
     @Test("disk full: export to a small tmpfs and import into a root on a small tmpfs fail cleanly")
     func diskFull() async throws {
         try await withCrpod { crpod in
@@ -112,6 +145,8 @@ struct FaultTests {
             defer { try? Mounts.unmount(small) }
             let full = try await crpod.run(["checkpoint", "--leave-running", "--export", small + "/c.tar.zst", "c"])
             #expect(!full.ok && full.stderr.contains("No space left on device"), "\(full.stderr)")
+            // The images were on the export's tmpfs: copied into the container directory first.
+            #expect(full.stderr.contains("the checkpoint is kept in \(crpod.root)/containers/"), "\(full.stderr)")
             #expect(try Files.listDirectory(small).isEmpty, "no partial file under the final or a temp name")
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "running")
 
@@ -131,6 +166,11 @@ struct FaultTests {
 }
 
 extension CrpodInstance {
+    /// Mounts below the run root (an export's private tmpfs while it lives).
+    func mountsUnderRunRoot() throws -> [MountEntry] {
+        try MountTable.parse(Files.readText("/proc/self/mounts")).filter { $0.mountPoint.hasPrefix(runRoot + "/") }
+    }
+
     /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms).
     func runKilled(_ arguments: [String], when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
         let process = Process()

@@ -54,7 +54,7 @@ struct NativeRestoreTests {
 
             try await crpod.ok(["stop", "moved"])
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "moved"]).state == "exited")
-            #expect(!ProcessIdentityProbe.isAlive(pid))
+            #expect(!Processes.isRunning(pid))
             try await crpod.ok(["rm", "moved"])
             #expect(!Files.exists(crpod.runRoot + "/native/\(restored.id)"), "rm removed the native state")
             #expect(CgroupSet(layout: try CgroupLayout.current()).existingDirectories(restored.cgroupPath).isEmpty)

@@ -35,15 +35,8 @@ struct RuntimeTimeoutTests {
 }
 
 enum ToolRunnerProbe {
-    /// Gone, or a zombie nobody reaps (PID 1 here does not reap orphans).
-    static func isGoneOrZombie(_ pid: Int32) -> Bool {
-        for _ in 0..<50 {
-            guard let status = try? Files.readText("/proc/\(pid)/status") else { return true }
-            if status.contains("State:\tZ") { return true }
-            usleep(100_000)
-        }
-        return false
-    }
+    /// Gone, or a zombie nobody reaps (PID 1 here does not reap orphans), within 5 s.
+    static func isGoneOrZombie(_ pid: Int32) -> Bool { Processes.waitUntilNotRunning(pid, seconds: 5) }
 }
 
 extension CrpodInstance {

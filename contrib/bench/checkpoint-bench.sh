@@ -59,24 +59,9 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RUNS=${1:-5}
-CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
-SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
-BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
-TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
-MIB=${CRPOD_BENCH_MIB:-100}
-IMAGE=localhost/crpod-bench:latest
-STAMP_LABEL=crpod.bench.dirty-mem-sha256
-DATE=$(date -u +%Y-%m-%d)
+source "$HERE/lib.sh"   # settings, log, timing, statistics, fixtures and cleanup shared with the other bench scripts
+bench_settings
 OUT=${CRPOD_BENCH_OUT:-$HERE/results/checkpoint-$DATE.md}
-COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
-READY_TIMEOUT=60   # seconds a workload may take to print its first line
-QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}        # % idle wanted before each timed command (0: off)
-QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}  # seconds to wait for it, then time anyway
-
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
-export LC_ALL=C
-
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # log, timing, statistics and table helpers shared with the other bench
 die() { printf 'checkpoint-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 check_runs   # --help, or RUNS a number >= 5 (lib.sh)
@@ -102,114 +87,20 @@ CRPOD_CTRS=()
 PODMAN_PODS=()
 PODMAN_CTRS=()
 
-cleanup() {
-    local rc=$?
-    set +e
-    trap - ERR
-    log "cleaning up"
-    local c p d
-    for c in "${PODMAN_CTRS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1; done
-    for p in "${PODMAN_PODS[@]}"; do podman pod rm -f -t 0 "$p" >/dev/null 2>&1; done
-    if [ -n "$WORK" ]; then
-        for c in "${CRPOD_CTRS[@]}"; do
-            "$CRPOD" rm -f --root "$WORK/root" --run-root "$WORK/run" "$c" >/dev/null 2>&1
-        done
-        for p in "${CRPOD_PODS[@]}"; do
-            "$CRPOD" pod rm -f --root "$WORK/root" --run-root "$WORK/run" "$p" >/dev/null 2>&1
-        done
-        # runc state left by an interrupted runc checkpoint
-        if [ -d "$WORK/run/runc" ]; then
-            for d in "$WORK/run/runc"/*; do
-                [ -d "$d" ] && runc --root "$WORK/run/runc" delete -f "$(basename "$d")" >/dev/null 2>&1
-            done
-        fi
-        # crpod's overlays live under its root; unmount anything still there
-        awk -v w="$WORK" '$2 ~ "^" w {print $2}' /proc/self/mounts | sort -r | while read -r d; do
-            umount -l "$d" 2>/dev/null
-        done
-        rm -rf "$WORK"
-    fi
-    for d in /sys/fs/cgroup"$CG_PARENT" /sys/fs/cgroup/*"$CG_PARENT"; do
-        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    # anything podman still lists under our tag means cleanup failed: say so
-    if podman ps -a --format '{{.Names}}' 2>/dev/null | grep -q "^$TAG"; then
-        printf 'checkpoint-bench.sh: WARNING: podman containers named %s* remain\n' "$TAG" >&2
-    fi
-    if podman pod ls --format '{{.Name}}' 2>/dev/null | grep -q "^$TAG"; then
-        printf 'checkpoint-bench.sh: WARNING: podman pods named %s* remain\n' "$TAG" >&2
-    fi
-    exit "$rc"
+cleanup_tools() {   # called by on_exit (lib.sh)
+    local c
+    for c in "${CRPOD_CTRS[@]}"; do "$CRPOD" rm -f "${CR[@]}" "$c" >/dev/null 2>&1; done
+    cleanup_crpod_pods
+    cleanup_runc_root "$WORK/run/runc"   # runc state left by an interrupted runc checkpoint
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap 'printf "checkpoint-bench.sh: ERROR: command failed (exit %s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
-
-mkdir -p "$TMP_PARENT"
-WORK=$(mktemp -d "$TMP_PARENT/$TAG.XXXXXX")
-mkdir -p "$WORK/out" "$WORK/data" "$WORK/logs"
-CR=(--root "$WORK/root" --run-root "$WORK/run")
-ERRLOG=$WORK/logs/stderr.log
-
+install_traps checkpoint-bench.sh
+make_work out data logs
 
 # ------------------------------------------------------------ fixtures
 
-log "building dirty-mem (static)"
-gcc -O2 -static -o "$WORK/dirty-mem" "$HERE/workloads/dirty-mem.c"
-SHA=$(sha256sum "$WORK/dirty-mem" | cut -c1-64)
-
-if [ "$(cat "$BENCH_ROOTFS/.crpod-bench-stamp" 2>/dev/null)" != "$SHA" ]; then
-    log "making $BENCH_ROOTFS (busybox + /usr/bin/dirty-mem)"
-    rm -rf "$BENCH_ROOTFS"
-    cp -a "$SRC_ROOTFS" "$BENCH_ROOTFS"
-    install -m 0755 "$WORK/dirty-mem" "$BENCH_ROOTFS/usr/bin/dirty-mem"
-    echo "$SHA" > "$BENCH_ROOTFS/.crpod-bench-stamp"
-fi
-if [ "$(podman image inspect --format "{{index .Labels \"$STAMP_LABEL\"}}" "$IMAGE" 2>/dev/null)" != "$SHA" ]; then
-    log "importing $BENCH_ROOTFS as $IMAGE"
-    tar -C "$BENCH_ROOTFS" -c . | podman import -q --change "LABEL $STAMP_LABEL=$SHA" - "$IMAGE" >/dev/null
-fi
+bench_fixtures   # dirty-mem, the bench rootfs and the podman image (lib.sh)
 
 # ------------------------------------------------------------ helpers
-
-
-
-# wait_output DESCRIPTION PATTERN COMMAND...: until COMMAND prints a line matching PATTERN
-wait_output() {
-    local what=$1 pattern=$2; shift 2
-    local deadline=$(( $(now_us) + READY_TIMEOUT * 1000000 ))
-    while [ "$(now_us)" -lt "$deadline" ]; do
-        if "$@" 2>/dev/null | grep -q -- "$pattern"; then return 0; fi
-        sleep 0.1
-    done
-    die "$what did not print a line matching '$pattern' within ${READY_TIMEOUT}s; its output: $("$@" 2>&1 | tail -n 3)"
-}
-
-
-# wait_quiet: wait until the host is idle enough to time something (see QUIET_IDLE)
-NOISY=0
-
-# timed VAR COMMAND...: run COMMAND (stdout to $WORK/logs/last.out), put its wall time in us in VAR
-timed() {
-    local __var=$1; shift
-    local t0 t1
-    wait_quiet
-    t0=$(now_us)
-    if ! "$@" > "$WORK/logs/last.out" 2>>"$ERRLOG"; then
-        tail -n 30 "$ERRLOG" >&2
-        die "timed command failed: $*"
-    fi
-    t1=$(now_us)
-    printf -v "$__var" '%s' "$(( t1 - t0 ))"
-}
-
-ready_pattern() {   # ready_pattern WORKLOAD -> the first line the workload prints
-    case $1 in
-        counter) echo '^0$' ;;
-        dirty-mem) echo '^ready' ;;
-    esac
-}
-
 
 # ------------------------------------------------------------ pods
 
@@ -294,20 +185,13 @@ done
 
 # ------------------------------------------------------------ report
 
-
-
-
 {
     echo "### Checkpoint + export: crpod vs podman vs runc ($DATE)"
     echo
-    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    report_host_line
     echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(first_line podman --version), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
     echo "- $RUNS runs per tool and workload, a fresh container each run, wall-clock ms of the checkpoint command only"
-    if [ "$QUIET_IDLE" -gt 0 ]; then
-        echo "- each timed command started once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
-    else
-        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
-    fi
+    report_quiet_line
     echo "- files: crpod root/run-root, runc images and all archives under $TMP_PARENT/$TAG.* ($(fstype "$WORK") on $(fsdev "$WORK")); podman's checkpoint images under $PODMAN_STORAGE ($(fstype "$PODMAN_STORAGE") on $(fsdev "$PODMAN_STORAGE"))"
     echo
     echo "| workload | tool | min ms | median ms | max ms | archive MiB (median) |"

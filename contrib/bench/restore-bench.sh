@@ -75,24 +75,9 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RUNS=${1:-5}
-CRPOD=${CRPOD:-$REPO/.build-release/release/crpod}
-SRC_ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
-BENCH_ROOTFS=${CRPOD_BENCH_ROOTFS:-/var/lib/crpod-test/rootfs-bench}
-TMP_PARENT=${CRPOD_BENCH_TMP:-/var/tmp}
-MIB=${CRPOD_BENCH_MIB:-100}
-IMAGE=localhost/crpod-bench:latest
-STAMP_LABEL=crpod.bench.dirty-mem-sha256
-DATE=$(date -u +%Y-%m-%d)
+source "$HERE/lib.sh"   # settings, log, timing, statistics, fixtures and cleanup shared with the other bench scripts
+bench_settings
 OUT=${CRPOD_BENCH_OUT:-$HERE/results/restore-$DATE.md}
-COUNTER_CMD='i=0; while true; do echo $i; i=$((i+1)); sleep 1; done'
-READY_TIMEOUT=60   # seconds a workload may take to print its first line
-QUIET_IDLE=${CRPOD_BENCH_QUIET_IDLE:-85}        # % idle wanted before each timed command (0: off)
-QUIET_TIMEOUT=${CRPOD_BENCH_QUIET_TIMEOUT:-120}  # seconds to wait for it, then time anyway
-
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
-export LC_ALL=C
-
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # log, timing, statistics and table helpers shared with the other bench
 die() { printf 'restore-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 check_runs   # --help, or RUNS a number >= 5 (lib.sh)
@@ -114,111 +99,20 @@ CRPOD_CTRS=()
 PODMAN_PODS=()
 PODMAN_CTRS=()
 
-cleanup() {
-    local rc=$?
-    set +e
-    trap - ERR
-    log "cleaning up"
-    local c p d
-    for c in "${PODMAN_CTRS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1; done
-    for p in "${PODMAN_PODS[@]}"; do podman pod rm -f -t 0 "$p" >/dev/null 2>&1; done
-    if [ -n "$WORK" ]; then
-        # runc containers first (the bare runc restores use crpod's ids)
-        if [ -d "$WORK/run/runc" ]; then
-            for d in "$WORK/run/runc"/*; do
-                [ -d "$d" ] && runc --root "$WORK/run/runc" delete -f "$(basename "$d")" >/dev/null 2>&1
-            done
-        fi
-        for c in "${CRPOD_CTRS[@]}"; do
-            "$CRPOD" rm -f --root "$WORK/root" --run-root "$WORK/run" "$c" >/dev/null 2>&1
-        done
-        for p in "${CRPOD_PODS[@]}"; do
-            "$CRPOD" pod rm -f --root "$WORK/root" --run-root "$WORK/run" "$p" >/dev/null 2>&1
-        done
-        # crpod's overlays live under its root; unmount anything still there
-        awk -v w="$WORK" '$2 ~ "^" w {print $2}' /proc/self/mounts | sort -r | while read -r d; do
-            umount -l "$d" 2>/dev/null
-        done
-        rm -rf "$WORK"
-    fi
-    for d in /sys/fs/cgroup"$CG_PARENT" /sys/fs/cgroup/*"$CG_PARENT"; do
-        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    if podman ps -a --format '{{.Names}}' 2>/dev/null | grep -q "^$TAG"; then
-        printf 'restore-bench.sh: WARNING: podman containers named %s* remain\n' "$TAG" >&2
-    fi
-    if podman pod ls --format '{{.Name}}' 2>/dev/null | grep -q "^$TAG"; then
-        printf 'restore-bench.sh: WARNING: podman pods named %s* remain\n' "$TAG" >&2
-    fi
-    if ls -d /sys/fs/cgroup"$CG_PARENT" /sys/fs/cgroup/*"$CG_PARENT" >/dev/null 2>&1; then
-        printf 'restore-bench.sh: WARNING: cgroups %s remain\n' "$CG_PARENT" >&2
-    fi
-    exit "$rc"
+cleanup_tools() {   # called by on_exit (lib.sh)
+    local c
+    cleanup_runc_root "$WORK/run/runc"   # runc containers first (the bare runc restores use crpod's ids)
+    for c in "${CRPOD_CTRS[@]}"; do "$CRPOD" rm -f "${CR[@]}" "$c" >/dev/null 2>&1; done
+    cleanup_crpod_pods
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap 'printf "restore-bench.sh: ERROR: command failed (exit %s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
-
-mkdir -p "$TMP_PARENT"
-WORK=$(mktemp -d "$TMP_PARENT/$TAG.XXXXXX")
-mkdir -p "$WORK/out" "$WORK/data" "$WORK/logs" "$WORK/runc-work"
-CR=(--root "$WORK/root" --run-root "$WORK/run")
-ERRLOG=$WORK/logs/stderr.log
-
+install_traps restore-bench.sh
+make_work out data logs runc-work
 
 # ------------------------------------------------------------ fixtures (as checkpoint-bench.sh)
 
-log "building dirty-mem (static)"
-gcc -O2 -static -o "$WORK/dirty-mem" "$HERE/workloads/dirty-mem.c"
-SHA=$(sha256sum "$WORK/dirty-mem" | cut -c1-64)
-
-if [ "$(cat "$BENCH_ROOTFS/.crpod-bench-stamp" 2>/dev/null)" != "$SHA" ]; then
-    log "making $BENCH_ROOTFS (busybox + /usr/bin/dirty-mem)"
-    rm -rf "$BENCH_ROOTFS"
-    cp -a "$SRC_ROOTFS" "$BENCH_ROOTFS"
-    install -m 0755 "$WORK/dirty-mem" "$BENCH_ROOTFS/usr/bin/dirty-mem"
-    echo "$SHA" > "$BENCH_ROOTFS/.crpod-bench-stamp"
-fi
-if [ "$(podman image inspect --format "{{index .Labels \"$STAMP_LABEL\"}}" "$IMAGE" 2>/dev/null)" != "$SHA" ]; then
-    log "importing $BENCH_ROOTFS as $IMAGE"
-    tar -C "$BENCH_ROOTFS" -c . | podman import -q --change "LABEL $STAMP_LABEL=$SHA" - "$IMAGE" >/dev/null
-fi
+bench_fixtures   # dirty-mem, the bench rootfs and the podman image (lib.sh)
 
 # ------------------------------------------------------------ helpers (as checkpoint-bench.sh)
-
-
-
-# wait_output DESCRIPTION COMMAND...: until COMMAND prints a non-empty line
-wait_output() {
-    local what=$1; shift
-    local deadline=$(( $(now_us) + READY_TIMEOUT * 1000000 ))
-    while [ "$(now_us)" -lt "$deadline" ]; do
-        if "$@" 2>/dev/null | grep -q .; then return 0; fi
-        sleep 0.1
-    done
-    die "$what printed nothing within ${READY_TIMEOUT}s"
-}
-
-
-# wait_quiet: wait until the host is idle enough to time something (see QUIET_IDLE)
-NOISY=0
-
-# timed VAR COMMAND...: sync, wait for a quiet host, run COMMAND (stdout to
-# $WORK/logs/last.out), put its wall time in us in VAR
-timed() {
-    local __var=$1; shift
-    local t0 t1
-    sync
-    wait_quiet
-    t0=$(now_us)
-    if ! "$@" > "$WORK/logs/last.out" 2>>"$ERRLOG"; then
-        tail -n 30 "$ERRLOG" >&2
-        die "timed command failed: $*"
-    fi
-    t1=$(now_us)
-    printf -v "$__var" '%s' "$(( t1 - t0 ))"
-}
-
 
 # decompress ARCHIVE DIR: what a restore has to do with the archive at least
 decompress() { zstd -q -dc "$1" | tar -x -C "$2"; }
@@ -226,19 +120,7 @@ decompress() { zstd -q -dc "$1" | tar -x -C "$2"; }
 # ------------------------------------------------------------ pods
 
 log "work directory $WORK ($(fstype "$WORK") on $(fsdev "$WORK"))"
-CRPOD_SRC=$TAG-src
-CRPOD_DST=$TAG-dst
-for p in "$CRPOD_SRC" "$CRPOD_DST"; do
-    CRPOD_PODS+=("$p")
-    "$CRPOD" pod create "${CR[@]}" --share ipc,net,uts --cgroup-parent "$CG_PARENT" "$p" >/dev/null
-done
-PODMAN_SRC=$TAG-src
-PODMAN_DST=$TAG-dst
-for p in "$PODMAN_SRC" "$PODMAN_DST"; do
-    PODMAN_PODS+=("$p")
-    podman pod create --name "$p" --share ipc,net,uts >/dev/null
-done
-PODMAN_DST_ID=$(podman pod inspect --format '{{.ID}}' "$PODMAN_DST")
+src_dst_pods   # lib.sh
 PODMAN_STORAGE=$(podman info --format '{{.Store.GraphRoot}}')
 
 # ------------------------------------------------------------ per-workload fixtures
@@ -254,14 +136,14 @@ prepare() {   # prepare WORKLOAD: both archives and crpod's prepared runc restor
     name=$TAG-src-$w
     CRPOD_CTRS+=("$name")
     "$CRPOD" run "${CR[@]}" --name "$name" --pod "$CRPOD_SRC" --rootfs "$BENCH_ROOTFS" -- "${cmd[@]}" >/dev/null
-    wait_output "crpod container $name" "$CRPOD" logs "${CR[@]}" "$name"
+    wait_output "crpod container $name" . "$CRPOD" logs "${CR[@]}" "$name"
     CRPOD_ARCHIVE[$w]=$WORK/out/crpod-$w.tar.zst
     "$CRPOD" checkpoint "${CR[@]}" --export "${CRPOD_ARCHIVE[$w]}" --compress zstd "$name" >/dev/null
 
     log "$w: podman container checkpoint --export (fixture)"
     PODMAN_CTRS+=("$name")
     podman run -d --pod "$PODMAN_SRC" --name "$name" "$IMAGE" "${cmd[@]}" >/dev/null
-    wait_output "podman container $name" podman logs "$name"
+    wait_output "podman container $name" . podman logs "$name"
     PODMAN_ARCHIVE[$w]=$WORK/out/podman-$w.tar.zst
     podman container checkpoint --export "${PODMAN_ARCHIVE[$w]}" --compress zstd "$name" >/dev/null
 
@@ -350,19 +232,13 @@ done
 
 mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 
-
-
 {
     echo "### Import + restore into another pod: crpod vs podman vs runc ($DATE)"
     echo
-    echo "- host: $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    report_host_line
     echo "- crpod $("$CRPOD" --version 2>&1 | head -n 1) ($CRPOD), $(first_line runc --version), CRIU $(criu --version 2>&1 | awk '/Version/ {print $2}'), $(first_line podman --version), $(first_line zstd --version | sed 's/^\*\*\* //; s/, by.*//')"
     echo "- $RUNS runs per tool and workload, interleaved; wall-clock ms of the restore command only (the restored container is removed after each run, untimed); target pods share ipc,net,uts"
-    if [ "$QUIET_IDLE" -gt 0 ]; then
-        echo "- each timed command started after \`sync\` once the CPUs were ≥ ${QUIET_IDLE}% idle over 0.5 s; samples timed on a busy host after waiting ${QUIET_TIMEOUT}s: $NOISY"
-    else
-        echo "- no waiting for an idle host (CRPOD_BENCH_QUIET_IDLE=0)"
-    fi
+    report_quiet_line
     echo "- files: crpod root/run-root, archives and extractions under $TMP_PARENT/$TAG.* ($(fstype "$WORK") on $(fsdev "$WORK")); podman's storage under $PODMAN_STORAGE ($(fstype "$PODMAN_STORAGE") on $(fsdev "$PODMAN_STORAGE"))"
     echo "- archives (zstd): $(for w in "${WORKLOADS[@]}"; do printf '%s crpod %s MiB, podman %s MiB; ' "$(wl_label "$w")" "$(mib "${CRPOD_ARCHIVE[$w]}")" "$(mib "${PODMAN_ARCHIVE[$w]}")"; done | sed 's/; $//')"
     echo
