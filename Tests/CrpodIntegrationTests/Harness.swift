@@ -16,8 +16,10 @@ enum PrivilegedHost {
     static let rootfs = ProcessInfo.processInfo.environment["CRPOD_TEST_ROOTFS"] ?? "/var/lib/crpod-test/rootfs-busybox"
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
     /// CRPOD_TEST_RESTORE_ENGINE=native|runc: `crpod restore` in the tests uses that engine while
-    /// everything else keeps the default (runs the restore suites natively on runc dumps).
-    static let restoreEngine = ProcessInfo.processInfo.environment["CRPOD_TEST_RESTORE_ENGINE"].flatMap { $0.isEmpty ? nil : $0 }
+    /// everything else keeps the default (runs the restore suites natively on runc dumps);
+    /// else CRPOD_ENGINE's (every command's engine).
+    static let restoreEngine = ["CRPOD_TEST_RESTORE_ENGINE", "CRPOD_ENGINE"].lazy
+        .compactMap { ProcessInfo.processInfo.environment[$0] }.first { !$0.isEmpty }
 
     static var binaryDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["CRPOD_BIN_DIR"] { return dir }
