@@ -64,8 +64,8 @@ import SystemPackage
 // test rewrites its nodename to pod B's (`CRIUUtsns.rewrite`, as the runc path does) and pod B
 // keeps its hostname (deleting the image fails: `protobuf.c:72: Unexpected EOF on
 // (empty-image)`); ipcns-var's sysctls still land in pod B's IPC ns, and SysV objects must be
-// dropped (`CRIUIPCImages`) when the IPC ns is shared. crpod does not own the restored task
-// yet (no record, stop, rm, reconcile).
+// dropped (`CRIUIPCImages`) when the IPC ns is shared. `NativeEngine.restore`
+// (NativeEngine+Restore.swift, decided by `NativeRestorePlanner`) does all of this for crpod.
 //
 // ## Measured (busybox counter, 2 shared cores, noisy; eleven test runs, median in brackets)
 // - `criu restore` wall incl. exec 91–217 ms [128] (CRIU's restore_time 53–92 ms) vs

@@ -30,6 +30,8 @@ public struct CRIURestoreOptions: Sendable, Hashable {
     public var lsmMountContext: String?
     /// `--evasive-devices`: accept any path to a device whose original path is gone.
     public var evasiveDevices = false
+    /// CRIU is killed when the restore has not ended by then; nil: no limit.
+    public var timeLimit: Duration?
 
     public init(imagesDirectory: String, workDirectory: String, logging: CRIULogging, pidFile: String) {
         self.imagesDirectory = imagesDirectory
@@ -71,7 +73,8 @@ extension CRIUDriver {
     /// `source` are opened as their fd in CRIU (see `launch`).
     public func restore(_ options: CRIURestoreOptions, stdio: FileDescriptor? = nil) async throws -> Int32 {
         let arguments = restoreArguments(options)
-        try await runChecked(arguments, inheriting: options.inheritedFiles, logPath: options.logPath, stdio: stdio)
+        try await runChecked(arguments, inheriting: options.inheritedFiles, logPath: options.logPath, stdio: stdio,
+                             timeLimit: options.timeLimit)
         let text = RuncLog.read(options.pidFilePath, from: 0)
         guard let pid = Int32(text.filter { !$0.isWhitespace }), pid > 0 else {
             throw CRIUDriverError.pidFileUnreadable(path: options.pidFilePath, content: String(text.prefix(64)))

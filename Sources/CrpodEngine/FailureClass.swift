@@ -1,5 +1,6 @@
 import CrpodArchive
 import CrpodCore
+import CrpodDrivers
 import CrpodLinux
 
 /// What kind of failure an error is. The API's HTTP status and every stable machine code come
@@ -75,6 +76,29 @@ public struct FailureClass: Sendable, Equatable {
 /// An error that knows its own class (the engine's, the API's and the job queue's errors).
 public protocol ClassifiedError: Error {
     var failureClass: FailureClass { get }
+}
+
+/// The native engine: what it cannot provide for a checkpoint is a refusal (422), like the
+/// planner's; a step around CRIU is classified by its cause.
+extension NativeEngineError: ClassifiedError {
+    public var failureClass: FailureClass {
+        switch self {
+        case .unsupported: return FailureClass(.refused, "restore_refused")
+        case .notFound: return FailureClass(.notFound, "container_not_found")
+        case .running: return FailureClass(.conflict, "container_running")
+        case .notRunning: return FailureClass(.conflict, "container_not_running")
+        case .stateUnreadable, .stateUnwritable: return FailureClass(.internalFailure, "state_corrupt")
+        case .tasksOutsideTree, .dumpIncomplete: return .internalFailure  // the dump's: unchanged
+        }
+    }
+}
+
+extension NativeRestoreError: ClassifiedError {
+    public var failureClass: FailureClass {
+        switch self {
+        case let .step(_, cause): return FailureClass.of(cause)
+        }
+    }
 }
 
 extension EngineError: ClassifiedError {

@@ -77,8 +77,10 @@ extension Engine {
         let tasks = Processes.tree(root: pid)
         // A zombie CRIU restored (a child that had exited at the dump) has left its cgroups:
         // the kernel shows an exited task at the root of every v1 hierarchy. Nothing of it runs.
-        let running = tasks.filter { Processes.isRunning($0) }
-        let wrong = CgroupPlacement.check(pids: running, expected: record.cgroupPath, layout: layout)
+        // A short-lived child (the counter's `sleep`) may also exit between the two reads: the
+        // kernel then shows it at the root of every v1 hierarchy. Only what still runs counts.
+        let wrong = CgroupPlacement.check(pids: tasks.filter { Processes.isRunning($0) }, expected: record.cgroupPath, layout: layout)
+            .filter { Processes.isRunning($0.pid) }
         guard !wrong.isEmpty else { return }
         for task in tasks.reversed() { kill(task, SIGKILL) }
         for stray in strays where stray.tree.exists(stray.cgroup) {

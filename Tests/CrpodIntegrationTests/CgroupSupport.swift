@@ -21,6 +21,8 @@ extension CrpodInstance {
         for task in tasks {
             // A short-lived child (the counter's `sleep`) may exit meanwhile; the init may not.
             guard let text = task == pid ? try Files.readText("/proc/\(task)/cgroup") : try? Files.readText("/proc/\(task)/cgroup") else { continue }
+            // Exited after the read (a zombie shows the root of every v1 hierarchy): skip it too.
+            if task != pid && !Processes.isRunning(task) { continue }
             let lines = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false) }
             for hierarchy in layout.hierarchies {
                 let line = lines.first { fields in

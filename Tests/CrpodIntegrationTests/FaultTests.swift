@@ -24,7 +24,7 @@ struct FaultTests {
             let bytes = try Files.read(archive)
             let arguments = ["restore", "--import", archive, "--pod", "pb", "--name", victim]
             let outcome = point == "during-runtime"
-                ? try await crpod.runKilled(arguments) { Processes.pids(withArgument: "restore").contains { crpod.isRunc($0) } }
+                ? try await crpod.runKilled(arguments) { Processes.pids(withArgument: "restore").contains { crpod.isRestoreTool($0) } }
                 : try await crpod.run(arguments, environment: ["CRPOD_FAULT": point])
             #expect(outcome.status == .signaled(SIGKILL), "crpod was killed at \(point): \(outcome.status) \(outcome.stderr)")
             // Any command that reads state reconciles first.
@@ -175,7 +175,8 @@ extension CrpodInstance {
     func runKilled(_ arguments: [String], when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: crpod)
-        process.arguments = arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + arguments.dropFirst()
+        let engine = arguments.first == "restore" ? try restoreEngineArguments() : []
+        process.arguments = arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + engine + arguments.dropFirst()
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -193,6 +194,27 @@ extension CrpodInstance {
     func isRunc(_ pid: Int32) -> Bool {
         guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 4096), let first = bytes.split(separator: 0).first else { return false }
         return String(decoding: first, as: UTF8.self).hasSuffix("runc")
+    }
+
+    /// `--engine` for a restore when the tests restore natively, with a `criu` that waits a
+    /// second before `criu restore` (a bare CRIU restore is over before a poll can see it).
+    func restoreEngineArguments() throws -> [String] {
+        guard let engine = PrivilegedHost.restoreEngine else { return [] }
+        guard engine == "native", let real = ToolRunner.which("criu", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "") else {
+            return ["--engine", engine]
+        }
+        let wrapper = base + "/slow/criu"
+        try Files.makeDirectories(base + "/slow")
+        let script = "#!/bin/sh\n[ \"$1\" = restore ] && sleep 1\nexec \"\(real)\" \"$@\"\n"
+        try Files.writeAtomically(wrapper, Array(script.utf8), mode: 0o755)
+        return ["--engine", engine, "--criu", wrapper]
+    }
+
+    /// Whether `pid` runs a restore: runc, or (natively) CRIU or its wrapper script.
+    func isRestoreTool(_ pid: Int32) -> Bool {
+        guard PrivilegedHost.restoreEngine == "native" else { return isRunc(pid) }
+        guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 4096) else { return false }
+        return bytes.split(separator: 0).prefix(2).contains { String(decoding: $0, as: UTF8.self).hasSuffix("criu") }
     }
 
     /// CRIU's network-lock rules (iptables chain or nft table named CRIU) are not in the pod's netns.

@@ -15,6 +15,11 @@ import Testing
 enum PrivilegedHost {
     static let rootfs = ProcessInfo.processInfo.environment["CRPOD_TEST_ROOTFS"] ?? "/var/lib/crpod-test/rootfs-busybox"
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    /// CRPOD_TEST_RESTORE_ENGINE=native|runc: `crpod restore` in the tests uses that engine while
+    /// everything else keeps the default (runs the restore suites natively on runc dumps);
+    /// else CRPOD_ENGINE's (every command's engine).
+    static let restoreEngine = ["CRPOD_TEST_RESTORE_ENGINE", "CRPOD_ENGINE"].lazy
+        .compactMap { ProcessInfo.processInfo.environment[$0] }.first { !$0.isEmpty }
 
     static var binaryDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["CRPOD_BIN_DIR"] { return dir }
@@ -80,8 +85,9 @@ final class CrpodInstance: @unchecked Sendable {
     /// Runs `crpod <arguments>` against this instance.
     @discardableResult
     func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Outcome {
-        let global = ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"]
+        var global = ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"]
         let (first, rest) = (arguments.first.map { [$0] } ?? [], Array(arguments.dropFirst()))
+        if first == ["restore"], !rest.contains("--engine"), let engine = PrivilegedHost.restoreEngine { global += ["--engine", engine] }
         let result: ToolResult
         if first == ["archive"] {
             result = try await runner.run(crpod, arguments, environment: environment)  // archive commands take no state options
