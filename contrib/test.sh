@@ -27,7 +27,7 @@ fi
 # Engines: the whole suite runs with the first (CRPOD_ENGINE, as `crpod --engine`), the
 # privileged integration suite again with each other one, and the cgroup v2 pass with each.
 # CRPOD_TEST_ENGINES="native" runs one engine only.
-read -r -a engines <<< "${CRPOD_TEST_ENGINES:-runc}"
+read -r -a engines <<< "${CRPOD_TEST_ENGINES:-native runc}"
 swift build
 CRPOD_ENGINE=${engines[0]} swift test "$@"
 if (( $# == 0 )); then

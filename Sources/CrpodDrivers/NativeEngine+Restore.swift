@@ -25,8 +25,9 @@ extension NativeEngine {
             try prepareRoot(plan.root, undo: &undo)
             try createCgroup(plan.cgroupPath, undo: &undo)
             try applyLimits(plan.limits, cgroup: plan.cgroupPath, id: id)
-            // TODO(devices): apply config.json's linux.resources.devices to plan.cgroupPath here
-            // (DeviceCgroup.apply, branch `devices`) — the one call site, before CRIU forks tasks.
+            try step("apply the device rules to \(plan.cgroupPath)") {
+                try DeviceCgroup.apply(rules: plan.deviceRules, cgroup: plan.cgroupPath, layout: cgroups.layout)
+            }
             let pid = try await withMountPoints(plan) { try await runCRIU(plan.criu, stdio: stdio, undo: &undo) }
             let created = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             let identity = try step("read the identity of the restored process \(pid)") { try ProcessIdentity.of(pid: pid) }

@@ -26,8 +26,8 @@ public struct NativeEngine: ContainerEngine {
 
     /// CRIU 3.19: `--network-lock skip`; external net/pid namespaces and `--join-ns` are older.
     public static let minimumCRIUVersion = 31900
-    /// Whether `engine = auto` may pick this engine (off until it passes the whole suite).
-    public static let isDefault = false
+    /// Whether `engine = auto` may pick this engine (it passes the whole privileged suite).
+    public static let isDefault = true
 
     public init(criu: CRIUDriver, stateRoot: String, cgroups: CgroupSet) {
         self.criu = criu

@@ -65,6 +65,10 @@ public struct NativeRestorePlan: Sendable, Equatable {
     public var mountPoints: [NativeMountPoint]
     /// config.json's resource limits, written into the new cgroup before CRIU runs.
     public var limits: [NativeCgroupWrite] = []
+    /// The device rules runc would give the container (config.json's linux.resources.devices,
+    /// then runc's built-in devices): applied to the new cgroup before CRIU runs, since CRIU
+    /// does not carry a v2 device filter and soft mode leaves v1 devices.list alone.
+    public var deviceRules: [DeviceRule] = []
 }
 
 /// Decides a native restore from config.json, the image facts and the cgroup layout. Pure:
@@ -132,7 +136,10 @@ public enum NativeRestorePlanner {
         criu.externalMounts = try externalMounts(images.externalMountKeys, sources: sources, refuse: refuse)
         let unified = !hierarchies.contains { if case .v1 = $0 { return true } else { return false } }
         let limits = try NativeCgroupLimits.writes(id: id, spec.json.value(atPath: ["linux", "resources"]), unified: unified)
-        return NativeRestorePlan(criu: criu, root: root, cgroupPath: cgroupPath, mountPoints: mountPoints(mounts), limits: limits)
+        let deviceRules: [DeviceRule]
+        do { deviceRules = try DevicePolicy.runcRules(for: spec) } catch { throw refuse("config.json's device rules: \(error)") }
+        return NativeRestorePlan(criu: criu, root: root, cgroupPath: cgroupPath, mountPoints: mountPoints(mounts), limits: limits,
+                                 deviceRules: deviceRules)
     }
 
     /// Rule 2.

@@ -7,7 +7,7 @@ struct Crpod: AsyncParsableCommand {
         commandName: "crpod",
         abstract: "Checkpoint containers out of pods and restore them into pods, with runc and CRIU.",
         discussion: """
-        State lives under --root (default /var/lib/crpod, or CRPOD_ROOT) and --run-root (default /run/crpod, or CRPOD_RUNROOT). CRIU is found by --criu, then the config file (/etc/crpod/crpod.conf or CRPOD_CONFIG), then PATH.
+        State lives under --root (default /var/lib/crpod, or CRPOD_ROOT) and --run-root (default /run/crpod, or CRPOD_RUNROOT). CRIU is found by --criu, then the config file (/etc/crpod/crpod.conf or CRPOD_CONFIG), then PATH. --engine (env CRPOD_ENGINE, config key engine) says who runs CRIU: auto (crpod itself when CRIU >= 3.19, else runc), native or runc.
         """,
         version: crpodVersion,
         subcommands: [

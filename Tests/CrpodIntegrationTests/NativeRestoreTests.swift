@@ -46,6 +46,7 @@ struct NativeRestoreTests {
                 #expect(try NamespaceRef.of(pid: pid, kind: namespace).inode == NamespaceRef.of(pid: infra, kind: namespace).inode, "\(kind) is pod B's")
             }
             try await crpod.expectTasksInOwnCgroup("moved", pod: "pb")
+            try Self.expectDevicePolicy(cgroup: restored.cgroupPath)
             #expect(try await crpod.hostname(ofProcess: infra) == "host-b", "pod B keeps its hostname")
             let stateFile = crpod.runRoot + "/native/\(restored.id)/state.json"
             #expect(Files.exists(stateFile), "the native engine recorded the container")
@@ -63,6 +64,19 @@ struct NativeRestoreTests {
             try await crpod.ok(["pod", "rm", "-f", "pb"])
             #expect(try await crpod.leftovers() == [])
         }
+    }
+
+    /// runc's device policy holds in the natively restored container's cgroup: a v2 device
+    /// filter attached, or a v1 devices.list that is runc's allow list, not the open default.
+    static func expectDevicePolicy(cgroup: String) throws {
+        let cgroups = CgroupSet(layout: try CgroupLayout.current())
+        if cgroups.layout.mode == .unified, let v2 = cgroups.v2 {
+            #expect(try DeviceCgroup.attachedFilterTags(directory: v2.directory(cgroup)).count == 1, "one device filter attached")
+            return
+        }
+        let devices = try #require(cgroups.v1.first { $0.controllers.contains("devices") })
+        let list = try Files.readText(devices.directory(cgroup) + "/devices.list").split(separator: "\n").map(String.init)
+        #expect(!list.contains("a *:* rwm") && list.contains("c 1:3 rwm"), "runc's allow list, not everything: \(list)")
     }
 
     /// podman's archive (runc dumped it on a hybrid host, v1 cgroup binds external, pids limit
