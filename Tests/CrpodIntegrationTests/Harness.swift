@@ -116,9 +116,8 @@ final class CrpodInstance: @unchecked Sendable {
     /// Everything crpod left on the host for this instance: runtime state, cgroup dirs, mounts.
     func leftovers() async throws -> [String] {
         var found: [String] = []
-        let runcRoot = runRoot + "/runc"
-        if Files.isDirectory(runcRoot) {
-            found += try Files.listDirectory(runcRoot).map { "runc state \(runcRoot)/\($0)" }
+        for engine in ["runc", "native"] where Files.isDirectory(runRoot + "/" + engine) {
+            found += try Files.listDirectory(runRoot + "/" + engine).map { "\(engine) state \(runRoot)/\(engine)/\($0)" }
         }
         let cgroups = CgroupSet(layout: try CgroupLayout.current())
         for tree in cgroups.v1.map({ $0 as any CgroupTree }) + (cgroups.v2.map { [$0] } ?? []) {

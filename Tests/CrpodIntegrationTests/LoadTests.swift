@@ -54,9 +54,10 @@ struct LoadTests {
             }
             let pids = restored.compactMap(\.pid)
             #expect(Set(pids).count == 50, "no PID collision")
-            // State and reality agree: every runc container has a record and vice versa.
-            let runcIDs = Set(try Files.listDirectory(crpod.runRoot + "/runc"))
-            #expect(runcIDs == Set(containers.filter { $0.state == "running" }.map(\.id)))
+            // State and reality agree: every container an engine runs (runc's state, the native
+            // engine's) has a record and vice versa.
+            let engineIDs = Set(((try? Files.listDirectory(crpod.runRoot + "/runc")) ?? []) + ((try? Files.listDirectory(crpod.runRoot + "/native")) ?? []))
+            #expect(engineIDs == Set(containers.filter { $0.state == "running" }.map(\.id)))
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty)
             #expect(containers.filter { $0.name.hasPrefix("cli-c") }.count == 4, "the CLI's own work is intact")
             let metrics = try daemon.request("GET", "/metrics").text

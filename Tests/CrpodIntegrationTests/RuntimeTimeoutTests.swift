@@ -19,7 +19,8 @@ struct RuntimeTimeoutTests {
             let bytes = try Files.read(archive)
             try crpod.useHangingRestoreRuntime(timeoutSeconds: 3)
             let started = ContinuousClock.now
-            let outcome = try await crpod.run(["restore", "--import", archive, "--pod", "pb", "--name", "hung"])
+            // runc's path (the native engine runs CRIU without runc; its own time limit is the same ToolRunner's).
+            let outcome = try await crpod.run(["restore", "--engine", "runc", "--import", archive, "--pod", "pb", "--name", "hung"])
             #expect(!outcome.ok)
             #expect(ContinuousClock.now - started < .seconds(300), "ended long before the runtime would have (1000 s): the limit held")
             #expect(outcome.stderr.contains("did not end within 3.0 seconds and was killed"), "\(outcome.stderr)")
