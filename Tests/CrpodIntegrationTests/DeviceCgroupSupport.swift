@@ -23,23 +23,16 @@ struct DeviceCgroupFixture {
         try SpecBuilder.build(ContainerSpecRequest(args: ["sh"], rootfsPath: "/", cgroupsPath: "/c"))
     }
 
-    /// Runs DeviceCgroupTests.probe with /bin/sh on the host. `inCgroup`: the shell is moved
-    /// into the cgroup (every hierarchy's cgroup.procs) before it makes or opens any node, so
-    /// every command it forks starts there.
+    /// Runs DeviceCgroupTests.probe with /bin/sh on the host. `inCgroup`: the shell first moves
+    /// itself into the cgroup (every hierarchy's cgroup.procs) before it makes or opens any node,
+    /// so every command it forks starts there.
     func runProbe(inCgroup: Bool) async throws -> String {
         let dir = base + "/probe-" + ObjectIDs.random().prefix(8)
         try Files.makeDirectories(dir, mode: 0o700)
-        let (pidFile, go) = (dir + "/pid", dir + "/go")
-        let wait = "echo $$ > \(pidFile); i=0; while [ ! -e \(go) ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n"
-        async let result = runner.run("/bin/sh", ["-c", wait + DeviceCgroupTests.probe, "sh", dir + "/nodes"])
-        if inCgroup {
-            var pid: Int32?
-            #expect(try await eventually { pid = (try? Files.readText(pidFile)).flatMap { Int32($0.filter(\.isNumber)) }; return pid != nil })
-            let shell = try #require(pid)
-            for file in try cgroups.procsFiles(cgroup) { try Files.writeExisting(file, "\(shell)\n") }
-        }
-        try Files.writeAtomically(go, [])
-        let output = try await result
+        let procsFiles = inCgroup ? try cgroups.procsFiles(cgroup) : []
+        // Paths travel as positional parameters after the nodes directory, never inside the script.
+        let join = procsFiles.isEmpty ? "" : "nodes=$1; shift; for f in \"$@\"; do echo $$ > \"$f\" || exit 9; done; set -- \"$nodes\"\n"
+        let output = try await runner.run("/bin/sh", ["-c", join + DeviceCgroupTests.probe, "sh", dir + "/nodes"] + procsFiles)
         #expect(output.status == .exited(0), "probe: \(output.stderr)")
         return output.stdout
     }
