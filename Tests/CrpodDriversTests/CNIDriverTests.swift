@@ -143,7 +143,7 @@ import Testing
     }
 
     @Test func aHungPluginIsKilledAtTheTimeLimit() async throws {
-        try tools.script("fakehang", body: "exec sleep 30")
+        try tools.script("fakehang", body: "exec sleep 300")
         let quick = CNIDriver(pluginDirectories: [tools.directory], timeLimit: .milliseconds(500))
         let started = ContinuousClock.now
         await #expect {
@@ -152,6 +152,7 @@ import Testing
             guard case DriverError.timedOut(let tool, _, _) = error else { return false }
             return tool == "fakehang"
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Far below the plugin's 300 s: it was killed, not waited for (loose: CI hosts are busy).
+        #expect(ContinuousClock.now - started < .seconds(120))
     }
 }
