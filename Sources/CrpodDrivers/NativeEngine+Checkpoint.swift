@@ -58,7 +58,7 @@ extension NativeEngine {
     func dumpFacts(_ target: NativeDumpTarget) throws -> NativeDumpFacts {
         let pid = target.initPid
         let specPath = target.bundle + "/config.json"
-        let spec = try OCISpec(data: Data(Files.read(specPath, limit: 16 << 20)), context: specPath)
+        let spec = try Self.bundleSpec(target.bundle)
         guard let root = target.rootfs ?? spec.rootPath.map({ $0.hasPrefix("/") ? $0 : target.bundle + "/" + $0 }) else {
             throw NativeEngineError.unsupported(id: target.id, what: "\(specPath) names no root.path")
         }
@@ -72,7 +72,7 @@ extension NativeEngine {
             facts.cgroupProcesses = Self.parents(of: cgroups.processes(cgroup))
         }
         facts.configFile = Self.criuConfigFile(spec)
-        facts.stdioTargets = (0...2).map { Self.readLink("/proc/\(pid)/fd/\($0)") ?? "" }
+        facts.stdioTargets = (0...2).map { Files.readLink("/proc/\(pid)/fd/\($0)") ?? "" }
         return facts
     }
 
@@ -115,7 +115,7 @@ extension NativeEngine {
     static func parents(of pids: [Int32]) -> [Int32: Int32] {
         var parents: [Int32: Int32] = [:]
         for pid in pids {
-            guard let stat = try? ProcStat.parse(Files.readText("/proc/\(pid)/stat")), !stat.isZombieOrDead else { continue }
+            guard let stat = Processes.runningStat(pid) else { continue }
             parents[pid] = stat.parentPID
         }
         return parents
@@ -124,12 +124,5 @@ extension NativeEngine {
     static func isNonDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR
-    }
-
-    static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink(path, &buffer, buffer.count - 1)
-        guard count >= 0 else { return nil }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -45,7 +45,7 @@ extension NativeEngine {
     /// The plan from the bundle's config.json, the images and this host's cgroup layout.
     func restorePlan(id: String, options: RestoreOptions) throws -> NativeRestorePlan {
         let specPath = options.bundle + "/config.json"
-        let spec = try step("read \(specPath)") { try OCISpec(data: Data(Files.read(specPath, limit: 16 << 20)), context: specPath) }
+        let spec = try step("read \(specPath)") { try Self.bundleSpec(options.bundle) }
         let facts = try step("read the images in \(options.imagePath)") { try Self.imageFacts(options.imagePath) }
         let hierarchies = cgroups.layout.hierarchies.map { hierarchy in
             hierarchy.isUnified ? NativeCgroupHierarchy.unified(mountPoint: hierarchy.mountPoint)

@@ -8,6 +8,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CrpodCore
 import CrpodLinux
 import SystemPackage
 
@@ -36,6 +37,12 @@ public struct NativeEngine: ContainerEngine {
     }
 
     func stateDirectory(_ id: String) -> String { stateRoot + "/" + id }
+
+    /// The bundle's config.json (what both the dump and the restore are decided from).
+    static func bundleSpec(_ bundle: String) throws -> OCISpec {
+        let path = bundle + "/config.json"
+        return try OCISpec(data: Data(Files.read(path, limit: 16 << 20)), context: path)
+    }
     func statePath(_ id: String) -> String { stateDirectory(id) + "/state.json" }
 
     // MARK: - State

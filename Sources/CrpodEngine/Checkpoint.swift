@@ -180,8 +180,7 @@ extension Engine {
     /// The engine that dumps a container `owner` runs: the native engine dumps any container
     /// (a runc one by its init and bundle); runc can only dump its own.
     func checkpointEngine(owner: any ContainerEngine) async throws -> any ContainerEngine {
-        if engineOverride != nil || owner.kind == .native { return owner }
-        return try containerEngine(await resolvedEngineKind())
+        owner.kind == .native ? owner : try await containerEngine()
     }
 
     func readDumpStatistics(_ workPath: String) -> CheckpointCRIUStatistics? {

@@ -144,10 +144,8 @@ public struct EngineSettings: Sendable {
 
     /// The directory of the running executable: crpod-pause and crpod-logger live beside it.
     static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "/usr/local/libexec/crpod" }
-        return Files.parent(of: String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard let executable = Files.readLink("/proc/self/exe"), !executable.isEmpty else { return "/usr/local/libexec/crpod" }
+        return Files.parent(of: executable)
     }
 
     public func helperPath(_ name: String) throws -> String {

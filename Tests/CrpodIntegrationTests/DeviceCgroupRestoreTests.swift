@@ -16,13 +16,7 @@ struct DeviceCgroupRestoreTests {
     @Test("policy applied to pod B's new cgroup, then CRIU restores the counter there: same devices.list / filter, mem refused, null open")
     func policySurvivesTheRestore() async throws {
         try await withCrpod { crpod in
-            let share = ["--share", "ipc,net,uts,pid"]
-            try await crpod.ok(["pod", "create"] + share + ["pa"])
-            try await crpod.ok(["pod", "create"] + share + ["pb"])
-            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + fileCounter)
-            let source = try await NativeSubject.inspect(crpod, container: "c")
-            #expect(try await eventually { (source.count() ?? 0) >= 3 })
-            let criu = try CRIUDriver(criuPath: #require(ToolRunner.which("criu", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "")))
+            let (source, criu) = try await NativeSubject.countingInPodA(crpod)
             try await criu.dump(try source.dumpOptions(base: crpod.base))
             let dumpedCount = try #require(source.count())
 

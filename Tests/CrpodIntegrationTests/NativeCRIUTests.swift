@@ -21,14 +21,7 @@ struct NativeCRIUTests {
           arguments: [false, true])
     func dumpInPodARestoreInPodB(externalShm: Bool) async throws {
         try await withCrpod { crpod in
-            let share = ["--share", "ipc,net,uts,pid"]
-            try await crpod.ok(["pod", "create"] + share + ["pa"])
-            try await crpod.ok(["pod", "create"] + share + ["pb"])
-            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + fileCounter)
-            let source = try await NativeSubject.inspect(crpod, container: "c")
-            #expect(try await eventually { (source.count() ?? 0) >= 3 })
-
-            let criu = try CRIUDriver(criuPath: #require(ToolRunner.which("criu", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "")))
+            let (source, criu) = try await NativeSubject.countingInPodA(crpod)
             var dumpOptions = try source.dumpOptions(base: crpod.base)
             if externalShm { dumpOptions.externalMounts = [CRIUExternalMount(key: "shm", path: "/dev/shm")] }
             let dumpTime = try await ContinuousClock().measure { try await criu.dump(dumpOptions) }
@@ -80,6 +73,19 @@ struct NativeSubject {
     /// CRIU's name of the pipe on fd 1: `pipe:[<inode>]`.
     let stdioKey: String
     let namespaces: [String: UInt64]
+
+    /// Pods pa and pb sharing ipc,net,uts,pid, the file counter `c` running in pa and counting,
+    /// and a driver for the CRIU on PATH: where every bare-CRIU test starts.
+    static func countingInPodA(_ crpod: CrpodInstance) async throws -> (source: NativeSubject, criu: CRIUDriver) {
+        let share = ["--share", "ipc,net,uts,pid"]
+        try await crpod.ok(["pod", "create"] + share + ["pa"])
+        try await crpod.ok(["pod", "create"] + share + ["pb"])
+        try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + fileCounter)
+        let source = try await NativeSubject.inspect(crpod, container: "c")
+        #expect(try await eventually { (source.count() ?? 0) >= 3 })
+        let criu = try CRIUDriver(criuPath: #require(ToolRunner.which("criu", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "")))
+        return (source, criu)
+    }
 
     static func inspect(_ crpod: CrpodInstance, container: String) async throws -> NativeSubject {
         let summary = try await crpod.json(ContainerJSON.self, ["inspect", container])
