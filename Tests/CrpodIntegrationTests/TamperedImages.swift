@@ -120,8 +120,11 @@ def put(fields, num, vals, wt=0):
     fields[:] = rest
 
 def edit(fields, num, fn):
-    """Edits the embedded message in field `num` in place."""
-    inner = parse(get(fields, num)); fn(inner); put(fields, num, [emit(inner)], 2)
+    """Edits the embedded message in field `num` in place; an absent one (a zombie's core has
+    no thread_core creds) has nothing to edit."""
+    value = get(fields, num)
+    if value is None: return
+    inner = parse(value); fn(inner); put(fields, num, [emit(inner)], 2)
 
 # --- CRIU image framing: magic(s), then (uint32 LE size, message) entries ---
 def read_image(data):
