@@ -9,6 +9,7 @@ import Foundation
 import CrpodArchive
 import CrpodCore
 import CrpodLinux
+import Logging
 
 /// A watched spool directory and the pod its archives go into when no sidecar says otherwise.
 public struct SpoolDirectory: Sendable, Equatable {
@@ -180,18 +181,19 @@ public actor SpoolService {
     /// Restores `processing/<name>` (already opened and checked as `file`) unless it is a
     /// duplicate or (when recovering) already done.
     func process(_ file: OpenedFile, name: String, spool: SpoolDirectory, folders: SpoolFolders, recovering: Bool) async {
+        let started = ContinuousClock.now
         let sha: String
         do {
             sha = try await BlockingThread.run("hash \(file.path)") { flag in try SHA256Hasher.hash(file: file, cancellation: flag) }
         } catch {
             // Stopping: the archive stays in processing/ and is settled at the next start.
             if Task.isCancelled { return }
-            return finish(SpoolResult(archive: name, sha256: "", error: error), folders: folders)
+            return finish(SpoolResult(archive: name, sha256: "", error: error), folders: folders, since: started)
         }
         let sidecarPod: String?
         do { sidecarPod = try SpoolSidecar.read(name + SpoolSidecar.suffix, in: folders.processing) } catch {
             // Checked before anything else: a bad sidecar fails its archive, duplicate or not.
-            return finish(SpoolResult(archive: name, sha256: sha, error: error), folders: folders)
+            return finish(SpoolResult(archive: name, sha256: sha, error: error), folders: folders, since: started)
         }
         var result = SpoolResult(archive: name, sha256: sha, duplicateOf: processed[sha])
         let containerName = Self.containerName(for: name, sha: sha)
@@ -210,7 +212,7 @@ public actor SpoolService {
                 result.fail(error)
             }
         }
-        finish(result, folders: folders)
+        finish(result, folders: folders, since: started)
     }
 
     /// Without a sidecar: the directory's default pod, else the pod map, else the archive's own pod.
@@ -230,7 +232,7 @@ public actor SpoolService {
 
     /// Records the outcome (ledger first), writes the result, then moves the archive (and its
     /// sidecar) from processing/ to done/ or failed/.
-    func finish(_ result: SpoolResult, folders: SpoolFolders) {
+    func finish(_ result: SpoolResult, folders: SpoolFolders, since started: ContinuousClock.Instant) {
         var result = result
         result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         let ok = result.error == nil
@@ -238,18 +240,33 @@ public actor SpoolService {
             processed[result.sha256] = result.archive
             if let data = try? JSONEncoder().encode(processed) { try? Files.writeAtomically(Self.ledgerPath(engine.store.root), Array(data)) }
         }
-        settle(result, from: folders.processing, to: ok ? folders.done : folders.failed)
-        engine.logger.info("spool archive handled", metadata: [
-            "archive": "\(folders.processing.pathOf(result.archive))", "result": "\(ok ? "done" : "failed")",
-        ])
+        let target = ok ? folders.done : folders.failed
+        settle(result, from: folders.processing, to: target)
+        logOutcome(result, at: target.pathOf(result.archive), source: "spool \(folders.incoming.path)",
+                   milliseconds: Int(microseconds(since: started) / 1000))
         onHandled(result)
+    }
+
+    /// The one line per spooled archive: restored (pod, name, time), a duplicate, or why it failed.
+    func logOutcome(_ result: SpoolResult, at path: String, source: String, milliseconds: Int) {
+        let metadata: Logger.Metadata = ["archive": "\(path)", "pod": "\(result.pod ?? "")"]
+        let line: RestoreLogLine
+        if let error = result.error {
+            line = .failed(path, source: source, code: result.errorCode ?? "internal", reason: error, milliseconds: milliseconds)
+        } else if let original = result.duplicateOf {
+            line = .duplicate(path, source: source, of: original)
+        } else {
+            line = .restored(path, source: source, pod: result.pod, name: result.container ?? "?", id: result.containerID ?? "?", milliseconds: milliseconds)
+        }
+        line.write(to: engine.logger, metadata: metadata)
     }
 
     /// An item that could not be opened safely (a FIFO, symlink, device, a file over the size
     /// limit, one swapped after its check): its entry — never opened — moves to failed/ with
     /// the reason, and so does its sidecar.
     func refuse(_ name: String, from directory: OpenDirectory, folders: SpoolFolders, error: any Error) {
-        engine.logger.warning("spool item refused", metadata: ["archive": "\(directory.pathOf(name))", "error": "\(error)"])
+        RestoreLogLine.refusedItem(directory.pathOf(name), source: "spool \(folders.incoming.path)", error: error, movedTo: "failed/ unopened")
+            .write(to: engine.logger, metadata: ["archive": "\(directory.pathOf(name))"])
         var result = SpoolResult(archive: name, sha256: "", error: error)
         result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         settle(result, from: directory, to: folders.failed)
@@ -263,7 +280,8 @@ public actor SpoolService {
         let hex = rawName.map { String($0, radix: 16) }.joined(separator: " ")
         let error = EngineError.spoolItemRefused(path: folders.incoming.pathOf(lossyName),
                                                  reason: "its name is not valid UTF-8 (bytes \(hex)); moved to failed/ as \(safeName)")
-        engine.logger.warning("spool item refused", metadata: ["archive": "\(folders.incoming.pathOf(lossyName))", "error": "\(error)"])
+        RestoreLogLine.refusedItem(folders.incoming.pathOf(lossyName), source: "spool \(folders.incoming.path)", error: error, movedTo: "failed/ unopened")
+            .write(to: engine.logger, metadata: ["archive": "\(folders.incoming.pathOf(lossyName))"])
         var result = SpoolResult(archive: safeName, sha256: "", error: error)
         result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         writeResult(result, in: folders.failed)
@@ -291,3 +309,4 @@ public actor SpoolService {
         if source.contains(sidecar) { try? source.move(sidecar, to: target) }
     }
 }
+

@@ -119,6 +119,38 @@ extension APIRouter {
         }
     }
 
+    /// What a restore request restores and who asked, for its log line.
+    static func restoreLogFacts(_ body: RestoreRequest, _ request: APIRequest) -> (archive: String, source: String) {
+        let upload = request.uploadPath != nil
+        let archive = upload ? "an uploaded archive" : body.importPath ?? body.container.map { "checkpoint of \($0)" } ?? "?"
+        return (archive, restoreSource(request))
+    }
+
+    static func restoreSource(_ request: APIRequest) -> String {
+        "API \(request.method) \(request.path) from uid \(request.peer.uid) pid \(request.peer.pid)"
+    }
+
+    static func restoreLogLine(_ result: Result<RestoreOutcome, any Error>, archive: String, source: String, milliseconds: Int) -> RestoreLogLine {
+        switch result {
+        case let .success(outcome):
+            return .restored(archive, source: source, pod: outcome.podName, name: outcome.name, id: outcome.id, milliseconds: milliseconds)
+        case let .failure(error):
+            return .failed(archive, source: source, error: error, milliseconds: milliseconds)
+        }
+    }
+
+    /// Runs a restore endpoint; a request refused before its job starts (a path outside the
+    /// API's directories, bad JSON, a full queue) gets its log line here.
+    func loggingRefusal(of request: APIRequest, _ body: () async throws -> APIResponse) async throws -> APIResponse {
+        do { return try await body() } catch {
+            let archive = request.uploadPath != nil ? "an uploaded archive"
+                : (try? JSONDecoder().decode(RestoreRequest.self, from: Data(request.body)))?.importPath ?? "?"
+            RestoreLogLine.failed(archive, source: Self.restoreSource(request), error: error)
+                .write(to: client.engine.logger, metadata: ["archive": "\(archive)"])
+            throw error
+        }
+    }
+
     /// For the duration histogram: the engine's microsecond clock, in seconds.
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         Double(microseconds(since: start)) / 1_000_000

@@ -79,14 +79,18 @@ public struct APIRouter: APIHandling {
             return try Self.json(try await client.inspectArchive(file: try await openConfinedArchive(call.path)))
         }
         if route.match("POST", "/v1/restore") != nil {
-            var body = try Self.decode(RestoreRequest.self, request)
-            if let path = body.importPath {
-                let file = try await openConfinedArchive(path)
-                (body.importPath, body.archiveFile) = (file.path, file)
+            return try await loggingRefusal(of: request) {
+                var body = try Self.decode(RestoreRequest.self, request)
+                if let path = body.importPath {
+                    let file = try await openConfinedArchive(path)
+                    (body.importPath, body.archiveFile) = (file.path, file)
+                }
+                return try await restore(body, request)
             }
-            return try await restore(body, request)
         }
-        if route.match("PUT", "/v1/restore/upload") != nil { return try await restore(try uploadRequest(request), request) }
+        if route.match("PUT", "/v1/restore/upload") != nil {
+            return try await loggingRefusal(of: request) { try await restore(try uploadRequest(request), request) }
+        }
         if route.match("POST", "/v1/checkpoint") != nil { return try await checkpoint(try Self.decode(CheckpointCall.self, request), request) }
         return try await routeObjects(request, route)
     }
@@ -130,7 +134,11 @@ public struct APIRouter: APIHandling {
         adjusted.policy = access().policy
         adjusted.rootfs = try adjusted.rootfs.map(confinedRootfs)
         let client = self.client
-        let id = try await jobs.submitRestore(adjusted, kind: "restore", metrics: metrics) { try await client.restore($0) }
+        let (archive, source) = Self.restoreLogFacts(body, request)
+        let id = try await jobs.submitRestore(adjusted, kind: "restore", metrics: metrics, finished: { result, duration in
+            Self.restoreLogLine(result, archive: archive, source: source, milliseconds: Int(duration / .milliseconds(1)))
+                .write(to: client.engine.logger, metadata: ["archive": "\(archive)"])
+        }) { try await client.restore($0) }
         return try await answer(job: id, request)
     }
 

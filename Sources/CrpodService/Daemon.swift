@@ -53,6 +53,7 @@ public final class Daemon: Sendable {
                 current.socketGroup = fresh.socketGroup
             }
             engine.logger.notice("configuration reloaded")
+            warnAboutPolicy(fresh)
             notify([.status("configuration reloaded"), .ready])
         } catch {
             engine.logger.error("configuration not reloaded", metadata: ["error": "\(error)"])
@@ -65,6 +66,7 @@ public final class Daemon: Sendable {
         let settings = config.withLock { $0 }
         let report = try await engine.reconcile()
         for line in report.undone { engine.logger.warning("reconciled: \(line)") }
+        warnAboutPolicy(settings)
         for directory in settings.watch { try Files.makeDirectories(directory.path, mode: 0o700) }
         let jobs = JobRegistry(maxConcurrent: settings.maxJobs, maxQueued: settings.maxQueued)
         let spool = SpoolService(engine: engine, directories: settings.watch, podMap: settings.podMap,
@@ -78,6 +80,7 @@ public final class Daemon: Sendable {
         let target: ListenTarget = activated.map { .descriptor($0) } ?? .path(settings.socketPath, mode: settings.socketMode, group: settings.socketGroup)
         let server = try await APIServer.start(target, api: router, limits: settings.limits)
         let listening = activated.map { "socket-activated fd \($0)" } ?? settings.socketPath
+        engine.logger.info("listening on \(listening); spool: \(settings.watch.map(\.path).joined(separator: ", ")); allowed rootfs: \(settings.policy.allowedRootfs.isEmpty ? "none" : settings.policy.allowedRootfs.joined(separator: ", "))")
         notify([.status("API on \(listening)")])
         do {
             await restoreBootList(settings, jobs: jobs)
@@ -88,6 +91,10 @@ public final class Daemon: Sendable {
         notify([.stopping, .status("stopping: finishing in-flight jobs")])
         await server.close()
         await drain(jobs)
+    }
+
+    func warnAboutPolicy(_ settings: DaemonConfig) {
+        for warning in settings.policyWarnings(configPath: configPath ?? ConfigFile.defaultPath) { engine.logger.warning("\(warning)") }
     }
 
     /// A restore through the job queue (bounded, limited), with the current policy and metrics.

@@ -85,6 +85,21 @@ public struct DaemonConfig: Sendable {
         if let value = file.values["read_timeout"] { limits.readTimeoutSeconds = try Self.parse(value, radix: 10, "read_timeout", file) }
     }
 
+    /// Warnings the daemon logs at start and on reload: a policy under which it can restore
+    /// nothing, allowed directories that do not exist. `configPath` is named in the fix.
+    public func policyWarnings(configPath: String) -> [String] {
+        var warnings: [String] = []
+        if policy.allowedRootfs.isEmpty {
+            warnings.append("the restore policy allows no rootfs: every restore (spool, API, boot list) and every API run will be refused. "
+                + "Add one `allow_rootfs = DIR` line per base rootfs directory your archives and containers use to \(configPath), "
+                + "then reload (SIGHUP) or restart the daemon")
+        }
+        for directory in policy.allowedRootfs where !Files.isDirectory(directory) {
+            warnings.append("allow_rootfs \(directory) (in \(configPath)) is not a directory: nothing can be restored onto it")
+        }
+        return warnings
+    }
+
     /// What the API router needs, for reloads.
     public var access: APIAccess {
         APIAccess(allowedGroup: socketGroup, allowedDirectories: apiDirectories, policy: policy)

@@ -152,7 +152,9 @@ public struct JobProgress: Sendable {
 
 extension JobRegistry {
     /// Queues a restore as a job that counts in the metrics (result and duration).
+    /// `finished` hears how each ended and how long it took (the API logs it).
     public func submitRestore(_ request: RestoreRequest, kind: String, metrics: Metrics,
+                              finished: @escaping @Sendable (Result<RestoreOutcome, any Error>, Duration) -> Void = { _, _ in },
                               _ restore: @escaping @Sendable (RestoreRequest) async throws -> RestoreOutcome) throws -> String {
         try submit(kind: kind, description: request.importPath ?? request.container ?? "?") { progress in
             await progress.report("restoring")
@@ -160,9 +162,11 @@ extension JobRegistry {
             do {
                 let outcome = try await restore(request)
                 metrics.restoreFinished(result: "success", seconds: APIRouter.seconds(since: started))
+                finished(.success(outcome), ContinuousClock.now - started)
                 return outcome
             } catch {
                 metrics.restoreFinished(result: "failure", seconds: APIRouter.seconds(since: started))
+                finished(.failure(error), ContinuousClock.now - started)
                 throw error
             }
         }

@@ -42,9 +42,12 @@ struct CheckpointCommand: AsyncParsableCommand {
         request.fileLocks = fileLocks
         request.ignoreRootfs = ignoreRootfs
         request.keep = keep
-        if !printStats && isatty(1) == 1 { request.progress = Progress.reporter(label: "export") }
+        // The byte counter goes to stderr, so it is shown only when stderr is a terminal (stdout
+        // may be piped: `crpod checkpoint --export F c | ...` still shows progress).
+        let showProgress = export != nil && !printStats && global.remoteHost == nil && isatty(2) == 1
+        if showProgress { request.progress = Progress.reporter(label: "export") }
         let outcomes = try await global.client().checkpoint(containers, request)
-        if isatty(1) == 1 && request.progress != nil && export != nil { Progress.finishLine() }
+        if showProgress { Progress.finishLine() }
         guard printStats else { return outcomes.forEach { print($0.id) } }
         try Output.json(CheckpointStatsJSON(
             podmanCheckpointDuration: microseconds(since: started),
@@ -84,8 +87,8 @@ func absolutePath(_ path: String) -> String {
     return cwd == "/" ? "/" + path : cwd + "/" + path
 }
 
-/// Byte-count progress on stderr, for TTYs only: at most ten lines a second, the rate counted
-/// from the first byte written.
+/// Byte-count progress on stderr (the caller shows it only when stderr is a TTY): at most ten
+/// updates a second, the rate counted from the first byte written.
 enum Progress {
     struct State {
         var start: ContinuousClock.Instant?

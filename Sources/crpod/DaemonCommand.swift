@@ -23,6 +23,10 @@ struct DaemonCommand: AsyncParsableCommand {
 
         Spool: an archive counts once fully written (closed after writing, or renamed in; *.part and dotfiles are ignored). Its pod: a <archive>.target sidecar (write it first; at most 256 bytes, one pod name or ID — a bad one fails the archive), else the directory's default (--watch DIR:POD), else pod_map, else a pod named like the archive's own. Items are opened once without following symlinks or blocking; a FIFO, socket, device, symlink or oversized file is moved unopened to failed/ with the reason. It moves to processing/, then done/ or failed/ with a .result.json; the same archive (by SHA-256) is never restored twice, and an archive interrupted by a crash is settled exactly once at the next start. API runs and restores from the API, the spool and the boot list obey the config's policy: the base rootfs under allow_rootfs (none configured: nothing is run or restored), bind sources under allow_bind_source, no capabilities beyond runc's defaults but allow_capability, no devices (and, for API runs, no seccomp setting but the default profile) unless allow_privileged; OCI hooks and joins of mount/user namespaces are never allowed.
 
+        Allowing restores: out of the box the daemon restores and runs nothing (it warns at start). List every base rootfs directory its archives and API runs use, one line each, in the config file (default /etc/crpod/crpod.conf): `allow_rootfs = /var/lib/crpod/rootfs/busybox`; a container's rootfs must be that directory or lie under it (symlinks resolved). Host bind-mount sources need `allow_bind_source = DIR`, capabilities beyond runc's defaults `allow_capability = CAP_X`, devices `allow_privileged = true`. Archives for the API go under an api_dir (default <root>/spool and <root>/archives; `api_dir = DIR` replaces them). Send SIGHUP (systemctl reload crpod) to apply.
+
+        Logs (stderr, default level info; journald under systemd): one line per restore from the spool or the API (the archive, where it came from, the pod and name, the time it took) and one per refusal (the file, the stable code, the reason); a warning at start and on reload when the policy allows no rootfs.
+
         systemd: READY=1, STATUS=, WATCHDOG=1 when WATCHDOG_USEC is set, RELOADING=1 on SIGHUP (reloads access and policy), STOPPING=1 on SIGTERM/SIGINT (in-flight jobs finish first); journald fields when JOURNAL_STREAM is stderr. contrib/systemd/ has crpod.service and crpod.socket; contrib/crpod.conf.example lists every key.
         """
     )
@@ -38,7 +42,7 @@ struct DaemonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try global.engine()
+        let engine = try global.engine(defaultLevel: .info)
         let daemon = try Daemon(engine: engine, configPath: global.config ?? ProcessInfo.processInfo.environment["CRPOD_CONFIG"],
                                 socket: socket, watch: watch.map(SpoolDirectory.init(argument:)))
         let work = Task { try await daemon.run() }

@@ -32,8 +32,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Config file (default /etc/crpod/crpod.conf, env CRPOD_CONFIG).", valueName: "file"))
     var config: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .warning
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("Log level on stderr (default warning; the daemon's default is info).", valueName: "level"))
+    var logLevel: Logger.Level?
 
     @Option(help: ArgumentHelp("Go through the crpod daemon at this socket (env CRPOD_HOST; unix://PATH or PATH).", valueName: "socket"))
     var remote: String?
@@ -47,8 +47,10 @@ struct GlobalOptions: ParsableArguments {
         return LocalClient(engine: try engine())
     }
 
-    func engine() throws -> Engine {
-        let level = logLevel
+    /// The engine, logging at `--log-level` or else `defaultLevel` (the daemon logs each
+    /// restore and refusal at info, so that is its default).
+    func engine(defaultLevel: Logger.Level = .warning) throws -> Engine {
+        let level = logLevel ?? defaultLevel
         let journal = Systemd.journalStreamIsStderr()
         LoggingSystem.bootstrap { label in
             if journal { return JournalLogHandler(label: label, level: level) }

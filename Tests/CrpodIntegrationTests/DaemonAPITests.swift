@@ -60,6 +60,14 @@ struct DaemonAPITests {
             #expect(!Files.exists("/tmp/escape.tar.zst"))
             let traversal = try daemon.json(ErrorJSON.self, "POST", "/v1/restore", body: #"{"importPath":"\#(archives)/../crpod.conf","pod":"pb"}"#, status: 403)
             #expect(traversal.error.contains("without .."))
+            // One log line per API restore (what, who asked, where to, how long) and per refusal.
+            let lines = try daemon.logLines()
+            let c2 = lines.filter { $0.contains("restored \(archive) (API POST /v1/restore from uid 0 pid ") && $0.contains(" into pod pb as c2 (") }
+            #expect(c2.count == 1 && c2[0].hasSuffix(" ms"), "\(lines.joined(separator: "\n"))")
+            #expect(lines.filter { $0.contains("restored an uploaded archive (API PUT /v1/restore/upload from uid 0") && $0.contains("as c3 (") }.count == 1)
+            #expect(lines.filter { $0.contains("as c4 (") }.count == 1, "an async job is logged when it ends")
+            #expect(lines.filter { $0.contains("not restored: \(archives)/../crpod.conf (API POST /v1/restore") && $0.contains("[path_not_allowed]") }.count == 1,
+                    "\(lines.joined(separator: "\n"))")
 
             let metrics = try daemon.request("GET", "/metrics").text
             for line in ["crpod_restores_total{result=\"success\"} 3", "crpod_restore_duration_seconds_count 3", "crpod_jobs_in_flight 0",

@@ -31,7 +31,10 @@ struct DaemonRunPolicyTests {
     func emptyAllowListAllowsNothing() async throws {
         try await withCrpod { crpod in
             try crpod.writeConfigWithoutRootfsAllowList()
-            let daemon = try DaemonProcess(crpod)
+            let daemon = try DaemonProcess(crpod, logLevel: nil)
+            let warning = try daemon.logLines().filter { $0.contains("the restore policy allows no rootfs") }
+            #expect(warning.count == 1 && warning[0].contains("warning") && warning[0].contains("`allow_rootfs = DIR`")
+                    && warning[0].contains(crpod.base + "/crpod.conf"), "one start warning at the default level: \(warning)")
             try await expectRunRefused(daemon, crpod, body: runBody("host", rootfs: "/"),
                                        "base rootfs / is not allowed: no allow_rootfs directories are configured")
             try await expectRunRefused(daemon, crpod, body: runBody("busy", rootfs: PrivilegedHost.rootfs),

@@ -12,9 +12,11 @@ final class DaemonProcess {
     let listener: NotifyListener
     let process = Process()
 
-    /// Starts the daemon and waits for READY=1. `config` lines are added to the instance's config.
+    /// Starts the daemon and waits for READY=1. `config` lines are added to the instance's config;
+    /// `logLevel` nil leaves the daemon at its own default level.
     init(_ crpod: CrpodInstance, arguments: [String] = [], config: [String] = [], environment: [String: String] = [:],
-         socketDirectory: String? = nil, launcher: [String] = [], waitReady: Bool = true, journalStream: Bool = false) throws {
+         socketDirectory: String? = nil, launcher: [String] = [], waitReady: Bool = true, journalStream: Bool = false,
+         logLevel: String? = "info") throws {
         self.crpod = crpod
         let directory = socketDirectory ?? crpod.base
         socket = directory + "/api.sock"
@@ -24,7 +26,7 @@ final class DaemonProcess {
             try Files.writeAtomically(crpod.base + "/crpod.conf", Array((current + config.joined(separator: "\n") + "\n").utf8))
         }
         let daemonArguments = ["daemon", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf",
-                               "--socket", socket, "--log-level", "info"] + arguments
+                               "--socket", socket] + (logLevel.map { ["--log-level", $0] } ?? []) + arguments
         if launcher.isEmpty {
             process.executableURL = URL(fileURLWithPath: crpod.crpod)
             process.arguments = daemonArguments
@@ -51,6 +53,11 @@ final class DaemonProcess {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// What the daemon wrote to stderr so far, one entry per line.
+    func logLines() throws -> [String] {
+        try Files.readText(crpod.base + "/daemon.log").split(separator: "\n").map(String.init)
+    }
 
     /// SIGTERM, wait for exit; returns the exit status.
     @discardableResult

@@ -21,7 +21,7 @@ struct HostileSpoolTests {
             // Already there at start-up: found by the first scan, refused the same way.
             try #require(symlink("/dev/zero", spool + "/early-zero.tar.zst") == 0)
             try #require(mkfifo(spool + "/early-fifo.tar.zst", 0o600) == 0)
-            let daemon = try DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"])
+            let daemon = try DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"], logLevel: nil)
 
             // Each item is made in a staging directory and renamed in, as a writer would.
             func dropIn(_ name: String, _ make: (String) throws -> Void) throws {
@@ -77,6 +77,16 @@ struct HostileSpoolTests {
             let log = try Files.readText(crpod.base + "/daemon.log")
             #expect(log.contains("evil\\n<0>crpod: forged line.tar.zst"), "the name is logged escaped")
             #expect(!log.split(separator: "\n").contains { $0.hasPrefix("<0>crpod: forged") }, "no forged log line:\n\(log)")
+            // At the default level: one line per refused item (its path, code and reason), one for the restore.
+            let lines = try daemon.logLines()
+            for (path, reason) in [("/fifo.tar.zst", "FIFO"), ("/passwd.tar.zst", "symbolic link to /etc/passwd"), ("/sparse.tar.zst", "over the limit of")] {
+                let found = lines.filter { $0.contains("refused \(spool)\(path) (spool \(spool))") }
+                #expect(found.count == 1 && found[0].contains("moved to failed/ unopened") && found[0].contains(reason), "\(path): \(found)")
+            }
+            let sidecar = lines.filter { $0.contains("not restored: \(spool)/failed/sidecar.tar.zst (spool \(spool))") }
+            #expect(sidecar.count == 1 && sidecar[0].contains("[spool_item_refused]") && sidecar[0].contains("sidecar unusable"), "\(sidecar)")
+            let restored = lines.filter { $0.contains("restored \(spool)/done/good.tar.zst (spool \(spool)) into pod pb as good-") }
+            #expect(restored.count == 1 && restored[0].hasSuffix(" ms"), "\(lines.joined(separator: "\n"))")
         }
     }
 

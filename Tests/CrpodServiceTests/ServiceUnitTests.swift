@@ -159,6 +159,15 @@ struct ServiceUnitTests {
         #expect(config.watch == [SpoolDirectory(path: "/r/spool/incoming")])
         #expect(config.apiDirectories == ["/r/spool", "/r/archives"])
         #expect(config.policy.allowedRootfs.isEmpty && config.policy.rootfsMustBeListed, "the daemon refuses every rootfs until allow_rootfs names some")
+        let warnings = config.policyWarnings(configPath: "/etc/crpod/crpod.conf")
+        #expect(warnings.count == 1 && warnings[0].contains("allows no rootfs") && warnings[0].contains("`allow_rootfs = DIR`")
+                && warnings[0].contains("/etc/crpod/crpod.conf"), "\(warnings)")
+    }
+
+    @Test func anAllowedRootfsThatIsNoDirectoryIsWarnedAbout() throws {
+        let settings = EngineSettings(root: "/r", runRoot: "/rr", runtimePath: nil, criuPath: nil, criuSource: nil, cgroupParent: "/crpod", helperDirectory: "/x")
+        let config = try DaemonConfig.load(try ConfigFile.parse("allow_rootfs = /tmp\nallow_rootfs = /no/such/rootfs\n", path: "c.conf"), settings: settings)
+        #expect(config.policyWarnings(configPath: "c.conf") == ["allow_rootfs /no/such/rootfs (in c.conf) is not a directory: nothing can be restored onto it"])
     }
 
     @Test(arguments: ["socket_mode = 9z", "boot_restore = relative.tar:pod", "pod_map = nocolon", "max_jobs = -1", "boot_retry_delay = soon"])
