@@ -31,10 +31,16 @@
 #      host-local IPAM on $CRPOD_CNI_SUBNET (apart from podman's 10.88.0.0/16),
 #      outbound masquerade, portmap (for --publish) and firewall. An existing
 #      file is left alone, whatever it says.
+#   5. Makes checkpointctl 1.3.0 available as /usr/local/bin/checkpointctl
+#      (contrib/provision-checkpointctl.sh): Debian's package with its suite's
+#      libc in a private prefix, like CRIU's (the tests check that it reads
+#      crpod's archives).
 #
 # Environment:
 #   CRPOD_CRIU_PREFIX   private CRIU prefix     (default /opt/crpod/criu, a symlink to
 #                       the versioned prefix in use, e.g. /opt/crpod/criu.sid-4.2.1-1)
+#   CRPOD_CHECKPOINTCTL_PREFIX  private checkpointctl prefix (default
+#                       /opt/crpod/checkpointctl, a symlink to the versioned prefix)
 #   CRPOD_TEST_ROOTFS   busybox test rootfs dir (default /var/lib/crpod-test/rootfs-busybox)
 #                       (--rootfs DIR overrides it)
 #   CRPOD_CNI_CONFIG_DIR  CNI configuration directory (default /etc/cni/net.d)
@@ -138,6 +144,8 @@ install_packages() {
 
 # shellcheck source=contrib/provision-criu.sh
 . "$(dirname "${BASH_SOURCE[0]}")/provision-criu.sh"
+# shellcheck source=contrib/provision-checkpointctl.sh
+. "$(dirname "${BASH_SOURCE[0]}")/provision-checkpointctl.sh"
 
 # ------------------------------------------------------- 3. busybox rootfs
 
@@ -231,6 +239,7 @@ install_packages
 provide_criu
 build_rootfs
 write_cni_network
+provide_checkpointctl
 
 runc_version=$(runc --version | head -n1) || die "'runc --version' failed"
 echo
@@ -239,6 +248,7 @@ echo "  runc:   $runc_version ($(command -v runc))"
 echo "  criu:   $(command -v criu), version $(criu_version)"
 echo "  rootfs: $ROOTFS"
 echo "  cni:    network crpod in $CNI_CONFIG_DIR/crpod.conflist, plugins in /usr/lib/cni"
+echo "  checkpointctl: $CHECKPOINTCTL_WRAPPER ($(readlink -f "$CHECKPOINTCTL_PREFIX"))"
 case ":$ORIGINAL_PATH:" in
     *:"$(dirname "$(command -v criu)")":*) ;;
     *) echo "  note: $(dirname "$(command -v criu)") is not on your PATH; add it to run criu by name" ;;

@@ -90,11 +90,15 @@ extension Engine {
 
 extension Engine {
     /// config.json as spec.dump: without the `org.criu.config` annotation, which names a file
-    /// of this host's container directory (crpod sets its own at every restore).
+    /// of this host's container directory (crpod sets its own at every restore), and marked
+    /// as an archive in podman's format (`io.container.manager = libpod`). That marks the
+    /// format, not the writer: checkpointctl knows only Podman, CRI-O and containerd and picks
+    /// by this annotation — without it, it reads a crpod archive as containerd's (no name).
+    /// The writer is named by config.dump's `crpod` section and the `io.crpod.*` annotations.
     func exportedSpec(_ bytes: [UInt8]) throws -> [UInt8] {
         var spec = try OCISpec(data: Data(bytes), context: "config.json")
-        guard spec.annotations[CRIUContainerConfig.annotation] != nil else { return bytes }
         spec.annotations[CRIUContainerConfig.annotation] = nil
+        spec.annotations[ArchiveEngine.managerAnnotation] = ArchiveEngine.podmanFormatManager
         return Array(try spec.data())
     }
 }

@@ -104,6 +104,9 @@ public enum ArchiveEngine: String, Sendable, Codable, CaseIterable {
 
     /// Spec annotation naming the container manager (`libpod`, `cri-o`).
     public static let managerAnnotation = "io.container.manager"
+    /// Its value for archives in podman's (libpod's) format — crpod's exports too: other
+    /// readers (checkpointctl picks its parser by it) then read config.dump as podman's.
+    public static let podmanFormatManager = "libpod"
     public static let crioAnnotationPrefix = "io.kubernetes.cri-o."
     /// `config.dump` keys only libpod writes.
     static let podmanOnlyKeys = ["createNetNS", "lockID", "staticDir", "CreateCommand", "cgroupParent"]
@@ -118,7 +121,7 @@ public enum ArchiveEngine: String, Sendable, Codable, CaseIterable {
         // podman also writes io.kubernetes.cri-o.* annotations, so the manager annotation and
         // libpod-only config keys decide first; the CRI-O prefix alone means CRI-O.
         switch annotations[managerAnnotation] {
-        case "libpod": return .podman
+        case podmanFormatManager: return .podman
         case "cri-o": return .crio
         default: break
         }

@@ -57,6 +57,8 @@ extension CheckpointConfig {
         public static let mountLabel = "MountLabel"
         public static let processLabel = "ProcessLabel"
         public static let createdTime = "createdTime"
+        /// podman's `CheckpointedTime`: checkpointctl's `list` shows it.
+        public static let checkpointedTime = "checkpointedTime"
         public static let crpod = "crpod"
         /// Lower-case spellings some writers use; read as a fallback, never written.
         static let mountLabelAlternate = "mountLabel"
@@ -173,6 +175,12 @@ extension CheckpointConfig {
     public var createdTime: String? {
         get { string(Key.createdTime) }
         set { setString(newValue, Key.createdTime) }
+    }
+
+    /// When the checkpoint was taken (RFC 3339 text), as podman writes it.
+    public var checkpointedTime: String? {
+        get { string(Key.checkpointedTime) }
+        set { setString(newValue, Key.checkpointedTime) }
     }
 
     private func string(_ key: String) -> String? {

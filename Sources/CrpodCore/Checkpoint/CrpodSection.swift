@@ -141,6 +141,7 @@ extension CheckpointConfig {
         config.mountLabel = mountLabel
         config.processLabel = processLabel
         config.createdTime = createdTime
+        config.checkpointedTime = crpod.checkpointedAt
         config.crpod = crpod
         return config
     }

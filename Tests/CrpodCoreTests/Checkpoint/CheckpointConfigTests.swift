@@ -105,6 +105,17 @@ struct CheckpointConfigTests {
         #expect(config.createNetNS == true)
         #expect(config.json["CreateCommand"] == nil)
         #expect(config.rootfs == nil)
+        #expect(config.name == "solo" && config.createdTime == "t", "checkpointctl shows podman's name and createdTime")
+        #expect(config.json["checkpointedTime"] == "2024-11-29T09:00:00Z", "podman's checkpointedTime, from the crpod section")
+    }
+
+    @Test func aCrpodConfigMarkedLibpodIsStillCrpods() throws {
+        let config = CheckpointConfig.make(
+            id: "a", name: "n", createdTime: "t", createCommand: [], cgroupParent: "/crpod", runtime: "runc",
+            infraID: nil, crpod: CrpodSection(checkpointedAt: "t1"))
+        let spec = try OCISpec(data: Data(#"{"ociVersion":"1.0.2","annotations":{"io.container.manager":"libpod"}}"#.utf8), context: "spec")
+        #expect(ArchiveEngine.detect(config: config, spec: spec, memberNames: []) == .crpod, "the crpod section decides before the format marker")
+        #expect(ArchiveEngine.detect(config: nil, spec: spec, memberNames: []) == .podman)
     }
 
     @Test func settingTheCrpodSectionKeepsKeysFromANewerCrpod() throws {
