@@ -284,10 +284,10 @@ public actor SpoolService {
             .write(to: engine.logger, metadata: ["archive": "\(folders.incoming.pathOf(lossyName))"])
         var result = SpoolResult(archive: safeName, sha256: "", error: error)
         result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        writeResult(result, in: folders.failed)
         do { try folders.incoming.move(rawName: rawName, to: folders.failed, as: safeName) } catch {
             engine.logger.error("cannot move spool item", metadata: ["archive": "\(folders.incoming.pathOf(lossyName))", "error": "\(error)"])
         }
+        writeResult(result, in: folders.failed)
         onHandled(result)
     }
 
@@ -299,14 +299,15 @@ public actor SpoolService {
         }
     }
 
-    /// Writes `<name>.result.json` in `target`, then moves the item and its sidecar there.
+    /// Moves the item and its sidecar to `target`, then writes `<name>.result.json` there: the
+    /// result appears last, so whoever waits for it finds the archive already in place.
     func settle(_ result: SpoolResult, from source: OpenDirectory, to target: OpenDirectory) {
-        writeResult(result, in: target)
         do { try source.move(result.archive, to: target) } catch {
             engine.logger.error("cannot move spool item", metadata: ["archive": "\(source.pathOf(result.archive))", "error": "\(error)"])
         }
         let sidecar = result.archive + SpoolSidecar.suffix
         if source.contains(sidecar) { try? source.move(sidecar, to: target) }
+        writeResult(result, in: target)
     }
 }
 
