@@ -249,7 +249,8 @@ public actor SpoolService {
 
     /// The one line per spooled archive: restored (pod, name, time), a duplicate, or why it failed.
     func logOutcome(_ result: SpoolResult, at path: String, source: String, milliseconds: Int) {
-        let metadata: Logger.Metadata = ["archive": "\(path)", "pod": "\(result.pod ?? "")"]
+        var metadata: Logger.Metadata = ["archive": "\(path)"]
+        if let pod = result.pod { metadata["pod"] = "\(pod)" }
         let line: RestoreLogLine
         if let error = result.error {
             line = .failed(path, source: source, code: result.errorCode ?? "internal", reason: error, milliseconds: milliseconds)
