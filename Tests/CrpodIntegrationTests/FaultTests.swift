@@ -171,7 +171,9 @@ extension CrpodInstance {
         try MountTable.parse(Files.readText("/proc/self/mounts")).filter { $0.mountPoint.hasPrefix(runRoot + "/") }
     }
 
-    /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms).
+    /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms). The polling and
+    /// the wait for its exit run on a thread of their own (`BlockingThread`): several of these
+    /// in flight must not occupy the 2 threads of the cooperative pool.
     func runKilled(_ arguments: [String], when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: crpod)
@@ -180,15 +182,23 @@ extension CrpodInstance {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning && ContinuousClock.now < deadline {
-            if condition() { kill(process.processIdentifier, SIGKILL); break }
-            usleep(2000)
+        let pid = process.processIdentifier
+        let child = UncheckedProcess(process: process)
+        let status = try await BlockingThread.run("crpod \(arguments.first ?? ""), killed on a condition") { _ in
+            let process = child.process
+            let deadline = ContinuousClock.now + .seconds(30)
+            while process.isRunning && ContinuousClock.now < deadline {
+                if condition() { kill(pid, SIGKILL); break }
+                usleep(2000)
+            }
+            process.waitUntilExit()
+            return process.terminationReason == .uncaughtSignal ? ToolStatus.signaled(process.terminationStatus) : .exited(process.terminationStatus)
         }
-        process.waitUntilExit()
-        let status: ToolStatus = process.terminationReason == .uncaughtSignal ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
         return Outcome(status: status, stdout: "", stderr: "")
     }
+
+    /// A `Process` handed to the one thread that polls and waits for it.
+    private struct UncheckedProcess: @unchecked Sendable { let process: Process }
 
     /// Whether `pid` is a runc process (its argv[0] ends in runc).
     func isRunc(_ pid: Int32) -> Bool {
@@ -210,11 +220,33 @@ extension CrpodInstance {
         return ["--engine", engine, "--criu", wrapper]
     }
 
-    /// Whether `pid` runs a restore: runc, or (natively) CRIU or its wrapper script.
+    /// Whether `pid` runs a restore of this instance: runc, or (natively) CRIU or its wrapper
+    /// script, with an argument under the instance's directory (other tests restore too).
     func isRestoreTool(_ pid: Int32) -> Bool {
-        guard PrivilegedHost.restoreEngine == "native" else { return isRunc(pid) }
-        guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 4096) else { return false }
-        return bytes.split(separator: 0).prefix(2).contains { String(decoding: $0, as: UTF8.self).hasSuffix("criu") }
+        guard PrivilegedHost.restoreEngine == "native" else { return isRunc(pid) && isOurs(pid) }
+        return isCRIU(pid) && isOurs(pid)
+    }
+
+    /// Whether `pid` runs CRIU: a `criu` among its first 4 arguments (the provisioned wrapper
+    /// runs CRIU through its private ld.so: argv[0] is the loader, `--argv0 criu` follows; the
+    /// tests' delay wrapper is `sh <dir>/criu`).
+    func isCRIU(_ pid: Int32) -> Bool {
+        commandLine(pid).prefix(4).contains { $0.hasSuffix("criu") }
+    }
+
+    /// Whether one of `pid`'s arguments is a path under this instance's directory.
+    func isOurs(_ pid: Int32) -> Bool {
+        commandLine(pid).contains { $0.hasPrefix(base + "/") || $0.contains(cgroupParent + "/") }
+    }
+
+    /// Pids of CRIU processes (or their wrappers) working for this instance.
+    func criuProcesses(verb: String) -> [Int32] {
+        Processes.pids(withArgument: verb).filter { isCRIU($0) && isOurs($0) }
+    }
+
+    func commandLine(_ pid: Int32) -> [String] {
+        guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 1 << 16) else { return [] }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// CRIU's network-lock rules (iptables chain or nft table named CRIU) are not in the pod's netns.
