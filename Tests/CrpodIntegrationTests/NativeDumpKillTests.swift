@@ -11,11 +11,7 @@ struct NativeDumpKillTests {
     @Test("killed while CRIU dumps: the next command settles the journal and unmounts the tmpfs; rm leaves nothing")
     func killedDuringNativeDump() async throws {
         try await withCrpod { crpod in
-            try await crpod.ok(["pod", "create", "pa"])
-            let baseline = try await crpod.leftovers()
-            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
-            let exports = crpod.base + "/exports"
-            try Files.makeDirectories(exports, mode: 0o700)
+            let (baseline, exports) = try await crpod.counterToExport(pod: "pa", name: "c")
             let outcome = try await crpod.runKilled(["checkpoint", "--engine", "native", "--export", exports + "/c.tar.zst", "c"]) {
                 !crpod.criuProcesses(verb: "dump").isEmpty
             }
