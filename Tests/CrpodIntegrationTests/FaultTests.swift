@@ -35,6 +35,13 @@ struct FaultTests {
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
             #expect(((try? Files.listDirectory(crpod.root + "/work")) ?? []).isEmpty, "no temp dir left")
             #expect(Processes.pids(withArgument: victim).isEmpty)
+            if point == "during-runtime" {
+                // No CRIU (nor the wrapper about to exec it) works on for the settled restore:
+                // its id is inside CRIU's arguments (cgroup roots, paths), never a whole one.
+                try await Task.sleep(for: .milliseconds(1500))  // the delay wrapper would have exec'd CRIU by now
+                #expect(crpod.criuProcesses(verb: "restore").isEmpty && !Processes.pids(withArgument: "restore").contains { crpod.isRestoreTool($0) },
+                        "no restore tool of this instance survives the settle")
+            }
             try await crpod.expectNoCRIURules(pod: "pb")
             #expect(try Files.read(archive) == bytes, "archive untouched")
             // And the same restore then works.
@@ -103,11 +110,7 @@ struct FaultTests {
           arguments: ["checkpoint-after-tmpfs", "checkpoint-after-dump", "export-after-temp"])
     func exportTmpfsKilled(point: String) async throws {
         try await withCrpod { crpod in
-            try await crpod.ok(["pod", "create", "pa"])
-            let baseline = try await crpod.leftovers()
-            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
-            let exports = crpod.base + "/exports"
-            try Files.makeDirectories(exports, mode: 0o700)
+            let (baseline, exports) = try await crpod.counterToExport(pod: "pa", name: "c")
             let outcome = try await crpod.run(["checkpoint", "--export", exports + "/c.tar.zst", "c"], environment: ["CRPOD_FAULT": point])
             #expect(outcome.status == .signaled(SIGKILL), "\(outcome.status) \(outcome.stderr)")
             let scratch = try crpod.mountsUnderRunRoot()
@@ -171,16 +174,29 @@ extension CrpodInstance {
         try MountTable.parse(Files.readText("/proc/self/mounts")).filter { $0.mountPoint.hasPrefix(runRoot + "/") }
     }
 
+    /// Pod `pod` with the busy counter `name` running in it, and an empty exports directory;
+    /// returns the leftovers before the container ran (what `rm` must get back to).
+    func counterToExport(pod: String, name: String) async throws -> (baseline: [String], exports: String) {
+        try await ok(["pod", "create", pod])
+        let baseline = try await leftovers()
+        try await ok(["run", "--name", name, "--pod", pod, "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+        let exports = base + "/exports"
+        try Files.makeDirectories(exports, mode: 0o700)
+        return (baseline, exports)
+    }
+
     /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms). The polling and
     /// the wait for its exit run on a thread of their own (`BlockingThread`): several of these
     /// in flight must not occupy the 2 threads of the cooperative pool.
-    func runKilled(_ arguments: [String], when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
+    func runKilled(_ arguments: [String], environment: [String: String] = [:],
+                   when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: crpod)
         let engine = arguments.first == "restore" ? try restoreEngineArguments() : []
         process.arguments = arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + engine + arguments.dropFirst()
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
         let pid = process.processIdentifier
         let child = UncheckedProcess(process: process)
