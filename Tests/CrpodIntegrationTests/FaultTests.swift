@@ -213,9 +213,6 @@ extension CrpodInstance {
         return Outcome(status: status, stdout: "", stderr: "")
     }
 
-    /// A `Process` handed to the one thread that polls and waits for it.
-    private struct UncheckedProcess: @unchecked Sendable { let process: Process }
-
     /// Whether `pid` is a runc process (its argv[0] ends in runc).
     func isRunc(_ pid: Int32) -> Bool {
         guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 4096), let first = bytes.split(separator: 0).first else { return false }
