@@ -38,20 +38,23 @@ struct NetworkLockFaultTests {
 }
 
 extension CrpodInstance {
-    /// A PATH whose `ip6tables-restore` (CRIU's second lock step, after iptables-restore) applies
-    /// its input and, when that is CRIU's lock, writes its pid to `marker` and sleeps: CRIU then
-    /// holds the lock until that sleep is killed.
+    /// A PATH whose `ip6tables-restore` (CRIU's last lock step when the kernel has IPv6, else
+    /// `iptables-restore`) applies its input and, when that is CRIU's lock, writes its pid to
+    /// `marker` and sleeps: CRIU then holds the lock until that sleep is killed.
     func lockHoldingToolDirectory(marker: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        let tool = Files.exists("/proc/sys/net/ipv6") ? "ip6tables-restore" : "iptables-restore"
+        let real = try #require(ToolRunner.which(tool, searchPath: path), "\(tool) is not installed")
         let directory = base + "/lock-tools"
         try Files.makeDirectories(directory)
         let script = """
             #!/bin/sh
             input=$(cat)
-            printf '%s\\n' "$input" | /usr/sbin/ip6tables-restore "$@" || exit $?
+            printf '%s\\n' "$input" | "\(real)" "$@" || exit $?
             case "$input" in *"-A CRIU -j DROP"*) echo $$ > "\(marker).new" && mv "\(marker).new" "\(marker)"; exec sleep 60;; esac
             """
-        try Files.writeAtomically(directory + "/ip6tables-restore", Array((script + "\n").utf8), mode: 0o755)
-        return directory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+        try Files.writeAtomically(directory + "/" + tool, Array((script + "\n").utf8), mode: 0o755)
+        return directory + ":" + path
     }
 
     /// Whether one ping to 127.0.0.1 is answered in the pod's netns (busybox from the test rootfs).
