@@ -128,6 +128,7 @@ extension Engine {
         options.manageCgroupsMode = "soft"
         options.timeLimit = settings.runtimeTimeLimit
         if dumper.kind != owner.kind { options.startedElsewhere = StartedContainer(pid: Int32(state.pid), bundle: record.bundle) }
+        try journalNetworkLockRemoval(podID: record.podID, rollback: rollback)
         let started = ContinuousClock.now
         try await dump(record, engine: dumper, options: options, paths: paths, keep: request.keep)
         let runtimeDuration = microseconds(since: started)

@@ -21,6 +21,9 @@ public enum UndoStep: Codable, Sendable, Equatable {
     case deleteRuntime(id: String, cgroup: String)
     /// CNI DEL of an attachment (in the infra's netns while it lives), with ADD's result when known.
     case cniDelete(CNIAttachment, infra: ProcessIdentity?, prevResult: JSONValue?)
+    /// CRIU's network lock (iptables CRIU chain, nft `inet CRIU-*` tables) removed from the
+    /// infra's netns; journaled before CRIU runs for a pod member.
+    case removeCRIUNetworkLock(infra: ProcessIdentity)
 
     var summary: String {
         switch self {
@@ -30,6 +33,7 @@ public enum UndoStep: Codable, Sendable, Equatable {
         case let .terminate(process): return "stop pid \(process.pid)"
         case let .deleteRuntime(id, _): return "delete runtime state \(id.prefix(12))"
         case let .cniDelete(attachment, _, _): return "CNI DEL \(attachment.network.name) for \(attachment.containerID.prefix(12))"
+        case let .removeCRIUNetworkLock(infra): return "remove CRIU's network lock in the netns of pid \(infra.pid)"
         }
     }
 }

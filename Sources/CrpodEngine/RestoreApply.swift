@@ -45,6 +45,7 @@ extension Engine {
         var record = record
         try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
+        try journalNetworkLockRemoval(podID: recipe.plan.podID, rollback: rollback)
         try register(.runtime, of: recipe, rollback: rollback)
         let containerEngine = try await containerEngine()
         record.engine = containerEngine.kind

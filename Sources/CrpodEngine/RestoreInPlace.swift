@@ -34,6 +34,7 @@ extension Engine {
                 engine.lsmProfile = pod?.processLabel.map { "selinux:" + $0 }
                 engine.lsmMountContext = pod?.mountLabel
             }
+            try journalNetworkLockRemoval(podID: record.podID, rollback: rollback)
             try rollback.add(.deleteRuntime(id: record.id, cgroup: record.cgroupPath))
             let strays = try prepareRestorePlacement(record, images: paths.images, sourceCgroup: nil)
             let containerEngine = try await containerEngine()

@@ -128,11 +128,12 @@ extension Engine {
         case let .removeTree(path): removeTreeWithMounts(path)
         case let .unmount(path): while Mounts.isMountPoint(path) { if (try? Mounts.unmount(path)) == nil { break } }
         case let .removeCgroup(path): removeCgroupKillingMembers(path)
-        case let .terminate(process): try? Processes.terminate(process, grace: 1)
+        case let .terminate(process): _ = try? await BlockingThread.run("stop pid \(process.pid)") { _ in try Processes.terminate(process, grace: 1) }
+        case let .removeCRIUNetworkLock(infra): await removeCRIUNetworkLock(infra: infra)
         case let .cniDelete(attachment, infra, prevResult):
             await deleteAttachment(attachment, infra: infra, prevResult: prevResult)
         case let .deleteRuntime(id, cgroup):
-            Processes.killAll(commandLineContaining: id)
+            _ = try? await BlockingThread.run("kill what works on \(id.prefix(12))") { _ in Processes.killAll(commandLineContaining: id) }
             // Either engine may have state of it (a runc container checkpointed natively).
             let engines = engineOverride.map { [$0] } ?? EngineKind.allCases.compactMap { try? containerEngine($0) }
             for engine in engines { try? await engine.delete(id: id, force: true, logPath: nil) }

@@ -97,11 +97,24 @@ extension Processes {
         }
     }
 
-    /// SIGKILLs every process with `argument` on its command line (a runtime still working on a
-    /// container id after its crpod died) and waits up to 5 s for them to go.
-    public static func killAll(commandLineContaining argument: String) {
+    /// Pids (other than this process) one of whose command-line arguments contains `text`.
+    public static func pids(withArgumentContaining text: String, procRoot: String = "/proc") -> [Int32] {
+        let me = getpid()
+        guard let entries = try? Files.listDirectory(procRoot) else { return [] }
+        return entries.compactMap(Int32.init).filter { pid in
+            guard pid != me, let bytes = try? Files.read("\(procRoot)/\(pid)/cmdline", limit: 1 << 16) else { return false }
+            return bytes.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).contains(text) }
+        }
+    }
+
+    /// SIGKILLs every process working on `id` — one of its arguments contains it: runc names the
+    /// container, CRIU (and the shell that starts it) has it in its cgroup roots and paths — and
+    /// waits up to 5 s for them to go. crpod's own executable is spared (another crpod command
+    /// may name the id). Blocking: call it from a thread of its own.
+    public static func killAll(commandLineContaining id: String) {
+        let crpod = Files.readLink("/proc/self/exe")
         for _ in 0..<100 {
-            let pids = pids(withArgument: argument)
+            let pids = pids(withArgumentContaining: id).filter { crpod == nil || Files.readLink("/proc/\($0)/exe") != crpod }
             if pids.isEmpty { return }
             for pid in pids { kill(pid, SIGKILL) }
             usleep(50_000)

@@ -43,12 +43,13 @@ struct JournalLeaseTests {
             var held = false
             for _ in 0..<200 where !held {
                 held = FileLease.isHeld(journal.leasePath("abc"))
-                if !held { usleep(10_000) }
+                if !held { try await Task.sleep(for: .milliseconds(10)) }
             }
             #expect(held, "flock took the lease")
             #expect(journal.leftovers().isEmpty, "its owner lives")
             kill(holder.processIdentifier, SIGKILL)
-            holder.waitUntilExit()
+            let child = HeldProcess(process: holder)
+            try await BlockingThread.run("wait for the lease holder") { _ in child.process.waitUntilExit() }
             #expect(journal.leftovers().map(\.id) == ["abc"], "its owner died: the entry is a leftover")
         }
     }
@@ -73,3 +74,6 @@ final class UndoLog: @unchecked Sendable {
     func append(_ step: UndoStep) { lock.withLock { recorded.append(step) } }
     var steps: [UndoStep] { lock.withLock { recorded } }
 }
+
+/// The lease holder, handed to the thread that waits for it (off the cooperative pool).
+private struct HeldProcess: @unchecked Sendable { let process: Process }

@@ -12,8 +12,8 @@ struct BootRestoreTests {
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
             let config = ["boot_restore = \(archive):pb:booted", "boot_restore = \(crpod.base)/missing.tar.zst:pb:never",
                           "boot_retries = 1", "boot_retry_delay = 0"]
-            let first = try DaemonProcess(crpod, config: config)
-            #expect(first.stop() == 0)
+            let first = try await DaemonProcess(crpod, config: config)
+            #expect(await first.stop() == 0)
             let log = try Files.readText(crpod.base + "/daemon.log")
             let lines = log.split(separator: "\n").filter { $0.hasPrefix("boot restore ") }
             #expect(lines.count == 2, "\(log)")
@@ -22,8 +22,8 @@ struct BootRestoreTests {
             #expect(lines.last?.contains("does not exist") == true, "the reason is given")
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "booted"]).state == "running")
 
-            let second = try DaemonProcess(crpod)
-            #expect(second.stop() == 0)
+            let second = try await DaemonProcess(crpod)
+            #expect(await second.stop() == 0)
             let again = try Files.readText(crpod.base + "/daemon.log")
             #expect(again.contains("boot restore 1/2 \(archive) -> pod pb: already running as booted"), "\(again)")
             #expect(try await crpod.ok(["ps", "-a", "-q"]).split(separator: "\n").count == 2, "c and booted, nothing twice")

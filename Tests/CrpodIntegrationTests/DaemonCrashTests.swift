@@ -18,14 +18,14 @@ struct DaemonCrashTests {
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
             let baseline = try await crpod.leftovers()
             let spool = crpod.root + "/spool/incoming"
-            let first = try DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"], environment: ["CRPOD_FAULT": point])
+            let first = try await DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"], environment: ["CRPOD_FAULT": point])
             try Files.writeAtomically(spool + "/job.tar.zst.part", try Files.read(archive))
             #expect(rename(spool + "/job.tar.zst.part", spool + "/job.tar.zst") == 0)
-            first.process.waitUntilExit()
+            await first.exited()
             #expect(first.process.terminationReason == .uncaughtSignal && first.process.terminationStatus == SIGKILL, "killed at \(point)")
             #expect(Files.exists(spool + "/processing/job.tar.zst"), "the archive waits in processing/, not lost")
 
-            let second = try DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"])
+            let second = try await DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"])
             #expect(try await eventually { Files.exists(spool + "/done/job.tar.zst.result.json") })
             let containers = try await crpod.json([ContainerJSON].self, ["ps", "-a"])
             let podB = try await crpod.json(PodJSON.self, ["pod", "inspect", "pb"]).id
@@ -43,7 +43,7 @@ struct DaemonCrashTests {
             #expect(try await eventually { Files.exists(spool + "/done/again.tar.zst.result.json") })
             #expect(try Files.readText(spool + "/done/again.tar.zst.result.json").contains("duplicateOf"))
             #expect(try await crpod.json([ContainerJSON].self, ["ps", "-a"]).filter { $0.pod == podB }.count == 1)
-            #expect(second.stop() == 0)
+            #expect(await second.stop() == 0)
         }
     }
 }

@@ -21,7 +21,7 @@ struct DaemonRunPolicyTests {
     func expectRunRefused(_ daemon: DaemonProcess, _ crpod: CrpodInstance, body: String, _ message: String,
                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let before = try await crpod.leftovers()
-        let refusal = try daemon.json(ErrorJSON.self, "POST", "/v1/containers", body: body, status: 422, sourceLocation: sourceLocation)
+        let refusal = try await daemon.json(ErrorJSON.self, "POST", "/v1/containers", body: body, status: 422, sourceLocation: sourceLocation)
         #expect(refusal.error.hasPrefix("run refused by policy:") && refusal.error.contains(message), "\(refusal.error)", sourceLocation: sourceLocation)
         #expect(try await crpod.leftovers() == before, "no runc state, cgroup, mount or container directory", sourceLocation: sourceLocation)
         #expect(try await crpod.ok(["ps", "-a", "-q"]).isEmpty, "no container record", sourceLocation: sourceLocation)
@@ -31,7 +31,7 @@ struct DaemonRunPolicyTests {
     func emptyAllowListAllowsNothing() async throws {
         try await withCrpod { crpod in
             try crpod.writeConfigWithoutRootfsAllowList()
-            let daemon = try DaemonProcess(crpod, logLevel: nil)
+            let daemon = try await DaemonProcess(crpod, logLevel: nil)
             let warning = try daemon.logLines().filter { $0.contains("the restore policy allows no rootfs") }
             #expect(warning.count == 1 && warning[0].contains("warning") && warning[0].contains("`allow_rootfs = DIR`")
                     && warning[0].contains(crpod.base + "/crpod.conf"), "one start warning at the default level: \(warning)")
@@ -39,7 +39,7 @@ struct DaemonRunPolicyTests {
                                        "base rootfs / is not allowed: no allow_rootfs directories are configured")
             try await expectRunRefused(daemon, crpod, body: runBody("busy", rootfs: PrivilegedHost.rootfs),
                                        "no allow_rootfs directories are configured")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
             let root = try await crpod.ok(["run", "--name", "cli", "--rootfs", "/", "--", "true"])
             #expect(!root.isEmpty, "the root CLI stays unlimited")
         }
@@ -48,7 +48,7 @@ struct DaemonRunPolicyTests {
     @Test("an allowed rootfs runs with the default filter; rootfs /, a symlink to /, and seccomp changes are refused")
     func allowListApplies() async throws {
         try await withCrpod { crpod in
-            let daemon = try DaemonProcess(crpod)
+            let daemon = try await DaemonProcess(crpod)
             try await expectRunRefused(daemon, crpod, body: runBody("host", rootfs: "/"), "rootfs / is outside the allowed rootfs directories")
             try #require(symlink("/", crpod.base + "/hostroot") == 0)
             try await expectRunRefused(daemon, crpod, body: runBody("link", rootfs: crpod.base + "/hostroot"), "rootfs / is outside")
@@ -57,28 +57,28 @@ struct DaemonRunPolicyTests {
             try await expectRunRefused(daemon, crpod, body: runBody("own", rootfs: PrivilegedHost.rootfs, seccomp: #","seccomp":{"defaultAction":"SCMP_ACT_ALLOW"}"#),
                                        "a custom seccomp profile")
 
-            let started = try daemon.json(ContainerJSON.self, "POST", "/v1/containers", body: runBody("ok", rootfs: PrivilegedHost.rootfs), status: 201)
+            let started = try await daemon.json(ContainerJSON.self, "POST", "/v1/containers", body: runBody("ok", rootfs: PrivilegedHost.rootfs), status: 201)
             #expect(started.state == "running")
             let status = try seccompStatus(pid: try #require(started.pid))
             #expect(status.mode == "2" && status.filters == "1", "\(status)")
-            let explicit = try daemon.json(ContainerJSON.self, "POST", "/v1/containers",
+            let explicit = try await daemon.json(ContainerJSON.self, "POST", "/v1/containers",
                                            body: runBody("dflt", rootfs: PrivilegedHost.rootfs, seccomp: #","seccomp":"default""#), status: 201)
             #expect(try seccompStatus(pid: try #require(explicit.pid)).mode == "2")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
         }
     }
 
     @Test("allow_privileged lets the API choose unconfined or a profile; a bad profile is a 400 naming the fault")
     func privilegedSeccompChoices() async throws {
         try await withCrpod { crpod in
-            let daemon = try DaemonProcess(crpod, config: ["allow_privileged = true"])
-            let free = try daemon.json(ContainerJSON.self, "POST", "/v1/containers",
+            let daemon = try await DaemonProcess(crpod, config: ["allow_privileged = true"])
+            let free = try await daemon.json(ContainerJSON.self, "POST", "/v1/containers",
                                        body: runBody("free", rootfs: PrivilegedHost.rootfs, seccomp: #","seccomp":"unconfined""#), status: 201)
             #expect(try seccompStatus(pid: try #require(free.pid)).mode == "0")
             let badProfile = #","seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"NOPE"}]}"#
-            let bad = try daemon.json(ErrorJSON.self, "POST", "/v1/containers", body: runBody("bad", rootfs: PrivilegedHost.rootfs, seccomp: badProfile), status: 400)
+            let bad = try await daemon.json(ErrorJSON.self, "POST", "/v1/containers", body: runBody("bad", rootfs: PrivilegedHost.rootfs, seccomp: badProfile), status: 400)
             #expect(bad.error.contains("seccomp profile in the request's seccomp field: syscalls[0].action: unknown action \"NOPE\""), "\(bad.error)")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
         }
     }
 
@@ -90,8 +90,8 @@ struct DaemonRunPolicyTests {
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
             let before = try await crpod.leftovers()
             try crpod.writeConfigWithoutRootfsAllowList()
-            let daemon = try DaemonProcess(crpod, config: ["boot_restore = \(archive):pb:booted", "boot_retries = 2", "boot_retry_delay = 1"])
-            #expect(daemon.stop() == 0)
+            let daemon = try await DaemonProcess(crpod, config: ["boot_restore = \(archive):pb:booted", "boot_retries = 2", "boot_retry_delay = 1"])
+            #expect(await daemon.stop() == 0)
             let log = try Files.readText(crpod.base + "/daemon.log")
             let line = log.split(separator: "\n").first { $0.hasPrefix("boot restore 1/1 ") }.map(String.init) ?? log
             #expect(line.contains("FAILED (not retried: the archive itself is refused)") && line.contains("restore refused by policy"), "\(line)")

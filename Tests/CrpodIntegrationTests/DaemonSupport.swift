@@ -5,8 +5,9 @@ import Foundation
 import CrpodLinux
 import Testing
 
-/// A `crpod daemon` of a test instance: its socket, notify listener and process.
-final class DaemonProcess {
+/// A `crpod daemon` of a test instance: its socket, notify listener and process. Every wait
+/// (READY=1, an answer, the exit) runs on a thread of its own, never on the cooperative pool.
+final class DaemonProcess: @unchecked Sendable {
     let crpod: CrpodInstance
     let socket: String
     let listener: NotifyListener
@@ -16,7 +17,7 @@ final class DaemonProcess {
     /// `logLevel` nil leaves the daemon at its own default level.
     init(_ crpod: CrpodInstance, arguments: [String] = [], config: [String] = [], environment: [String: String] = [:],
          socketDirectory: String? = nil, launcher: [String] = [], waitReady: Bool = true, journalStream: Bool = false,
-         logLevel: String? = "info") throws {
+         logLevel: String? = "info") async throws {
         self.crpod = crpod
         let directory = socketDirectory ?? crpod.base
         socket = directory + "/api.sock"
@@ -47,7 +48,7 @@ final class DaemonProcess {
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
         if waitReady {
-            let ready = listener.receive(seconds: 60) { $0.contains("READY=1") }
+            let ready = await listener.receive(seconds: 60) { $0.contains("READY=1") }
             try #require(ready != nil, "daemon did not send READY=1; log: \((try? Files.readText(log)) ?? "")")
         }
     }
@@ -61,31 +62,44 @@ final class DaemonProcess {
 
     /// SIGTERM, wait for exit; returns the exit status.
     @discardableResult
-    func stop() -> Int32 {
+    func stop() async -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         kill(pid, SIGTERM)
-        process.waitUntilExit()
+        await exited()
         return process.terminationStatus
     }
 
-    func killHard() {
+    func killHard() async {
         kill(pid, SIGKILL)
-        process.waitUntilExit()
+        await exited()
     }
+
+    /// Waits (off the cooperative pool) until the daemon has exited.
+    func exited() async { await waitForExit(process) }
 
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
-    func request(_ method: String, _ path: String, body: [UInt8] = [], headers: [String] = []) throws -> RawHTTP.Response {
-        try RawHTTP.request(socket: socket, method: method, path: path, body: body, headers: headers)
+    func request(_ method: String, _ path: String, body: [UInt8] = [], headers: [String] = []) async throws -> RawHTTP.Response {
+        try await RawHTTP.call(socket: socket, method: method, path: path, body: body, headers: headers)
     }
 
     func json<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, body: String = "", status: Int = 200,
-                            sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
-        let response = try request(method, path, body: Array(body.utf8))
+                            sourceLocation: SourceLocation = #_sourceLocation) async throws -> T {
+        let response = try await request(method, path, body: Array(body.utf8))
         #expect(response.status == status, "\(method) \(path): \(response.status) \(response.text)", sourceLocation: sourceLocation)
         return try JSONDecoder().decode(T.self, from: Data(response.body))
     }
 }
+
+/// Waits until `process` has exited, on a thread of its own: `Process.waitUntilExit` blocks
+/// (and spins a run loop), which must never happen on one of the 2 threads of the cooperative pool.
+func waitForExit(_ process: Process) async {
+    let child = UncheckedProcess(process: process)
+    _ = try? await BlockingThread.run("wait for pid \(process.processIdentifier)") { _ in child.process.waitUntilExit() }
+}
+
+/// A `Process` handed to the one thread that waits for it.
+struct UncheckedProcess: @unchecked Sendable { let process: Process }
 
 /// A deliberately raw HTTP/1.1 client over a Unix socket: the tests check the wire, not a library.
 enum RawHTTP {
@@ -140,6 +154,16 @@ enum RawHTTP {
         let head = ([ "\(method) \(path) HTTP/1.1", "Host: crpod", "Content-Length: \(body.count)"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
         send(fd, Array(head.utf8) + body)
         return receive(fd)
+    }
+
+    /// `request` on a thread of its own: the daemon may take seconds to answer (a restore).
+    static func call(socket: String, method: String, path: String, body: [UInt8] = [], headers: [String] = []) async throws -> Response {
+        try await BlockingThread.run("\(method) \(path)") { _ in try request(socket: socket, method: method, path: path, body: body, headers: headers) }
+    }
+
+    /// `receive` on a thread of its own (the server may hold the connection until a timeout).
+    static func receiveOffPool(_ fd: Int32) async throws -> Response {
+        try await BlockingThread.run("read an HTTP answer") { _ in receive(fd) }
     }
 }
 

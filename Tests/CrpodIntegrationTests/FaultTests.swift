@@ -35,6 +35,13 @@ struct FaultTests {
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
             #expect(((try? Files.listDirectory(crpod.root + "/work")) ?? []).isEmpty, "no temp dir left")
             #expect(Processes.pids(withArgument: victim).isEmpty)
+            if point == "during-runtime" {
+                // No CRIU (nor the delay wrapper about to exec it) works on for the settled
+                // restore: its id is inside CRIU's arguments (cgroup roots, paths), never a whole one.
+                #expect(!Processes.pids(withArgument: "restore").contains { crpod.isRestoreTool($0) }, "the settle killed the restore tool")
+                try await Task.sleep(for: .milliseconds(1500))  // the delay wrapper would have exec'd CRIU by now
+                #expect(!Processes.pids(withArgument: "restore").contains { crpod.isRestoreTool($0) }, "and no CRIU started afterwards")
+            }
             try await crpod.expectNoCRIURules(pod: "pb")
             #expect(try Files.read(archive) == bytes, "archive untouched")
             // And the same restore then works.
@@ -103,11 +110,7 @@ struct FaultTests {
           arguments: ["checkpoint-after-tmpfs", "checkpoint-after-dump", "export-after-temp"])
     func exportTmpfsKilled(point: String) async throws {
         try await withCrpod { crpod in
-            try await crpod.ok(["pod", "create", "pa"])
-            let baseline = try await crpod.leftovers()
-            try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
-            let exports = crpod.base + "/exports"
-            try Files.makeDirectories(exports, mode: 0o700)
+            let (baseline, exports) = try await crpod.counterToExport(pod: "pa", name: "c")
             let outcome = try await crpod.run(["checkpoint", "--export", exports + "/c.tar.zst", "c"], environment: ["CRPOD_FAULT": point])
             #expect(outcome.status == .signaled(SIGKILL), "\(outcome.status) \(outcome.stderr)")
             let scratch = try crpod.mountsUnderRunRoot()
@@ -171,22 +174,42 @@ extension CrpodInstance {
         try MountTable.parse(Files.readText("/proc/self/mounts")).filter { $0.mountPoint.hasPrefix(runRoot + "/") }
     }
 
-    /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms).
-    func runKilled(_ arguments: [String], when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
+    /// Pod `pod` with the busy counter `name` running in it, and an empty exports directory;
+    /// returns the leftovers before the container ran (what `rm` must get back to).
+    func counterToExport(pod: String, name: String) async throws -> (baseline: [String], exports: String) {
+        try await ok(["pod", "create", pod])
+        let baseline = try await leftovers()
+        try await ok(["run", "--name", name, "--pod", pod, "--rootfs", PrivilegedHost.rootfs, "--"] + busyCounter)
+        let exports = base + "/exports"
+        try Files.makeDirectories(exports, mode: 0o700)
+        return (baseline, exports)
+    }
+
+    /// Runs crpod and SIGKILLs it as soon as `when` holds (polled every 2 ms). The polling and
+    /// the wait for its exit run on a thread of their own (`BlockingThread`): several of these
+    /// in flight must not occupy the 2 threads of the cooperative pool.
+    func runKilled(_ arguments: [String], environment: [String: String] = [:],
+                   when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: crpod)
         let engine = arguments.first == "restore" ? try restoreEngineArguments() : []
         process.arguments = arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + engine + arguments.dropFirst()
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning && ContinuousClock.now < deadline {
-            if condition() { kill(process.processIdentifier, SIGKILL); break }
-            usleep(2000)
+        let pid = process.processIdentifier
+        let child = UncheckedProcess(process: process)
+        let status = try await BlockingThread.run("crpod \(arguments.first ?? ""), killed on a condition") { _ in
+            let process = child.process
+            let deadline = ContinuousClock.now + .seconds(30)
+            while process.isRunning && ContinuousClock.now < deadline {
+                if condition() { kill(pid, SIGKILL); break }
+                usleep(2000)
+            }
+            process.waitUntilExit()
+            return process.terminationReason == .uncaughtSignal ? ToolStatus.signaled(process.terminationStatus) : .exited(process.terminationStatus)
         }
-        process.waitUntilExit()
-        let status: ToolStatus = process.terminationReason == .uncaughtSignal ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
         return Outcome(status: status, stdout: "", stderr: "")
     }
 
@@ -210,11 +233,33 @@ extension CrpodInstance {
         return ["--engine", engine, "--criu", wrapper]
     }
 
-    /// Whether `pid` runs a restore: runc, or (natively) CRIU or its wrapper script.
+    /// Whether `pid` runs a restore of this instance: runc, or (natively) CRIU or its wrapper
+    /// script, with an argument under the instance's directory (other tests restore too).
     func isRestoreTool(_ pid: Int32) -> Bool {
-        guard PrivilegedHost.restoreEngine == "native" else { return isRunc(pid) }
-        guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 4096) else { return false }
-        return bytes.split(separator: 0).prefix(2).contains { String(decoding: $0, as: UTF8.self).hasSuffix("criu") }
+        guard PrivilegedHost.restoreEngine == "native" else { return isRunc(pid) && isOurs(pid) }
+        return isCRIU(pid) && isOurs(pid)
+    }
+
+    /// Whether `pid` runs CRIU: a `criu` among its first 4 arguments (the provisioned wrapper
+    /// runs CRIU through its private ld.so: argv[0] is the loader, `--argv0 criu` follows; the
+    /// tests' delay wrapper is `sh <dir>/criu`).
+    func isCRIU(_ pid: Int32) -> Bool {
+        commandLine(pid).prefix(4).contains { $0.hasSuffix("criu") }
+    }
+
+    /// Whether one of `pid`'s arguments is a path under this instance's directory.
+    func isOurs(_ pid: Int32) -> Bool {
+        commandLine(pid).contains { $0.hasPrefix(base + "/") || $0.contains(cgroupParent + "/") }
+    }
+
+    /// Pids of CRIU processes (or their wrappers) working for this instance.
+    func criuProcesses(verb: String) -> [Int32] {
+        Processes.pids(withArgument: verb).filter { isCRIU($0) && isOurs($0) }
+    }
+
+    func commandLine(_ pid: Int32) -> [String] {
+        guard let bytes = try? Files.read("/proc/\(pid)/cmdline", limit: 1 << 16) else { return [] }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// CRIU's network-lock rules (iptables chain or nft table named CRIU) are not in the pod's netns.

@@ -81,7 +81,7 @@ struct HostileRestoreTests {
             try await crpod.ok(["pod", "create", "pa"])
             try await crpod.ok(["pod", "create", "pb"])
             let (archive, _) = try await crpod.checkpointedCounter(pod: "pa")
-            let daemon = try DaemonProcess(crpod, config: ["api_dir = \(crpod.base)"])
+            let daemon = try await DaemonProcess(crpod, config: ["api_dir = \(crpod.base)"])
             let cases = [("policy-bind", "bind mount of host path /etc"), ("policy-caps", "adds capabilities CAP_SYS_ADMIN"),
                          ("policy-device", "creates device /dev/sda"), ("policy-annotation", "annotation io.kubernetes.cri-o.Devices injects devices"),
                          ("policy-all-devices", "allows access to all devices"),
@@ -91,7 +91,7 @@ struct HostileRestoreTests {
                 let hostile = try await crpod.hostileArchive(from: archive, case: name)
                 let before = try await crpod.leftovers()
                 let bytes = try Files.read(hostile)
-                let refusal = try daemon.json(ErrorJSON.self, "POST", "/v1/restore", body: #"{"importPath":"\#(hostile)","pod":"pb","name":"\#(victim)"}"#, status: 422)
+                let refusal = try await daemon.json(ErrorJSON.self, "POST", "/v1/restore", body: #"{"importPath":"\#(hostile)","pod":"pb","name":"\#(victim)"}"#, status: 422)
                 #expect(refusal.error.contains("restore refused by policy") && refusal.error.contains(words), "\(name): \(refusal.error)")
                 #expect(try await crpod.leftovers() == before, "\(name): nothing left behind")
                 #expect(Processes.pids(withArgument: victim).isEmpty, "\(name): no process started")
@@ -105,7 +105,7 @@ struct HostileRestoreTests {
             #expect(try await eventually { Files.exists(spool + "/failed/evil.tar.result.json") })
             #expect(try Files.readText(spool + "/failed/evil.tar.result.json").contains("restore refused by policy"))
             #expect(try await crpod.ok(["ps", "-a", "-q"]).split(separator: "\n").count == 1, "only the original container")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
         }
     }
 }

@@ -21,7 +21,7 @@ struct HostileSpoolTests {
             // Already there at start-up: found by the first scan, refused the same way.
             try #require(symlink("/dev/zero", spool + "/early-zero.tar.zst") == 0)
             try #require(mkfifo(spool + "/early-fifo.tar.zst", 0o600) == 0)
-            let daemon = try DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"], logLevel: nil)
+            let daemon = try await DaemonProcess(crpod, arguments: ["--watch", spool + ":pb"], logLevel: nil)
 
             // Each item is made in a staging directory and renamed in, as a writer would.
             func dropIn(_ name: String, _ make: (String) throws -> Void) throws {
@@ -72,7 +72,7 @@ struct HostileSpoolTests {
             #expect(containers.filter { $0.pod == podB }.count == 1, "only the good archive was restored")
 
             let started = ContinuousClock.now
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
             #expect(ContinuousClock.now - started < .seconds(5), "SIGTERM stops the daemon promptly")
             let log = try Files.readText(crpod.base + "/daemon.log")
             #expect(log.contains("evil\\n<0>crpod: forged line.tar.zst"), "the name is logged escaped")
@@ -97,16 +97,16 @@ struct HostileSpoolTests {
             try Files.makeDirectories(archives, mode: 0o700)
             try #require(mkfifo(archives + "/pipe.tar.zst", 0o600) == 0)
             try #require(symlink("/dev/zero", archives + "/zero.tar.zst") == 0)
-            let daemon = try DaemonProcess(crpod, config: ["api_dir = \(archives)"])
+            let daemon = try await DaemonProcess(crpod, config: ["api_dir = \(archives)"])
             let socket = daemon.socket
             let started = ContinuousClock.now
             let inspections = (0..<4).map { _ in
-                Task.detached {
-                    try RawHTTP.request(socket: socket, method: "POST", path: "/v1/archives/inspect",
+                Task {
+                    try await RawHTTP.call(socket: socket, method: "POST", path: "/v1/archives/inspect",
                                         body: Array(#"{"path":"\#(archives)/pipe.tar.zst"}"#.utf8))
                 }
             }
-            let health = try daemon.request("GET", "/v1/health")
+            let health = try await daemon.request("GET", "/v1/health")
             #expect(health.status == 200, "health answers meanwhile: \(health.text)")
             for inspection in inspections {
                 let answer = try await inspection.value
@@ -115,10 +115,10 @@ struct HostileSpoolTests {
                 #expect(body.code == "not_a_regular_file" && body.error.contains("FIFO"), "\(body)")
             }
             #expect(ContinuousClock.now - started < .seconds(5), "fails fast")
-            let zero = try daemon.json(ErrorJSON.self, "POST", "/v1/archives/inspect", body: #"{"path":"\#(archives)/zero.tar.zst"}"#, status: 403)
+            let zero = try await daemon.json(ErrorJSON.self, "POST", "/v1/archives/inspect", body: #"{"path":"\#(archives)/zero.tar.zst"}"#, status: 403)
             #expect(zero.code == "path_not_allowed", "\(zero)")
-            #expect(try daemon.request("GET", "/v1/health").status == 200)
-            #expect(daemon.stop() == 0)
+            #expect(try await daemon.request("GET", "/v1/health").status == 200)
+            #expect(await daemon.stop() == 0)
         }
     }
 }

@@ -17,18 +17,18 @@ struct JournalTests {
             try Files.makeDirectories("/run/systemd/journal", mode: 0o755)
             defer { try? Files.removeTree(made ? "/run/systemd" : "/run/systemd/journal") }
             let journal = try NotifyListener(path: "/run/systemd/journal/socket")
-            let daemon = try DaemonProcess(crpod, journalStream: true)
-            _ = try daemon.json(PodJSON.self, "POST", "/v1/pods", body: #"{"name":"pj"}"#, status: 201)
-            let entry = try #require(journal.receive { $0.contains("MESSAGE=pod created") }, "no journal entry for the pod")
+            let daemon = try await DaemonProcess(crpod, journalStream: true)
+            _ = try await daemon.json(PodJSON.self, "POST", "/v1/pods", body: #"{"name":"pj"}"#, status: 201)
+            let entry = try #require(await journal.receive { $0.contains("MESSAGE=pod created") }, "no journal entry for the pod")
             let fields = Set(entry.split(separator: "\n").map(String.init))
             for field in ["PRIORITY=6", "SYSLOG_IDENTIFIER=crpod", "CRPOD_LABEL=crpod", "CRPOD_POD=pj"] {
                 #expect(fields.contains(field), "\(field) missing in \(fields.sorted())")
             }
             #expect(fields.contains { $0.hasPrefix("CRPOD_ID=") } && fields.contains { $0.hasPrefix("CODE_FILE=") })
             kill(daemon.pid, SIGHUP)
-            let reload = try #require(journal.receive { $0.contains("MESSAGE=configuration reloaded") })
+            let reload = try #require(await journal.receive { $0.contains("MESSAGE=configuration reloaded") })
             #expect(reload.contains("PRIORITY=5"), "notice → syslog priority 5")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
             #expect(!(try Files.readText(crpod.base + "/daemon.log")).contains("pod created"), "not written to stderr as well")
         }
     }

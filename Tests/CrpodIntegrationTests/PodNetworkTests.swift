@@ -223,19 +223,19 @@ struct PodNetworkTests {
     func throughTheDaemon() async throws {
         try await withCrpod { crpod in
             let before = try await CNIHostView.current()
-            let daemon = try DaemonProcess(crpod, arguments: Self.cni)
-            let created = try daemon.json(PodNetworkJSON.self, "POST", "/v1/pods", body: #"{"name":"api","staticIP":"10.90.0.222"}"#, status: 201)
+            let daemon = try await DaemonProcess(crpod, arguments: Self.cni)
+            let created = try await daemon.json(PodNetworkJSON.self, "POST", "/v1/pods", body: #"{"name":"api","staticIP":"10.90.0.222"}"#, status: 201)
             #expect(created.network == "crpod" && created.address == "10.90.0.222")
-            #expect(try daemon.json(PodNetworkJSON.self, "GET", "/v1/pods/api?check=true").address == "10.90.0.222")
+            #expect(try await daemon.json(PodNetworkJSON.self, "GET", "/v1/pods/api?check=true").address == "10.90.0.222")
             let hostPort = 20000 + Int.random(in: 0..<20000)
             let body = #"{"name":"pub","publish":[{"hostPort":\#(hostPort),"containerPort":80,"protocol":"udp"}]}"#
-            let published = try daemon.json(PodNetworkJSON.self, "POST", "/v1/pods", body: body, status: 201)
+            let published = try await daemon.json(PodNetworkJSON.self, "POST", "/v1/pods", body: body, status: 201)
             #expect(published.publishedPorts?.map { "\($0.hostPort):\($0.containerPort)/\($0.protocol)" } == ["\(hostPort):80/udp"])
-            let refused = try daemon.json(ErrorJSON.self, "POST", "/v1/pods", body: #"{"name":"bad","network":"nosuch"}"#, status: 400)
+            let refused = try await daemon.json(ErrorJSON.self, "POST", "/v1/pods", body: #"{"name":"bad","network":"nosuch"}"#, status: 400)
             #expect(refused.code == "invalid_input" && refused.error.contains("no CNI network \"nosuch\""), "\(refused)")
             #expect(try await crpod.ok(["pod", "inspect", "pub", "--remote", daemon.socket]) == (try await crpod.ok(["pod", "inspect", "pub"])))
-            for pod in ["api", "pub"] { _ = try daemon.request("DELETE", "/v1/pods/" + pod) }
-            #expect(daemon.stop() == 0)
+            for pod in ["api", "pub"] { _ = try await daemon.request("DELETE", "/v1/pods/" + pod) }
+            #expect(await daemon.stop() == 0)
             #expect(try await CNIHostView.current() == before)
             #expect(try await crpod.leftovers() == [])
         }

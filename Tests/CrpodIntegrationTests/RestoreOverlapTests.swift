@@ -24,7 +24,7 @@ struct RestoreOverlapTests {
             #expect(try await eventually(seconds: 30) { lastCount(try await crpod.ok(["logs", "big"])) ?? 0 >= 1 })
             let archive = archives + "/big.tar.zst"
             try await crpod.ok(["checkpoint", "--export", archive, "big"])
-            let daemon = try DaemonProcess(crpod, config: ["max_jobs = 2", "api_dir = \(archives)"])
+            let daemon = try await DaemonProcess(crpod, config: ["max_jobs = 2", "api_dir = \(archives)"])
 
             let watcher = WorkDirectoryWatcher(directory: crpod.root + "/work")
             let answers = Mutex<[String: Int]>([:])
@@ -40,7 +40,7 @@ struct RestoreOverlapTests {
                     group.leave()
                 }
             }
-            let finished = await Task.detached { group.wait(timeout: .now() + 180) }.value
+            let finished = try await BlockingThread.run("wait for both answers") { _ in group.wait(timeout: .now() + 180) }
             let elapsed = ContinuousClock.now - started
             let mostAtOnce = watcher.stop()
             #expect(finished == .success, "both restores answered")
@@ -52,7 +52,7 @@ struct RestoreOverlapTests {
             }
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
             #expect(((try? Files.listDirectory(crpod.root + "/work")) ?? []).isEmpty, "work directories removed")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
         }
     }
 }

@@ -6,7 +6,7 @@ import CrpodLinux
 import Testing
 
 /// A datagram socket standing in for systemd's NOTIFY_SOCKET.
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {
     let path: String
     let fd: Int32
 
@@ -27,8 +27,13 @@ final class NotifyListener {
     /// WATCHDOG=1 datagrams skipped by `receive(where:)` so far.
     private(set) var pings = 0
 
-    /// The next datagram matching `wanted` (others are counted as pings), or nil after `seconds`.
-    func receive(seconds: Int32 = 10, where wanted: (String) -> Bool = { _ in true }) -> String? {
+    /// The next datagram matching `wanted` (others are counted as pings), or nil after `seconds`;
+    /// polled on a thread of its own (one test at a time uses a listener).
+    func receive(seconds: Int32 = 10, where wanted: @escaping @Sendable (String) -> Bool = { _ in true }) async -> String? {
+        (try? await BlockingThread.run("receive on \(path)") { _ in self.receiveBlocking(seconds: seconds, where: wanted) }) ?? nil
+    }
+
+    private func receiveBlocking(seconds: Int32, where wanted: (String) -> Bool) -> String? {
         while true {
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&entry, 1, seconds * 1000) > 0 else { return nil }
@@ -60,7 +65,7 @@ struct SpoolTests {
             daemon.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "300000"]) { $1 }
             try daemon.run()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            let ready = try #require(listener.receive { $0.contains("READY=1") })
+            let ready = try #require(await listener.receive { $0.contains("READY=1") })
             #expect(ready.hasSuffix("READY=1") && ready.contains("watching"), "notify: \(ready)")
 
             // A partial file is ignored; renamed to its final name it is restored into the directory's pod.
@@ -84,9 +89,9 @@ struct SpoolTests {
             #expect(containers.filter { $0.pod == podB }.count == 1, "restored once, into pb")
 
             kill(daemon.processIdentifier, SIGTERM)
-            #expect(listener.receive { $0 != "WATCHDOG=1" }?.hasPrefix("STOPPING=1") == true)
+            #expect(await listener.receive { $0 != "WATCHDOG=1" }?.hasPrefix("STOPPING=1") == true)
             #expect(listener.pings > 0, "WATCHDOG=1 sent every half of WATCHDOG_USEC while it ran")
-            daemon.waitUntilExit()
+            await waitForExit(daemon)
             #expect(daemon.terminationStatus == 0)
         }
     }

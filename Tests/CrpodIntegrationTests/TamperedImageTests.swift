@@ -70,13 +70,13 @@ struct TamperedImageTests {
         try await withCrpod { crpod in
             let archive = try await crpod.sourceCheckpoint()
             let tampered = try await crpod.tamperedArchive(from: archive, variant: tamper.variant)
-            let daemon = try DaemonProcess(crpod, config: ["api_dir = \(crpod.base)"])
+            let daemon = try await DaemonProcess(crpod, config: ["api_dir = \(crpod.base)"])
             let victim = "victim-" + ObjectIDs.random().prefix(8)
             // The wire form has no trust flag: one sent anyway changes nothing.
             for trust in ["", #","trustArchive":true,"trust_archive":true"#] {
                 let body = #"{"importPath":"\#(tampered.path)","pod":"pb","name":"\#(victim)"\#(trust)}"#
                 let response = try await crpod.expectUntouched(tampered.path, victim: victim) {
-                    try daemon.request("POST", "/v1/restore", body: Array(body.utf8))
+                    try await daemon.request("POST", "/v1/restore", body: Array(body.utf8))
                 }
                 #expect(response.status == 422, "\(tamper.variant) \(trust): \(response.status) \(response.text)")
                 let error = (try? JSONDecoder().decode(ErrorJSON.self, from: Data(response.body)))?.error ?? response.text
@@ -97,7 +97,7 @@ struct TamperedImageTests {
             #expect(try await crpod.leftovers() == before, "nothing left behind")
             #expect(try await crpod.ok(["ps", "-a", "-q"]).split(separator: "\n").count == 1, "only the source container")
             #expect(try crpod.processesInCgroups().count == 2, "only the infras of pa and pb run")
-            #expect(daemon.stop() == 0)
+            #expect(await daemon.stop() == 0)
         }
     }
 

@@ -114,4 +114,22 @@ struct NamespaceKindKernelTests {
         #expect(NamespaceKind(ociType: "wibble").procPath(pid: 9) == "/proc/9/ns/wibble")
         #expect(NamespaceKind.net.procPath(pid: 9, procRoot: "/host/proc") == "/host/proc/9/ns/net")
     }
+
+    /// L1: who works on a container id. A native `criu restore` has the id only inside
+    /// arguments (its cgroup roots, -D/-W paths), never as a whole one: exact matching missed
+    /// it, and a CRIU left by a killed crpod outlived the reconcile.
+    @Test func argumentsContainingAnID() throws {
+        let id = String(repeating: "ab", count: 32)
+        try withTempTree { proc in
+            let criu = ["/opt/criu/ld-linux-x86-64.so.2", "--argv0", "criu", "/opt/criu/criu", "restore", "-W", "/var/lib/crpod/containers/\(id)/restore-work",
+                        "--cgroup-root", "cpu:/crpod/pod/\(id)"]
+            try put(proc + "/10/cmdline", criu.joined(separator: "\0") + "\0")
+            try put(proc + "/11/cmdline", ["runc", "--root", "/run/crpod/runc", "restore", id].joined(separator: "\0"))
+            try put(proc + "/12/cmdline", ["sleep", "1000"].joined(separator: "\0"))
+            try put(proc + "/13/cmdline", "")
+            #expect(Processes.pids(withArgumentContaining: id, procRoot: proc).sorted() == [10, 11])
+            #expect(Processes.pids(withArgument: id, procRoot: proc) == [11], "exact matching sees runc only")
+            #expect(Processes.pids(withArgumentContaining: "1000", procRoot: proc) == [12])
+        }
+    }
 }
