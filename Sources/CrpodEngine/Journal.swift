@@ -21,6 +21,8 @@ public enum UndoStep: Codable, Sendable, Equatable {
     case deleteRuntime(id: String, cgroup: String)
     /// CNI DEL of an attachment (in the infra's netns while it lives), with ADD's result when known.
     case cniDelete(CNIAttachment, infra: ProcessIdentity?, prevResult: JSONValue?)
+    /// `cgroup.freeze` 0 in the cgroup v2 hierarchy (a whole-pod checkpoint's cut).
+    case thawCgroup(String)
 
     var summary: String {
         switch self {
@@ -30,6 +32,7 @@ public enum UndoStep: Codable, Sendable, Equatable {
         case let .terminate(process): return "stop pid \(process.pid)"
         case let .deleteRuntime(id, _): return "delete runtime state \(id.prefix(12))"
         case let .cniDelete(attachment, _, _): return "CNI DEL \(attachment.network.name) for \(attachment.containerID.prefix(12))"
+        case let .thawCgroup(path): return "thaw cgroup \(path)"
         }
     }
 }

@@ -99,11 +99,10 @@ extension Engine {
         }
         var facts = ArchiveFacts(members: result.members.map(\.archiveMember), compression: result.summary.detection.vocabulary)
         let contents = result.contents
-        if let bytes = contents[CheckpointMember.config] { facts.readConfig(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.spec] { facts.readSpec(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.manifest] { facts.readManifest(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.statsDump] { facts.readStats(bytes) }
-        if let bytes = contents[CheckpointMember.inventory] { facts.readInventory(bytes) }
+        facts.readMetadata(contents)
+        if facts.isPodArchive {
+            throw EngineError.archiveInvalid(path: path, problems: ["\(path) is a whole-pod archive (\(PodArchiveMember.description)): restore it with crpod pod restore --import"])
+        }
         var problems = ArchiveValidator.validate(facts).map(\.message)
         for member in result.members where wanted.contains(member.archiveMember.name) && contents[member.archiveMember.name] == nil {
             problems.append("\(member.archiveMember.name) is \(member.archiveMember.size) bytes, over the \(metadataLimit >> 20) MiB limit for metadata members")
