@@ -22,7 +22,7 @@ struct PodCommand: AsyncParsableCommand {
         commandName: "pod",
         abstract: "Manage pods: an infra process that owns shared namespaces and a cgroup.",
         subcommands: [PodCreateCommand.self, PodListCommand.self, PodInspectCommand.self, PodRemoveCommand.self,
-                      PodCheckpointCommand.self]
+                      PodCheckpointCommand.self, PodRestoreCommand.self]
     )
 }
 
