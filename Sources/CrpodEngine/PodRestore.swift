@@ -161,6 +161,7 @@ extension Engine {
         }.map { $0.config.name ?? "" }
         let network = description.network.name
         let configured = network.map { CNINetworkConfigList.exists(name: $0, directory: settings.cniConfigDirectory) ? [$0] : [] } ?? []
+        let macCapable = network.flatMap { try? CNINetworkConfigList.load(name: $0, directory: settings.cniConfigDirectory) }?.declares("mac") ?? false
         let facts = PodRestoreFacts(
             description: description, membersWithTCPConnections: Set(tcp.filter { !$0.isEmpty }),
             membersAttachingSysVShm: Set(attaching.filter { !$0.isEmpty }),
@@ -168,11 +169,15 @@ extension Engine {
             configuredNetworks: Set(configured))
         var options = PodRestoreOptions(newName: request.name)
         options.ignoreStaticIP = request.ignoreStaticIP
-        options.ignoreStaticMAC = request.ignoreStaticMAC
+        options.ignoreStaticMAC = request.ignoreStaticMAC || !macCapable
         options.tcpEstablished = request.tcpEstablished
         options.publish = request.publish?.map { .init(hostPort: $0.hostPort, containerPort: $0.containerPort, protocol: $0.protocol.rawValue, hostIP: $0.hostIP) }
         switch PodRestorePlanner.plan(facts, options) {
-        case let .success(plan): return plan
+        case var .success(plan):
+            if !macCapable && !request.ignoreStaticMAC, let mac = description.network.mac, let network {
+                plan.notes.append("the pod's MAC \(mac) is not kept: network \(network) has no plugin with the mac capability (neighbours may hold the old MAC for the address until their ARP entries expire)")
+            }
+            return plan
         case let .failure(problems): throw EngineError.restoreRefused(problems: problems.problems.map(\.message))
         }
     }
@@ -200,7 +205,9 @@ extension Engine {
         let publish = plan.publish.map {
             CNIPortMapping(hostPort: $0.hostPort, containerPort: $0.containerPort, protocol: CNIPortMapping.IPProtocol(rawValue: $0.protocol) ?? .tcp, hostIP: $0.hostIP)
         }
-        return PodCreateRequest(name: plan.podName, shares: plan.shares, hostname: plan.hostname, network: plan.network,
-                                staticIP: plan.staticIP, publish: publish)
+        var create = PodCreateRequest(name: plan.podName, shares: plan.shares, hostname: plan.hostname, network: plan.network,
+                                      staticIP: plan.staticIP, publish: publish)
+        create.staticMAC = plan.staticMAC
+        return create
     }
 }

@@ -14,6 +14,8 @@ public struct PodCreateRequest: Sendable, Codable {
     public var staticIP: String?
     /// Ports published through portmap's `portMappings` capability.
     public var publish: [CNIPortMapping]
+    /// The interface's MAC address (bridge's `mac` capability); set by a pod restore.
+    public var staticMAC: String? = nil
 
     public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil,
                 network: String? = nil, staticIP: String? = nil, publish: [CNIPortMapping] = []) {
