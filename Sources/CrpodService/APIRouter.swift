@@ -94,6 +94,10 @@ public struct APIRouter: APIHandling {
     func routeObjects(_ request: APIRequest, _ route: RouteMatcher) async throws -> APIResponse {
         let force = request.query["force"] == "true" || request.query["force"] == "1"
         if route.match("GET", "/v1/pods") != nil { return try Self.json(try await client.listPods()) }
+        if route.match("POST", "/v1/pods/restore") != nil { return try await restorePod(try Self.decode(PodRestoreRequest.self, request), request) }
+        if let ref = route.match("POST", "/v1/pods/:ref/checkpoint")?.first {
+            return try await checkpointPod(ref, try Self.decode(PodCheckpointRequest.self, request), request)
+        }
         if route.match("POST", "/v1/pods") != nil {
             return try Self.json(try await client.createPod(try Self.decode(PodCreateRequest.self, request)), status: 201)
         }
@@ -184,7 +188,7 @@ struct RouteMatcher {
     let parts: [String]
     /// Whether some endpoint has this path under another method (405 rather than 404).
     var pathKnown: Bool {
-        let patterns = ["/v1/pods", "/v1/pods/:x", "/v1/containers", "/v1/containers/:x", "/v1/containers/:x/logs", "/v1/containers/:x/stop",
+        let patterns = ["/v1/pods", "/v1/pods/:x", "/v1/pods/:x/checkpoint", "/v1/containers", "/v1/containers/:x", "/v1/containers/:x/logs", "/v1/containers/:x/stop",
                         "/v1/jobs", "/v1/jobs/:x", "/v1/restore", "/v1/restore/upload", "/v1/checkpoint", "/v1/archives/inspect", "/v1/health", "/metrics"]
         return patterns.contains { Self.captures($0, parts) != nil }
     }

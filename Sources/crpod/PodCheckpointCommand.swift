@@ -10,7 +10,7 @@ struct PodCheckpointCommand: AsyncParsableCommand {
         commandName: "checkpoint",
         abstract: "Checkpoint every container of a pod at one consistent cut into one archive.",
         discussion: """
-        The pod's cgroup is frozen first, so every member stops at the same instant; each member is then dumped by crpod's native engine (CRIU, whatever engine started it) while it stays frozen, and the archive is written. Without --leave-running the members are then killed (before they run again) and become exited; with it they are thawed and carry on. Any failure before that thaws them: the pod runs on and no archive appears. The archive holds pod.json (shares, hostname, network, address, MAC, published ports, member order) and each member in the single-container layout under members/NAME/, with one manifest over all (crpod archive inspect shows it). Local only (not through --remote yet).
+        The pod's cgroup is frozen first, so every member stops at the same instant; each member is then dumped by crpod's native engine (CRIU, whatever engine started it) while it stays frozen, and the archive is written. Without --leave-running the members are then killed (before they run again) and become exited; with it they are thawed and carry on. Any failure before that thaws them: the pod runs on and no archive appears. The archive holds pod.json (shares, hostname, network, address, MAC, published ports, member order) and each member in the single-container layout under members/NAME/, with one manifest over all (crpod archive inspect shows it).
         """
     )
 
@@ -28,14 +28,13 @@ struct PodCheckpointCommand: AsyncParsableCommand {
     @Argument(help: "Pod name or id.") var pod: String
 
     func run() async throws {
-        if global.remoteHost != nil { throw ValidationError("pod checkpoint runs locally only (not through --remote / CRPOD_HOST yet)") }
         var request = PodCheckpointRequest(export: absolutePath(export), compression: compress)
         request.leaveRunning = leaveRunning
         request.tcpEstablished = tcpEstablished
         request.fileLocks = fileLocks
         request.ignoreRootfs = ignoreRootfs
         if !printStats && isatty(1) == 1 { request.progress = Progress.reporter(label: "export") }
-        let outcome = try await global.engine().checkpointPod(pod, request)
+        let outcome = try await global.client().checkpointPod(pod, request)
         if isatty(1) == 1 && request.progress != nil { Progress.finishLine() }
         guard printStats else { return print(outcome.podID) }
         try Output.json(outcome)

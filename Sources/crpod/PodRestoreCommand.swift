@@ -7,7 +7,7 @@ struct PodRestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract: "Restore a whole-pod archive (crpod pod checkpoint) as a new pod with all its containers.",
         discussion: """
-        Creates the pod again (same shares, hostname and network; the same address unless --ignore-static-ip, the same published ports unless --publish) and restores every member in the archive's order into it, each under its own name with a new id. The pod's SysV IPC objects come back once, from the first member's images, into the new pod's IPC namespace. Every archive member is validated as a single-container archive is, the image rule included. Any failure removes everything the restore made (members, pod, network): no half pod. Local only (not through --remote yet).
+        Creates the pod again (same shares, hostname and network; the same address unless --ignore-static-ip, the same published ports unless --publish) and restores every member in the archive's order into it, each under its own name with a new id. The pod's SysV IPC objects come back once, from the first member's images, into the new pod's IPC namespace. Every archive member is validated as a single-container archive is, the image rule included. Any failure removes everything the restore made (members, pod, network): no half pod.
         """
     )
 
@@ -28,7 +28,6 @@ struct PodRestoreCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep the extracted images and CRIU's logs.") var keep = false
 
     func run() async throws {
-        if global.remoteHost != nil { throw ValidationError("pod restore runs locally only (not through --remote / CRPOD_HOST yet)") }
         var request = PodRestoreRequest(importPath: absolutePath(importPath))
         request.name = name
         request.ignoreStaticIP = ignoreStaticIP
@@ -45,7 +44,7 @@ struct PodRestoreCommand: AsyncParsableCommand {
                 return mapping
             }
         }
-        let outcome = try await global.engine().restorePod(request)
+        let outcome = try await global.client().restorePod(request)
         guard printStats else { return print(outcome.podID) }
         try Output.json(outcome)
     }
