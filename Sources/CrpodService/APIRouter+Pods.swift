@@ -10,18 +10,8 @@ extension APIRouter {
         let (resolved, directory) = try openConfinedExportDirectory(body.export)
         (adjusted.export, adjusted.exportDirectory) = (resolved, directory)
         let call = adjusted
-        let client = self.client, metrics = self.metrics
-        let id = try await jobs.submit(kind: "pod-checkpoint", description: reference) { progress in
-            await progress.report("checkpointing pod")
-            do {
-                let outcome = try await client.checkpointPod(reference, call)
-                metrics.checkpointFinished(result: "success")
-                return outcome
-            } catch {
-                metrics.checkpointFinished(result: "failure")
-                throw error
-            }
-        }
+        let client = self.client
+        let id = try await submitCheckpoint(kind: "pod-checkpoint", description: reference) { try await client.checkpointPod(reference, call) }
         return try await answer(job: id, request)
     }
 

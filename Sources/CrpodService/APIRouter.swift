@@ -145,19 +145,28 @@ public struct APIRouter: APIHandling {
             (adjusted.export, adjusted.exportDirectory) = (resolved, directory)
         }
         let body = adjusted
-        let client = self.client, metrics = self.metrics
-        let id = try await jobs.submit(kind: "checkpoint", description: call.containers.joined(separator: ",")) { progress in
+        let client = self.client
+        let id = try await submitCheckpoint(kind: "checkpoint", description: call.containers.joined(separator: ",")) {
+            try await client.checkpoint(call.containers, body)
+        }
+        return try await answer(job: id, request)
+    }
+
+    /// A checkpoint job, counted in the checkpoint metrics by its outcome.
+    func submitCheckpoint<T: Encodable & Sendable>(kind: String, description: String,
+                                                   _ work: @escaping @Sendable () async throws -> T) async throws -> String {
+        let metrics = self.metrics
+        return try await jobs.submit(kind: kind, description: description) { progress in
             await progress.report("checkpointing")
             do {
-                let outcomes = try await client.checkpoint(call.containers, body)
+                let outcome = try await work()
                 metrics.checkpointFinished(result: "success")
-                return outcomes
+                return outcome
             } catch {
                 metrics.checkpointFinished(result: "failure")
                 throw error
             }
         }
-        return try await answer(job: id, request)
     }
 
     /// 202 with the job for `?async=true`; else waits: the result (200) or the error.
