@@ -53,6 +53,19 @@ struct PodCheckpointTests {
         }
     }
 
+    @Test("a pod with a stopped member or no member is refused before anything is frozen")
+    func membersMustRun() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "empty"])
+            try await crpod.expectRefusal(["pod", "checkpoint", "--export", crpod.base + "/e.tar.zst", "empty"], "pod empty has no containers", archive: nil)
+            try await crpod.startTCPAndShmPod("pa")
+            try await crpod.ok(["stop", "-t", "0", "cli"])
+            try await crpod.expectRefusal(["pod", "checkpoint", "--export", crpod.base + "/pa.tar.zst", "pa"], "not running: cli", archive: nil)
+            #expect(!Files.exists(crpod.base + "/pa.tar.zst"))
+            #expect(try await crpod.frozenCgroups() == [])
+        }
+    }
+
     @Test("a member that cannot be dumped fails the whole checkpoint: no archive, every member thawed and running")
     func aFailedDumpThawsThePod() async throws {
         try await withCrpod { crpod in

@@ -32,6 +32,29 @@ struct PodRestoreTests {
         }
     }
 
+    @Test("a PID-sharing pod comes back sharing PID: both counters continue in one new PID namespace")
+    func aPIDSharingPodComesBack() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "--share", "ipc,net,uts,pid", "pp"])
+            let counter = ["sh", "-c", "i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"]
+            for name in ["a", "b"] { try await crpod.ok(["run", "--name", name, "--pod", "pp", "--rootfs", PrivilegedHost.rootfs, "--"] + counter) }
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "b"])) ?? 0 >= 3 })
+            let archive = crpod.base + "/pp.tar.zst"
+            try await crpod.ok(["pod", "checkpoint", "--export", archive, "pp"])
+            let last = try #require(lastCount(try await crpod.ok(["logs", "b"])))
+            try await crpod.ok(["pod", "rm", "-f", "pp"])
+            try await crpod.ok(["pod", "restore", "--import", archive])
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "b"])) ?? 0) > last + 3 })
+            let pod = try await crpod.json(PodJSON.self, ["pod", "inspect", "pp"])
+            #expect(pod.shares.contains("pid"))
+            let infraPID = try #require(pod.namespaces.first { $0.type == "pid" }?.inode)
+            for name in ["a", "b"] {
+                let member = try await crpod.json(ContainerJSON.self, ["inspect", name])
+                #expect(member.namespaces.first { $0.type == "pid" }?.inode == infraPID, "\(name) is in the new pod's PID namespace")
+            }
+        }
+    }
+
     @Test("two members attaching SysV shm is refused before anything is created; a taken name too")
     func refusalsLeaveNothing() async throws {
         try await withCrpod { crpod in
