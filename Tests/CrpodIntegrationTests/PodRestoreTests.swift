@@ -35,14 +35,7 @@ struct PodRestoreTests {
     @Test("a PID-sharing pod comes back sharing PID: both counters continue in one new PID namespace")
     func aPIDSharingPodComesBack() async throws {
         try await withCrpod { crpod in
-            try await crpod.ok(["pod", "create", "--share", "ipc,net,uts,pid", "pp"])
-            let counter = ["sh", "-c", "i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"]
-            for name in ["a", "b"] { try await crpod.ok(["run", "--name", name, "--pod", "pp", "--rootfs", PrivilegedHost.rootfs, "--"] + counter) }
-            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "b"])) ?? 0 >= 3 })
-            let archive = crpod.base + "/pp.tar.zst"
-            try await crpod.ok(["pod", "checkpoint", "--export", archive, "pp"])
-            let last = try #require(lastCount(try await crpod.ok(["logs", "b"])))
-            try await crpod.ok(["pod", "rm", "-f", "pp"])
+            let (archive, last) = try await crpod.checkpointedCounterPod("pp", shares: "ipc,net,uts,pid")
             try await crpod.ok(["pod", "restore", "--import", archive])
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "b"])) ?? 0) > last + 3 })
             let pod = try await crpod.json(PodJSON.self, ["pod", "inspect", "pp"])
@@ -88,6 +81,20 @@ struct PodRestoreTests {
 }
 
 extension CrpodInstance {
+    /// Pod `name` with two busybox counters `a` and `b`, checkpointed (stopped) into an
+    /// archive, the pod then removed; returns the archive and `b`'s last count.
+    func checkpointedCounterPod(_ name: String, shares: String = "ipc,net,uts") async throws -> (archive: String, last: Int) {
+        try await ok(["pod", "create", "--share", shares, name])
+        let counter = ["sh", "-c", "i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"]
+        for member in ["a", "b"] { try await ok(["run", "--name", member, "--pod", name, "--rootfs", PrivilegedHost.rootfs, "--"] + counter) }
+        #expect(try await eventually { lastCount(try await ok(["logs", "b"])) ?? 0 >= 3 })
+        let archive = base + "/\(name).tar.zst"
+        try await ok(["pod", "checkpoint", "--export", archive, name])
+        let last = try #require(lastCount(try await ok(["logs", "b"])))
+        try await ok(["pod", "rm", "-f", name])
+        return (archive, last)
+    }
+
     /// `startTCPAndShmPod(name)` checkpointed (stopped) into an archive, the pod then removed;
     /// returns the archive and the last counts of `srv` and `shm`.
     func checkpointedTCPAndShmPod(_ name: String) async throws -> (archive: String, srv: Int, shm: Int) {
