@@ -66,6 +66,25 @@ struct PodCheckpointTests {
         }
     }
 
+    @Test("crpod killed with every member frozen: the next command thaws the pod, which carries on; no archive, no scratch left")
+    func aKilledCheckpointLeavesNoFrozenPod() async throws {
+        try await withCrpod { crpod in
+            try await crpod.startTCPAndShmPod("pa")
+            let archive = crpod.base + "/pa.tar.zst"
+            let killed = try await crpod.run(["pod", "checkpoint", "--tcp-established", "--export", archive, "pa"],
+                                             environment: ["CRPOD_FAULT": "pod-checkpoint-after-freeze"])
+            #expect(killed.status == .signaled(SIGKILL))
+            #expect(try await crpod.frozenCgroups() != [], "killed while frozen")
+            try await crpod.ok(["ps", "-a"])
+            #expect(try await crpod.frozenCgroups() == [], "the next command (ps) settled the journal: thawed")
+            let before = try #require(lastCount(try await crpod.ok(["logs", "srv"])))
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "srv"])) ?? 0) > before + 3 }, "the pair carries on")
+            #expect(!Files.exists(archive))
+            #expect(((try? Files.listDirectory(crpod.runRoot + "/work")) ?? []).isEmpty, "no scratch tmpfs left")
+            #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty, "journal settled")
+        }
+    }
+
     @Test("a member that cannot be dumped fails the whole checkpoint: no archive, every member thawed and running")
     func aFailedDumpThawsThePod() async throws {
         try await withCrpod { crpod in
