@@ -196,7 +196,8 @@ write_cni_network() {
     for p in bridge host-local portmap firewall loopback; do
         [ -x "/usr/lib/cni/$p" ] || die "CNI plugin /usr/lib/cni/$p missing (package containernetworking-plugins)"
     done
-    if [ -e "$file" ]; then
+    # Written before pod restores kept MACs: without bridge's mac capability, written again.
+    if [ -e "$file" ] && grep -q '"mac": true' "$file"; then
         log "CNI network crpod already configured ($file)"
         return
     fi
@@ -217,7 +218,7 @@ write_cni_network() {
       "isGateway": true,
       "ipMasq": true,
       "hairpinMode": true,
-      "capabilities": { "ips": true },
+      "capabilities": { "ips": true, "mac": true },
       "ipam": {
         "type": "host-local",
         "routes": [{ "dst": "0.0.0.0/0" }],

@@ -139,6 +139,9 @@ public struct CNIRuntimeConfig: Codable, Sendable, Equatable {
     public var portMappings: [CNIPortMapping]
     /// Static addresses (host-local's `ips` capability).
     public var ips: [String]
+    /// A MAC address for the pod's interface (bridge's `mac` capability); a pod restore keeps
+    /// the old one so neighbours' ARP caches stay right.
+    public var mac: String? = nil
 
     public init(portMappings: [CNIPortMapping] = [], ips: [String] = []) {
         self.portMappings = portMappings
@@ -150,6 +153,7 @@ public struct CNIRuntimeConfig: Codable, Sendable, Equatable {
         var values: [String: JSONValue] = [:]
         if !portMappings.isEmpty { values["portMappings"] = .array(portMappings.map(\.json)) }
         if !ips.isEmpty { values["ips"] = JSONValue(strings: ips) }
+        if let mac { values["mac"] = .string(mac) }
         return values
     }
 }

@@ -82,6 +82,7 @@ public struct NativeDumpPlan: Sendable, Equatable {
         criu.externalMounts = externalMounts(facts)
         let netIsPods = facts.joinedNamespaceInodes[.net] != nil
         criu.networkLock = netIsPods && !options.tcpEstablished ? .skip : nil
+        criu.freezeCgroup = options.frozenCgroup
         return NativeDumpPlan(criu: criu, descriptors: facts.stdioTargets)
     }
 

@@ -14,6 +14,11 @@ public struct CheckpointOptions: Sendable, Equatable {
     /// The container as another engine started it (a runc container checkpointed natively):
     /// the native engine dumps this init with this bundle's config. runc ignores it.
     public var startedElsewhere: StartedContainer?
+    /// A cgroup v2 directory (absolute path) already frozen by the caller: the native engine
+    /// hands it to CRIU (`--freeze-cgroup`), which seizes the frozen tasks, lets them into
+    /// ptrace stops and leaves the cgroup frozen as it found it (a whole-pod checkpoint's one
+    /// cut). A task frozen by the caller alone cannot run CRIU's parasite. runc ignores it.
+    public var frozenCgroup: String?
 
     public init(imagePath: String, workPath: String, leaveRunning: Bool = false, tcpEstablished: Bool = false, fileLocks: Bool = false) {
         self.imagePath = imagePath

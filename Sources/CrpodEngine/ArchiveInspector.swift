@@ -30,6 +30,10 @@ public struct ArchiveInspection: Sendable, Codable {
     public var members: [ArchiveMember]
     public var valid: Bool
     public var problems: [ArchiveProblem]
+    /// A whole-pod archive's `pod.json` and its members, each inspected as a single-container
+    /// archive would be (their problems are also in `problems`); nil for other archives.
+    public var pod: PodArchiveDescription?
+    public var podMembers: [ArchiveInspection]?
 }
 
 public enum ArchiveInspector {
@@ -52,20 +56,38 @@ public enum ArchiveInspector {
         var members: [ArchiveMember] = []
         var contents: [String: [UInt8]] = [:]
         let summary = try step("read archive \(path)") {
-            try ArchiveScanner.scan(file: file, keepContentOf: { readMembers.contains(CheckpointMember.canonical($0)) }, contentLimit: 4 << 20) { member in
+            try ArchiveScanner.scan(file: file, keepContentOf: { isMetadata(CheckpointMember.canonical($0)) }, contentLimit: 4 << 20) { member in
                 members.append(member.archiveMember)
                 if let content = member.content { contents[CheckpointMember.canonical(member.name)] = content }
             }
         }
         var facts = ArchiveFacts(members: members, compression: summary.detection.vocabulary)
-        if let bytes = contents[CheckpointMember.config] { facts.readConfig(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.spec] { facts.readSpec(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.manifest] { facts.readManifest(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.statsDump] { facts.readStats(bytes) }
-        if let bytes = contents[CheckpointMember.inventory] { facts.readInventory(bytes) }
-        if let bytes = contents[CheckpointMember.dumpLog] { facts.readDumpLog(String(decoding: bytes, as: UTF8.self)) }
+        facts.readMetadata(contents)
+        if facts.isPodArchive { return (podInspection(path: path, facts: facts, contents: contents, summary: summary), facts) }
         let problems = ArchiveValidator.validate(facts)
         return (inspection(path: path, facts: facts, summary: summary, problems: problems), facts)
+    }
+
+    /// The metadata members read: the single-container ones, `pod.json`, and the
+    /// single-container ones of each `members/<name>/` of a pod archive.
+    static func isMetadata(_ name: String) -> Bool {
+        if readMembers.contains(name) || name == PodArchiveMember.description { return true }
+        let parts = name.split(separator: "/", maxSplits: 2)
+        return parts.count == 3 && parts[0] == PodArchiveMember.membersDirectory && readMembers.contains(String(parts[2]))
+    }
+
+    /// A whole-pod archive: the archive checked as a whole and each member as a
+    /// single-container archive (`PodArchiveValidator`).
+    static func podInspection(path: String, facts: ArchiveFacts, contents: [String: [UInt8]], summary: ScanSummary) -> ArchiveInspection {
+        let pod = PodArchiveFacts(whole: facts, contents: contents)
+        var whole = inspection(path: path, facts: facts, summary: summary, problems: PodArchiveValidator.validate(pod))
+        whole.pod = pod.description
+        whole.podMembers = pod.description?.members.compactMap { member in
+            pod.members[member.name].map { view in
+                inspection(path: path + ":" + member.directory, facts: view, summary: summary, problems: ArchiveValidator.validate(view))
+            }
+        }
+        return whole
     }
 
     static func inspection(path: String, facts: ArchiveFacts, summary: ScanSummary, problems: [ArchiveProblem]) -> ArchiveInspection {

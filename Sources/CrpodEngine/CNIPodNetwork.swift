@@ -51,7 +51,8 @@ extension Engine {
     /// pods join `podman`), else keeps a lo-only namespace; `bridge` names that default too.
     func planNetwork(_ request: PodCreateRequest) throws -> PodNetworkPlan {
         let sharesNet = request.shares.contains(NamespaceKind.net.rawValue)
-        let runtimeConfig = CNIRuntimeConfig(portMappings: request.publish, ips: request.staticIP.map { [$0] } ?? [])
+        var runtimeConfig = CNIRuntimeConfig(portMappings: request.publish, ips: request.staticIP.map { [$0] } ?? [])
+        runtimeConfig.mac = request.staticMAC
         let invalid = { (detail: String) in EngineError.invalidInput(what: "network", detail: detail) }
         if let ip = request.staticIP, !Self.isIPAddress(ip) { throw EngineError.invalidInput(what: "--ip", detail: "\"\(ip)\" is not an IP address") }
         // podman's `--network bridge` means "the default network".
@@ -60,7 +61,7 @@ extension Engine {
             let configured = sharesNet && CNINetworkConfigList.exists(name: Self.defaultNetworkName, directory: settings.cniConfigDirectory)
             requested = configured ? Self.defaultNetworkName : PodNetworkMode.none.rawValue
         }
-        let needsCNI = !runtimeConfig.portMappings.isEmpty || !runtimeConfig.ips.isEmpty
+        let needsCNI = !runtimeConfig.portMappings.isEmpty || !runtimeConfig.ips.isEmpty || runtimeConfig.mac != nil
         switch requested ?? "" {
         case PodNetworkMode.none.rawValue, PodNetworkMode.host.rawValue:
             guard !needsCNI else {
@@ -80,6 +81,9 @@ extension Engine {
             }
             if !runtimeConfig.ips.isEmpty && !network.declares("ips") {
                 throw invalid("network \(name) has no plugin with the ips capability for --ip")
+            }
+            if runtimeConfig.mac != nil && !network.declares("mac") {
+                throw invalid("network \(name) has no plugin with the mac capability for a static MAC")
             }
             return PodNetworkPlan(mode: .cni, network: network, runtimeConfig: runtimeConfig, shares: request.shares)
         }

@@ -75,7 +75,7 @@ extension CheckpointRequest {
 
 /// Where a container's checkpoint files live: on disk in the container directory, or — when an
 /// export is all the images are for — in a private tmpfs (`scratch`, see `prepareCheckpointPaths`).
-struct CheckpointPaths {
+struct CheckpointPaths: Sendable {
     let containerDirectory: String
     let images: String
     let work: String
@@ -167,7 +167,7 @@ extension Engine {
 
     /// `runtime checkpoint`. On failure the container keeps running and its partial images go
     /// (unless `keep`): the error already quotes the CRIU log.
-    private func dump(_ record: ContainerRecord, engine: any ContainerEngine, options: CheckpointOptions, paths: CheckpointPaths, keep: Bool) async throws {
+    func dump(_ record: ContainerRecord, engine: any ContainerEngine, options: CheckpointOptions, paths: CheckpointPaths, keep: Bool) async throws {
         do {
             try await step("checkpoint \(record.name)") {
                 try await engine.checkpoint(id: record.id, options: options, logPath: record.bundle + "/runtime.log")

@@ -10,13 +10,53 @@ import CrpodLinux
 
 extension Engine {
     /// Writes the podman-compatible archive: config.dump, spec.dump, checkpoint/, rootfs-diff.tar,
-    /// deleted.files, network.status, stats-dump and, last, the manifest. The archive appears
-    /// under its final name only when complete (temp file, fsync, rename), mode 0600.
+    /// deleted.files, network.status, stats-dump and, last, the manifest.
     func exportArchive(_ record: ContainerRecord, paths: CheckpointPaths, to destination: String, request: CheckpointRequest) async throws {
+        let member = try await exportMember(record, paths: paths, ignoreRootfs: request.ignoreRootfs)
+        try await writeArchive(to: destination, request: request) { writer in
+            try addMember(writer, member, prefix: "")
+        }
+    }
+
+    /// Writes an archive to `destination` through `addMembers`, then the manifest; it appears
+    /// under its final name only when complete (temp file, fsync, rename), mode 0600.
+    func writeArchive(to destination: String, request: CheckpointRequest, _ addMembers: @escaping @Sendable (ArchiveWriter) throws -> Void) async throws {
+        // Through the caller's directory fd when it opened one (the API confines it that way).
+        let target = request.exportDirectory.map { $0.anchoredPath(String(destination.split(separator: "/").last ?? "")) } ?? destination
+        try await withRollback("export \(destination)") { rollback in
+            try await BlockingThread.run("export \(destination)") { _ in
+                let writer = try step("create \(destination)") {
+                    try ArchiveWriter(destination: target, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
+                }
+                try rollback.addTemporary(.removeTree(writer.temporaryPath))
+                FaultPoint.exportAfterTemp.hit()
+                do {
+                    try addMembers(writer)
+                    _ = try writer.finish(manifestName: CheckpointMember.manifest)
+                } catch {
+                    writer.abort()
+                    throw EngineError.step("write archive \(destination)", cause: error)
+                }
+            }
+        }
+    }
+
+    /// What one container contributes to an archive, gathered before the writer opens:
+    /// rootfs-diff.tar built, config.dump and spec.dump encoded.
+    struct ExportedMember: Sendable {
+        let paths: CheckpointPaths
+        let config: [UInt8]
+        let spec: [UInt8]
+        /// nil with --ignore-rootfs.
+        let diffTar: String?
+        let deleted: [String]
+    }
+
+    func exportMember(_ record: ContainerRecord, paths: CheckpointPaths, ignoreRootfs: Bool) async throws -> ExportedMember {
         let pod = try record.podID.flatMap { try? store.pod($0) } ?? nil
         let diffTar = paths.rootfsDiffDirectory + "/" + CheckpointMember.rootfsDiff
         var deleted: [String] = []
-        if !request.ignoreRootfs {
+        if !ignoreRootfs {
             // Reading the container's upper directory and compressing gigabytes both run on a
             // thread of their own, never on the cooperative pool.
             let upper = record.overlay.upper
@@ -26,41 +66,24 @@ extension Engine {
         }
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
         let spec = try step("read \(record.bundle)/config.json") { try exportedSpec(Files.read(record.bundle + "/config.json")) }
-        // Through the caller's directory fd when it opened one (the API confines it that way).
-        let target = request.exportDirectory.map { $0.anchoredPath(String(destination.split(separator: "/").last ?? "")) } ?? destination
-        try await withRollback("export \(destination)") { rollback in
-            try await BlockingThread.run("export \(destination)") { [deleted] _ in
-                let writer = try step("create \(destination)") {
-                    try ArchiveWriter(destination: target, compression: request.compression ?? .zstd, threads: 2, progress: request.progress)
-                }
-                try rollback.addTemporary(.removeTree(writer.temporaryPath))
-                FaultPoint.exportAfterTemp.hit()
-                try write(writer, record: record, paths: paths, config: config, spec: spec, diffTar: diffTar, deleted: deleted, request: request, destination: destination)
-            }
-        }
+        return ExportedMember(paths: paths, config: config, spec: spec, diffTar: ignoreRootfs ? nil : diffTar, deleted: deleted)
     }
 
-    /// The archive's members, manifest last; on failure the temp file is discarded.
-    private func write(_ writer: ArchiveWriter, record: ContainerRecord, paths: CheckpointPaths, config: [UInt8], spec: [UInt8],
-                       diffTar: String, deleted: [String], request: CheckpointRequest, destination: String) throws {
-        do {
-            try writer.addBytes(config, as: CheckpointMember.config)
-            try writer.addBytes(spec, as: CheckpointMember.spec)
-            _ = try writer.addDirectory(at: paths.images, as: CheckpointMember.checkpointDirectory)
-            if Files.exists(paths.work + "/dump.log") { try writer.addFile(at: paths.work + "/dump.log", as: CheckpointMember.dumpLog) }
-            if !request.ignoreRootfs {
-                try writer.addFile(at: diffTar, as: CheckpointMember.rootfsDiff)
-                try writer.addBytes(Array(try JSONEncoder().encode(deleted)), as: CheckpointMember.deletedFiles)
-            }
-            try writer.addBytes(Array("null".utf8), as: CheckpointMember.networkStatus)
-            if Files.exists(paths.work + "/stats-dump") { try writer.addFile(at: paths.work + "/stats-dump", as: CheckpointMember.statsDump) }
-            _ = try writer.finish(manifestName: CheckpointMember.manifest)
-        } catch {
-            writer.abort()
-            throw EngineError.step("write archive \(destination)", cause: error)
+    /// One container's members, each name under `prefix` ("" for a single-container archive).
+    func addMember(_ writer: ArchiveWriter, _ member: ExportedMember, prefix: String) throws {
+        let at = { (name: String) in prefix.isEmpty ? name : prefix + "/" + name }
+        let paths = member.paths
+        try writer.addBytes(member.config, as: at(CheckpointMember.config))
+        try writer.addBytes(member.spec, as: at(CheckpointMember.spec))
+        _ = try writer.addDirectory(at: paths.images, as: at(CheckpointMember.checkpointDirectory))
+        if Files.exists(paths.work + "/dump.log") { try writer.addFile(at: paths.work + "/dump.log", as: at(CheckpointMember.dumpLog)) }
+        if let diffTar = member.diffTar {
+            try writer.addFile(at: diffTar, as: at(CheckpointMember.rootfsDiff))
+            try writer.addBytes(Array(try JSONEncoder().encode(member.deleted)), as: at(CheckpointMember.deletedFiles))
         }
+        try writer.addBytes(Array("null".utf8), as: at(CheckpointMember.networkStatus))
+        if Files.exists(paths.work + "/stats-dump") { try writer.addFile(at: paths.work + "/stats-dump", as: at(CheckpointMember.statsDump)) }
     }
-
 
     /// config.dump with podman's field names for what crpod has, plus a `crpod` section.
     /// crpod's infra is not a container, so the pod id stands where podman names the infra.

@@ -19,6 +19,8 @@ enum FaultPoint: String, CaseIterable {
     case checkpointAfterTmpfs = "checkpoint-after-tmpfs"
     case checkpointAfterDump = "checkpoint-after-dump"
     case exportAfterTemp = "export-after-temp"
+    /// A whole-pod checkpoint with every member frozen, before the first dump.
+    case podCheckpointAfterFreeze = "pod-checkpoint-after-freeze"
 
     func hit() {
         guard let value = getenv("CRPOD_FAULT"), String(cString: value) == rawValue else { return }

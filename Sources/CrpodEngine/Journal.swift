@@ -24,6 +24,8 @@ public enum UndoStep: Codable, Sendable, Equatable {
     /// CRIU's network lock (iptables CRIU chain, nft `inet CRIU-*` tables) removed from the
     /// infra's netns; journaled before CRIU runs for a pod member.
     case removeCRIUNetworkLock(infra: ProcessIdentity)
+    /// `cgroup.freeze` 0 in the cgroup v2 hierarchy (a whole-pod checkpoint's cut).
+    case thawCgroup(String)
 
     var summary: String {
         switch self {
@@ -34,6 +36,7 @@ public enum UndoStep: Codable, Sendable, Equatable {
         case let .deleteRuntime(id, _): return "delete runtime state \(id.prefix(12))"
         case let .cniDelete(attachment, _, _): return "CNI DEL \(attachment.network.name) for \(attachment.containerID.prefix(12))"
         case let .removeCRIUNetworkLock(infra): return "remove CRIU's network lock in the netns of pid \(infra.pid)"
+        case let .thawCgroup(path): return "thaw cgroup \(path)"
         }
     }
 }

@@ -14,6 +14,8 @@ public struct PodCreateRequest: Sendable, Codable {
     public var staticIP: String?
     /// Ports published through portmap's `portMappings` capability.
     public var publish: [CNIPortMapping]
+    /// The interface's MAC address (bridge's `mac` capability); set by a pod restore.
+    public var staticMAC: String? = nil
 
     public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil,
                 network: String? = nil, staticIP: String? = nil, publish: [CNIPortMapping] = []) {
@@ -38,26 +40,33 @@ public struct PodView: Codable, Sendable {
 extension Engine {
     public func createPod(_ request: PodCreateRequest) async throws -> PodRecord {
         try NameRule.validate(request.name, what: "pod name")
-        let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
-        let network = try planNetwork(request)
         return try await locked {
-            if let existing = try store.pods().first(where: { $0.name == request.name }) {
-                throw EngineError.nameInUse(kind: "pod", name: request.name, id: existing.id)
-            }
-            let id = ObjectID.generate().rawValue
-            var pod = PodRecord(
-                id: id, name: request.name, shares: network.shares,
-                hostname: request.shares.contains(NamespaceKind.uts.rawValue) ? (request.hostname ?? request.name) : nil,
-                cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
-                processLabel: nil, mountLabel: nil, created: timestamp())
-            return try await withRollback("create pod \(request.name)") { rollback in
-                try await startInfra(&pod, rollback: rollback)
-                try await attachNetwork(&pod, plan: network, rollback: rollback)
-                try store.save(pod)
-                logger.info("pod created", metadata: ["pod": "\(pod.name)", "id": "\(id)"])
-                return pod
+            try await withRollback("create pod \(request.name)") { rollback in
+                try await createPodLocked(request, rollback: rollback)
             }
         }
+    }
+
+    /// `createPod` under the state lock, its undo steps in `rollback` (a pod restore shares it).
+    func createPodLocked(_ request: PodCreateRequest, rollback: Rollback) async throws -> PodRecord {
+        let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
+        let network = try planNetwork(request)
+        if let existing = try store.pods().first(where: { $0.name == request.name }) {
+            throw EngineError.nameInUse(kind: "pod", name: request.name, id: existing.id)
+        }
+        let id = ObjectID.generate().rawValue
+        var pod = PodRecord(
+            id: id, name: request.name, shares: network.shares,
+            hostname: request.shares.contains(NamespaceKind.uts.rawValue) ? (request.hostname ?? request.name) : nil,
+            cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
+            processLabel: nil, mountLabel: nil, created: timestamp())
+        try await startInfra(&pod, rollback: rollback)
+        try await attachNetwork(&pod, plan: network, rollback: rollback)
+        // Undone only when a larger operation (a pod restore) fails after the pod exists.
+        try rollback.add(.removeTree("\(store.podsDirectory)/\(pod.id).json"))
+        try store.save(pod)
+        logger.info("pod created", metadata: ["pod": "\(pod.name)", "id": "\(id)"])
+        return pod
     }
 
     /// Creates the pod cgroup in every hierarchy and starts crpod-pause inside it.

@@ -55,3 +55,28 @@ extension RunRequest {
                   seccomp: try c.decodeIfPresent(SeccompChoice.self, forKey: .seccomp))
     }
 }
+
+extension PodCheckpointRequest {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(export: try c.decode(String.self, forKey: .export), compression: try c.decodeIfPresent(CompressionMethod.self, forKey: .compression))
+        leaveRunning = try c.decodeIfPresent(Bool.self, forKey: .leaveRunning) ?? false
+        tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished) ?? false
+        fileLocks = try c.decodeIfPresent(Bool.self, forKey: .fileLocks) ?? false
+        ignoreRootfs = try c.decodeIfPresent(Bool.self, forKey: .ignoreRootfs) ?? false
+    }
+}
+
+extension PodRestoreRequest {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(importPath: try c.decode(String.self, forKey: .importPath))
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        ignoreStaticIP = try c.decodeIfPresent(Bool.self, forKey: .ignoreStaticIP) ?? false
+        ignoreStaticMAC = try c.decodeIfPresent(Bool.self, forKey: .ignoreStaticMAC) ?? false
+        publish = try c.decodeIfPresent([CNIPortMapping].self, forKey: .publish)
+        tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished) ?? false
+        fileLocks = try c.decodeIfPresent(Bool.self, forKey: .fileLocks) ?? false
+        keep = try c.decodeIfPresent(Bool.self, forKey: .keep) ?? false
+    }
+}

@@ -99,11 +99,10 @@ extension Engine {
         }
         var facts = ArchiveFacts(members: result.members.map(\.archiveMember), compression: result.summary.detection.vocabulary)
         let contents = result.contents
-        if let bytes = contents[CheckpointMember.config] { facts.readConfig(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.spec] { facts.readSpec(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.manifest] { facts.readManifest(Data(bytes)) }
-        if let bytes = contents[CheckpointMember.statsDump] { facts.readStats(bytes) }
-        if let bytes = contents[CheckpointMember.inventory] { facts.readInventory(bytes) }
+        facts.readMetadata(contents)
+        if facts.isPodArchive {
+            throw EngineError.archiveInvalid(path: path, problems: ["\(path) is a whole-pod archive (\(PodArchiveMember.description)): restore it with crpod pod restore --import"])
+        }
         var problems = ArchiveValidator.validate(facts).map(\.message)
         for member in result.members where wanted.contains(member.archiveMember.name) && contents[member.archiveMember.name] == nil {
             problems.append("\(member.archiveMember.name) is \(member.archiveMember.size) bytes, over the \(metadataLimit >> 20) MiB limit for metadata members")
@@ -122,13 +121,14 @@ extension Engine {
     }
 
     /// Gathers archive, pod and host facts and asks the pure planner; all problems at once.
-    func planRestore(_ archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest) async throws -> RestorePlan {
+    func planRestore(_ archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, carriesPodIPC: Bool = false) async throws -> RestorePlan {
         let archiveFacts = try archive.planFacts ?? archivePlanFacts(archive)
         let podFacts = try pod.map(podPlanFacts)
         let host = await hostPlanFacts(needsPodSupport: request.pod != nil)
-        let options = RestorePlanOptions(
+        var options = RestorePlanOptions(
             podReference: request.pod, newName: request.name, newID: ObjectID.generate().rawValue,
             allowPrivatePIDInSharedPod: request.allowPrivatePID, podLookupFailed: request.pod != nil && pod == nil)
+        options.carriesPodIPC = carriesPodIPC
         switch RestorePlanner.plan(archive: archiveFacts, pod: podFacts, host: host, options: options) {
         case let .success(plan):
             if try store.containers().contains(where: { $0.id == plan.containerID }) {

@@ -128,6 +128,7 @@ extension Engine {
         case let .removeTree(path): removeTreeWithMounts(path)
         case let .unmount(path): while Mounts.isMountPoint(path) { if (try? Mounts.unmount(path)) == nil { break } }
         case let .removeCgroup(path): removeCgroupKillingMembers(path)
+        case let .thawCgroup(path): try? cgroups().v2?.setFrozen(path, false)
         case let .terminate(process): _ = try? await BlockingThread.run("stop pid \(process.pid)") { _ in try Processes.terminate(process, grace: 1) }
         case let .removeCRIUNetworkLock(infra): await removeCRIUNetworkLock(infra: infra)
         case let .cniDelete(attachment, infra, prevResult):

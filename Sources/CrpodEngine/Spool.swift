@@ -34,6 +34,8 @@ public struct SpoolResult: Codable, Sendable, Equatable {
     public var pod: String?
     public var container: String?
     public var containerID: String?
+    /// A whole-pod archive's restored members (`pod` is the new pod), in restore order.
+    public var members: [String]?
     public var error: String?
     /// The failure's stable machine code (the API's `code`), e.g. `restore_refused`.
     public var errorCode: String?
@@ -56,6 +58,7 @@ public struct SpoolResult: Codable, Sendable, Equatable {
 /// How the spool restores an archive (the daemon routes it through its job queue, which also
 /// applies the restore policy).
 public typealias SpoolRestore = @Sendable (RestoreRequest) async throws -> RestoreOutcome
+public typealias SpoolPodRestore = @Sendable (PodRestoreRequest) async throws -> PodRestoreOutcome
 
 /// Auto-restore: an archive that appears fully written in a spool directory is restored into
 /// its pod, then moved to `done/` (or `failed/`) with a JSON result beside it. Never deleted,
@@ -82,16 +85,19 @@ public actor SpoolService {
     let directories: [SpoolDirectory]
     let podMap: [String: String]
     let restore: SpoolRestore
+    let restorePod: SpoolPodRestore
     let onHandled: @Sendable (SpoolResult) -> Void
     var processed: [String: String]
     static let filter = SpoolFilter(temporarySuffixes: [".part", ".target", ".result.json"])
 
     public init(engine: Engine, directories: [SpoolDirectory], podMap: [String: String] = [:],
-                restore: SpoolRestore? = nil, onHandled: @escaping @Sendable (SpoolResult) -> Void = { _ in }) {
+                restore: SpoolRestore? = nil, restorePod: SpoolPodRestore? = nil,
+                onHandled: @escaping @Sendable (SpoolResult) -> Void = { _ in }) {
         self.engine = engine
         self.directories = directories
         self.podMap = podMap
         self.restore = restore ?? { request in try await engine.restore(request) }
+        self.restorePod = restorePod ?? { request in try await engine.restorePod(request) }
         self.onHandled = onHandled
         self.processed = SpoolService.loadProcessed(engine.store.root)
     }
@@ -197,7 +203,9 @@ public actor SpoolService {
         }
         var result = SpoolResult(archive: name, sha256: sha, duplicateOf: processed[sha])
         let containerName = Self.containerName(for: name, sha: sha)
-        if recovering, result.duplicateOf == nil, let existing = try? engine.store.container(containerName) {
+        if result.duplicateOf == nil, await Self.isPodArchive(file) {
+            result = await processPod(file, result: result, podName: containerName, recovering: recovering)
+        } else if recovering, result.duplicateOf == nil, let existing = try? engine.store.container(containerName) {
             (result.pod, result.container, result.containerID) = (existing.podName, existing.name, existing.id)
         } else if result.duplicateOf == nil {
             do {

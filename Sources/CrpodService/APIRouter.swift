@@ -98,6 +98,10 @@ public struct APIRouter: APIHandling {
     func routeObjects(_ request: APIRequest, _ route: RouteMatcher) async throws -> APIResponse {
         let force = request.query["force"] == "true" || request.query["force"] == "1"
         if route.match("GET", "/v1/pods") != nil { return try Self.json(try await client.listPods()) }
+        if route.match("POST", "/v1/pods/restore") != nil { return try await restorePod(try Self.decode(PodRestoreRequest.self, request), request) }
+        if let ref = route.match("POST", "/v1/pods/:ref/checkpoint")?.first {
+            return try await checkpointPod(ref, try Self.decode(PodCheckpointRequest.self, request), request)
+        }
         if route.match("POST", "/v1/pods") != nil {
             return try Self.json(try await client.createPod(try Self.decode(PodCreateRequest.self, request)), status: 201)
         }
@@ -149,19 +153,28 @@ public struct APIRouter: APIHandling {
             (adjusted.export, adjusted.exportDirectory) = (resolved, directory)
         }
         let body = adjusted
-        let client = self.client, metrics = self.metrics
-        let id = try await jobs.submit(kind: "checkpoint", description: call.containers.joined(separator: ",")) { progress in
+        let client = self.client
+        let id = try await submitCheckpoint(kind: "checkpoint", description: call.containers.joined(separator: ",")) {
+            try await client.checkpoint(call.containers, body)
+        }
+        return try await answer(job: id, request)
+    }
+
+    /// A checkpoint job, counted in the checkpoint metrics by its outcome.
+    func submitCheckpoint<T: Encodable & Sendable>(kind: String, description: String,
+                                                   _ work: @escaping @Sendable () async throws -> T) async throws -> String {
+        let metrics = self.metrics
+        return try await jobs.submit(kind: kind, description: description) { progress in
             await progress.report("checkpointing")
             do {
-                let outcomes = try await client.checkpoint(call.containers, body)
+                let outcome = try await work()
                 metrics.checkpointFinished(result: "success")
-                return outcomes
+                return outcome
             } catch {
                 metrics.checkpointFinished(result: "failure")
                 throw error
             }
         }
-        return try await answer(job: id, request)
     }
 
     /// 202 with the job for `?async=true`; else waits: the result (200) or the error.
@@ -192,7 +205,7 @@ struct RouteMatcher {
     let parts: [String]
     /// Whether some endpoint has this path under another method (405 rather than 404).
     var pathKnown: Bool {
-        let patterns = ["/v1/pods", "/v1/pods/:x", "/v1/containers", "/v1/containers/:x", "/v1/containers/:x/logs", "/v1/containers/:x/stop",
+        let patterns = ["/v1/pods", "/v1/pods/:x", "/v1/pods/:x/checkpoint", "/v1/containers", "/v1/containers/:x", "/v1/containers/:x/logs", "/v1/containers/:x/stop",
                         "/v1/jobs", "/v1/jobs/:x", "/v1/restore", "/v1/restore/upload", "/v1/checkpoint", "/v1/archives/inspect", "/v1/health", "/metrics"]
         return patterns.contains { Self.captures($0, parts) != nil }
     }

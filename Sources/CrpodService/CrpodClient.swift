@@ -20,6 +20,8 @@ public protocol CrpodClient: Sendable {
     func removeContainer(_ reference: String, force: Bool) async throws -> ObjectRef
     func checkpoint(_ references: [String], _ request: CheckpointRequest) async throws -> [CheckpointOutcome]
     func restore(_ request: RestoreRequest) async throws -> RestoreOutcome
+    func checkpointPod(_ reference: String, _ request: PodCheckpointRequest) async throws -> PodCheckpointOutcome
+    func restorePod(_ request: PodRestoreRequest) async throws -> PodRestoreOutcome
     func inspectArchive(path: String) async throws -> ArchiveInspection
 }
 
@@ -84,6 +86,10 @@ public struct LocalClient: CrpodClient {
     }
 
     public func restore(_ request: RestoreRequest) async throws -> RestoreOutcome { try await engine.restore(request) }
+    public func checkpointPod(_ reference: String, _ request: PodCheckpointRequest) async throws -> PodCheckpointOutcome {
+        try await engine.checkpointPod(reference, request)
+    }
+    public func restorePod(_ request: PodRestoreRequest) async throws -> PodRestoreOutcome { try await engine.restorePod(request) }
 
     public func inspectArchive(path: String) async throws -> ArchiveInspection {
         try await inspectArchive(file: try ArchiveFile.open(path: path))

@@ -71,6 +71,7 @@ public final class Daemon: Sendable {
         let jobs = JobRegistry(maxConcurrent: settings.maxJobs, maxQueued: settings.maxQueued)
         let spool = SpoolService(engine: engine, directories: settings.watch, podMap: settings.podMap,
                                  restore: { request in try await self.restoreAsJob(request, jobs: jobs, kind: "spool-restore") },
+                                 restorePod: { request in try await self.restorePodAsJob(request, jobs: jobs) },
                                  onHandled: { [metrics] result in
                                      metrics.spoolHandled(result: result.duplicateOf != nil ? "duplicate" : result.error == nil ? "done" : "failed")
                                  })
@@ -103,9 +104,26 @@ public final class Daemon: Sendable {
         request.policy = config.withLock { $0.policy }
         let engine = self.engine
         let id = try await jobs.submitRestore(request, kind: kind, metrics: metrics) { try await engine.restore($0) }
+        return try await outcome(of: id, jobs: jobs)
+    }
+
+    /// A spooled whole-pod archive restored through the job queue, with the current policy.
+    func restorePodAsJob(_ request: PodRestoreRequest, jobs: JobRegistry) async throws -> PodRestoreOutcome {
+        var request = request
+        request.policy = config.withLock { $0.policy }
+        let engine = self.engine, call = request
+        let id = try await jobs.submit(kind: "spool-pod-restore", description: request.importPath) { progress in
+            await progress.report("restoring pod")
+            return try await engine.restorePod(call)
+        }
+        return try await outcome(of: id, jobs: jobs)
+    }
+
+    /// Waits for job `id` and decodes its result; its failure is thrown.
+    func outcome<T: Decodable>(of id: String, jobs: JobRegistry) async throws -> T {
         let job = try await jobs.wait(id)
         if let failure = await jobs.failure(id) { throw failure }
-        guard job.state == .succeeded, let result = job.result, let outcome = try? JSONDecoder().decode(RestoreOutcome.self, from: Data(result.utf8)) else {
+        guard job.state == .succeeded, let result = job.result, let outcome = try? JSONDecoder().decode(T.self, from: Data(result.utf8)) else {
             throw DaemonError.jobFailed(job.error ?? "job \(id) failed")
         }
         return outcome

@@ -52,6 +52,10 @@ public struct RemoteClient: CrpodClient {
         try await send("POST", "/v1/checkpoint", CheckpointCall(containers: references, request: request))
     }
     public func restore(_ request: RestoreRequest) async throws -> RestoreOutcome { try await send("POST", "/v1/restore", request) }
+    public func checkpointPod(_ reference: String, _ request: PodCheckpointRequest) async throws -> PodCheckpointOutcome {
+        try await send("POST", "/v1/pods/\(reference)/checkpoint", request)
+    }
+    public func restorePod(_ request: PodRestoreRequest) async throws -> PodRestoreOutcome { try await send("POST", "/v1/pods/restore", request) }
     public func inspectArchive(path: String) async throws -> ArchiveInspection {
         try await send("POST", "/v1/archives/inspect", ArchivePathCall(path: path))
     }

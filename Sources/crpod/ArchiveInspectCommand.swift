@@ -1,11 +1,12 @@
 import ArgumentParser
+import CrpodCore
 import CrpodEngine
 
 struct ArchiveInspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what a checkpoint archive holds and whether it is valid (no root, nothing extracted).",
-        discussion: "Reads crpod, podman and CRI-O archives (zstd, gzip, xz or plain tar). Exits 1 when the archive has problems."
+        discussion: "Reads crpod, podman and CRI-O archives (zstd, gzip, xz or plain tar), and crpod's whole-pod archives (crpod pod checkpoint): the pod, then each member. Exits 1 when the archive has problems."
     )
 
     @Option(help: "table or json") var format: OutputFormat = .table
@@ -22,6 +23,7 @@ struct ArchiveInspectCommand: AsyncParsableCommand {
     }
 
     private func printTable(_ archive: ArchiveInspection) {
+        if let pod = archive.pod { return printPodTable(archive, pod) }
         print("Archive:      \(archive.path)")
         print("Made by:      \(archive.engine)")
         print("Compression:  \(archive.compression) (\(archive.compressedBytes) bytes, \(archive.uncompressedBytes) unpacked)")
@@ -38,7 +40,30 @@ struct ArchiveInspectCommand: AsyncParsableCommand {
         for member in archive.members {
             print("  \(String(member.size).padding(toLength: 10)) \(member.type.rawValue.padding(toLength: 9)) \(member.name)")
         }
+        printValidity(archive)
+    }
+
+    private func printValidity(_ archive: ArchiveInspection) {
         print(archive.valid ? "Valid:        yes" : "Valid:        NO")
         for problem in archive.problems { print("  - [\(problem.code)] \(problem.message)") }
+    }
+
+    private func printPodTable(_ archive: ArchiveInspection, _ pod: PodArchiveDescription) {
+        print("Archive:      \(archive.path)")
+        print("Made by:      \(archive.engine) (whole pod)")
+        print("Compression:  \(archive.compression) (\(archive.compressedBytes) bytes, \(archive.uncompressedBytes) unpacked)")
+        print("Pod:          \(pod.name) (\(pod.id))")
+        print("Shared:       \(pod.shares.isEmpty ? "none" : pod.shares.joined(separator: ","))")
+        print("Hostname:     \(pod.hostname ?? "-")")
+        let addresses = pod.network.addresses.isEmpty ? "" : " " + pod.network.addresses.joined(separator: ",")
+        print("Network:      \(pod.network.name ?? pod.network.mode)\(addresses)\(pod.network.mac.map { " mac \($0)" } ?? "")")
+        let ports = pod.network.published.map { "\($0.hostIP.map { $0 + ":" } ?? "")\($0.hostPort):\($0.containerPort)/\($0.protocol)" }
+        print("Published:    \(ports.isEmpty ? "none" : ports.joined(separator: ", "))")
+        print("Members (restore order):")
+        for member in archive.podMembers ?? [] {
+            let stats = member.statistics.map { ", frozen \($0.frozenTime) µs" } ?? ""
+            print("  \(member.containerName ?? "?") (\(member.containerID.map { String($0.prefix(12)) } ?? "?")): CRIU \(member.criuVersion ?? "?")\(stats), \(member.members.count) files")
+        }
+        printValidity(archive)
     }
 }

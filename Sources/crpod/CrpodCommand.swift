@@ -21,7 +21,8 @@ struct PodCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pod",
         abstract: "Manage pods: an infra process that owns shared namespaces and a cgroup.",
-        subcommands: [PodCreateCommand.self, PodListCommand.self, PodInspectCommand.self, PodRemoveCommand.self]
+        subcommands: [PodCreateCommand.self, PodListCommand.self, PodInspectCommand.self, PodRemoveCommand.self,
+                      PodCheckpointCommand.self, PodRestoreCommand.self]
     )
 }
 

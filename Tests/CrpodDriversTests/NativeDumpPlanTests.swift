@@ -71,6 +71,14 @@ import Testing
         #expect(plan.criu.logPath == "/c/work/dump.log", "the log and CRIU's stats-dump land in the work dir")
     }
 
+    @Test func aCgroupFrozenByThePodCheckpointIsHandedToCRIU() throws {
+        var options = Self.options
+        options.frozenCgroup = "/sys/fs/cgroup/unified/pod/member"
+        let plan = NativeDumpPlan.make(Self.facts(try Self.podMemberSpec()), options)
+        #expect(plan.criu.freezeCgroup == "/sys/fs/cgroup/unified/pod/member")
+        #expect(CRIUDriver(criuPath: "/criu").dumpArguments(plan.criu).contains("--freeze-cgroup"))
+    }
+
     @Test func tcpEstablishedKeepsTheNetworkLock() throws {
         var options = Self.options
         options.tcpEstablished = true

@@ -5,11 +5,11 @@ enum RestorePlanContents {
 
     static func build(
         archive: ArchivePlanFacts, pod: PodPlanFacts?, host: HostPlanFacts,
-        layout: NamespaceLayout, identity: RestoreIdentity
+        layout: NamespaceLayout, identity: RestoreIdentity, carriesPodIPC: Bool = false
     ) -> RestorePlan {
         let labels = selinuxLabels(pod: pod, host: host)
         let hostname = targetHostname(archive: archive, pod: pod, layout: layout)
-        let ipc = ipcImages(archive: archive, pod: pod, layout: layout)
+        let ipc = carriesPodIPC ? (drop: false, notes: []) : ipcImages(archive: archive, pod: pod, layout: layout)
         var notes = layout.notes + labels.notes + hostname.notes + ipc.notes
         if identity.renamed {
             notes.append("restored as \(identity.name) with the new ID \(identity.id) "

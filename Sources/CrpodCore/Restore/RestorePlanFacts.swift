@@ -131,6 +131,10 @@ public struct RestorePlanOptions: Sendable, Equatable {
     public var allowPrivatePIDInSharedPod: Bool
     /// True when `--pod` was given but no such pod exists (`pod` is nil then).
     public var podLookupFailed: Bool
+    /// A whole-pod restore's first member: the new pod's IPC namespace is empty, and this
+    /// member's images carry the old pod's SysV objects (CRIU dumps the shared namespace
+    /// whole with each member), so CRIU re-creates them there; later members drop theirs.
+    public var carriesPodIPC = false
 
     public init(
         podReference: String? = nil,

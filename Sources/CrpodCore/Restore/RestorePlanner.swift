@@ -27,7 +27,7 @@ public enum RestorePlanner {
         problems += nameProblems(identity: identity, host: host)
         guard problems.isEmpty else { return .failure(RestoreProblems(problems: problems)) }
         let plan = RestorePlanContents.build(
-            archive: archive, pod: target, host: host, layout: layout, identity: identity)
+            archive: archive, pod: target, host: host, layout: layout, identity: identity, carriesPodIPC: options.carriesPodIPC)
         return .success(plan)
     }
 

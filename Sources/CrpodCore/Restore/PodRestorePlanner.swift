@@ -1,0 +1,136 @@
+/// What a whole-pod restore learned before planning: the archive's pod, the members' facts
+/// that matter to the pod as a whole, and this host's names and networks.
+public struct PodRestoreFacts: Sendable, Equatable {
+    public var description: PodArchiveDescription
+    /// Member names whose images hold an established TCP connection (`tcp-stream-*.img`).
+    public var membersWithTCPConnections: Set<String>
+    /// Member names whose tasks have System V shm segments attached (`CRIUMemoryMap`).
+    public var membersAttachingSysVShm: Set<String>
+    public var existingPodNames: Set<String>
+    public var existingContainerNames: Set<String>
+    /// CNI networks configured here, by name.
+    public var configuredNetworks: Set<String>
+
+    public init(description: PodArchiveDescription, membersWithTCPConnections: Set<String> = [],
+                membersAttachingSysVShm: Set<String> = [], existingPodNames: Set<String> = [],
+                existingContainerNames: Set<String> = [], configuredNetworks: Set<String> = []) {
+        self.description = description
+        self.membersWithTCPConnections = membersWithTCPConnections
+        self.membersAttachingSysVShm = membersAttachingSysVShm
+        self.existingPodNames = existingPodNames
+        self.existingContainerNames = existingContainerNames
+        self.configuredNetworks = configuredNetworks
+    }
+}
+
+public struct PodRestoreOptions: Sendable, Equatable {
+    /// `--name NEWPOD`; nil keeps the archive's pod name.
+    public var newName: String?
+    public var ignoreStaticIP = false
+    public var ignoreStaticMAC = false
+    /// `--publish`; nil keeps the archive's published ports.
+    public var publish: [PodArchiveDescription.Port]?
+    public var tcpEstablished = false
+
+    public init(newName: String? = nil) { self.newName = newName }
+}
+
+/// The pod restore, decided: the pod to create and its members in order.
+public struct PodRestorePlan: Sendable, Equatable {
+    public struct Member: Sendable, Equatable {
+        public var name: String
+        /// The member that re-creates the old pod's SysV IPC objects in the new pod's IPC
+        /// namespace (the first, when the pod shares ipc); the others drop their copies.
+        public var carriesPodIPC: Bool
+    }
+
+    public var podName: String
+    public var shares: [String]
+    public var hostname: String?
+    /// `none`, `host` or a CNI network's name.
+    public var network: String
+    /// The address to ask host-local for (no prefix length), nil for any.
+    public var staticIP: String?
+    public var staticMAC: String?
+    public var publish: [PodArchiveDescription.Port]
+    public var members: [Member]
+    public var notes: [String]
+}
+
+/// Pure: pod archive facts and options → a plan, or every problem at once (stable codes).
+public enum PodRestorePlanner {
+    public enum Code {
+        public static let podNameInUse = "pod-name-in-use"
+        public static let containerNameInUse = "container-name-in-use"
+        public static let networkMissing = "network-missing"
+        public static let tcpNeedsSameAddress = "tcp-needs-same-address"
+        public static let tcpNeedsFlag = "tcp-needs-flag"
+        public static let sharedSysVShm = "shm-attached-by-several-members"
+    }
+
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        public var code: String
+        public var message: String
+        public var description: String { message }
+    }
+
+    public static func plan(_ facts: PodRestoreFacts, _ options: PodRestoreOptions) -> Result<PodRestorePlan, PodRestoreProblems> {
+        let pod = facts.description
+        let name = options.newName ?? pod.name
+        var problems: [Problem] = []
+        if facts.existingPodNames.contains(name) {
+            problems.append(.init(code: Code.podNameInUse, message: "a pod named \(quoted(name)) exists: remove it or restore with --name NEWPOD"))
+        }
+        for member in pod.members where facts.existingContainerNames.contains(member.name) {
+            problems.append(.init(code: Code.containerNameInUse, message: "a container named \(quoted(member.name)) exists: remove it first (members keep their names)"))
+        }
+        let network = pod.network.mode == "cni" ? (pod.network.name ?? "") : pod.network.mode
+        if pod.network.mode == "cni" && !facts.configuredNetworks.contains(network) {
+            problems.append(.init(code: Code.networkMissing, message: "the pod was on CNI network \(quoted(network)), which is not configured here"))
+        }
+        problems += tcpProblems(facts, options)
+        let attaching = pod.members.map(\.name).filter(facts.membersAttachingSysVShm.contains)
+        if pod.shares.contains("ipc") && attaching.count > 1 {
+            problems.append(.init(code: Code.sharedSysVShm, message: "members \(attaching.joined(separator: ", ")) each have SysV shared memory attached: "
+                + "CRIU maps a segment only in the restore that re-creates it, so members restored one by one cannot share one"))
+        }
+        guard problems.isEmpty else { return .failure(PodRestoreProblems(problems: problems)) }
+        let staticIP = options.ignoreStaticIP ? nil : pod.network.addresses.first.map(addressWithoutPrefix)
+        let carrier = pod.shares.contains("ipc") ? (attaching.first ?? pod.members.first?.name) : nil
+        return .success(PodRestorePlan(
+            podName: name, shares: pod.shares, hostname: pod.hostname, network: network, staticIP: staticIP,
+            staticMAC: options.ignoreStaticMAC ? nil : pod.network.mac, publish: options.publish ?? pod.network.published,
+            members: pod.members.map { .init(name: $0.name, carriesPodIPC: $0.name == carrier) },
+            notes: notes(pod, carrier: carrier, options)))
+    }
+
+    /// A dumped connection continues only from the address it was dumped at; CRIU also
+    /// needs `--tcp-established` to restore one at all.
+    static func tcpProblems(_ facts: PodRestoreFacts, _ options: PodRestoreOptions) -> [Problem] {
+        let holders = facts.membersWithTCPConnections.sorted()
+        guard !holders.isEmpty else { return [] }
+        guard options.tcpEstablished else {
+            return [.init(code: Code.tcpNeedsFlag, message: "members \(holders.joined(separator: ", ")) hold established TCP connections: restore it with --tcp-established")]
+        }
+        guard options.ignoreStaticIP, !facts.description.network.addresses.isEmpty else { return [] }
+        return [.init(code: Code.tcpNeedsSameAddress, message: "--tcp-established needs the pod's address (\(facts.description.network.addresses.joined(separator: ", "))) "
+            + "and --ignore-static-ip gives it another: the connections of \(holders.joined(separator: ", ")) could not continue")]
+    }
+
+    static func notes(_ pod: PodArchiveDescription, carrier: String?, _ options: PodRestoreOptions) -> [String] {
+        var notes: [String] = []
+        if let carrier {
+            notes.append("the pod's SysV IPC objects are re-created once, from \(carrier)'s images, in the new pod's IPC namespace")
+        }
+        if options.ignoreStaticIP, let address = pod.network.addresses.first { notes.append("the pod had \(address); the network picks a new address") }
+        return notes
+    }
+
+    static func addressWithoutPrefix(_ cidr: String) -> String {
+        String(cidr.split(separator: "/", maxSplits: 1).first ?? Substring(cidr))
+    }
+}
+
+public struct PodRestoreProblems: Error, Sendable, Equatable {
+    public var problems: [PodRestorePlanner.Problem]
+}

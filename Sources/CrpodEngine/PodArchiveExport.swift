@@ -1,0 +1,45 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodArchive
+import CrpodCore
+import CrpodDrivers
+import CrpodLinux
+
+extension Engine {
+    /// The whole-pod archive (see `PodArchiveMember`): `pod.json`, each member's files under
+    /// `members/<name>/` in the single-container layout, one manifest over all, last.
+    func exportPodArchive(_ pod: PodRecord, members: [PodCheckpointMember], paths: [CheckpointPaths], request: CheckpointRequest) async throws {
+        guard let destination = request.export else { return }
+        var exported: [(String, ExportedMember)] = []
+        for (member, memberPaths) in zip(members, paths) {
+            let directory = PodArchiveMember.directory(ofMember: member.record.name)
+            exported.append((directory, try await exportMember(member.record, paths: memberPaths, ignoreRootfs: request.ignoreRootfs)))
+        }
+        let description = podArchiveDescription(pod, members: members.map(\.record))
+        let bytes = try step("encode \(PodArchiveMember.description)") { Array(try description.data()) }
+        try await writeArchive(to: destination, request: request) { [exported] writer in
+            try writer.addBytes(bytes, as: PodArchiveMember.description)
+            for (directory, member) in exported { try addMember(writer, member, prefix: directory) }
+        }
+    }
+
+    /// What `pod.json` says of `pod`: enough to create it again (shares, hostname, network,
+    /// address, MAC, published ports) and its members in restore order.
+    func podArchiveDescription(_ pod: PodRecord, members: [ContainerRecord]) -> PodArchiveDescription {
+        let network = pod.network
+        let interfaces = network?.result?.interfaces ?? []
+        let sandboxed = interfaces.first { $0.sandbox != nil && $0.mac != nil }
+        let ports = (network?.publishedPorts ?? []).map {
+            PodArchiveDescription.Port(hostPort: $0.hostPort, containerPort: $0.containerPort, protocol: $0.protocol.rawValue, hostIP: $0.hostIP)
+        }
+        let described = PodArchiveDescription.Network(
+            mode: (network?.mode ?? .none).rawValue, name: network?.attachment?.network.name,
+            addresses: (network?.result?.ips ?? []).map(\.address), mac: sandboxed?.mac, published: ports)
+        return PodArchiveDescription(
+            name: pod.name, id: pod.id, shares: pod.shares, hostname: pod.hostname, network: described,
+            members: members.map { .init(name: $0.name, id: $0.id) }, checkpointedAt: timestamp())
+    }
+}

@@ -1,0 +1,36 @@
+import CrpodArchive
+import CrpodCore
+import CrpodLinux
+
+extension SpoolService {
+    /// Whether the spooled archive is a whole-pod one (`pod.json`); unreadable: no (the
+    /// single-container restore then reports why).
+    static func isPodArchive(_ file: OpenedFile) async -> Bool {
+        let facts = try? await BlockingThread.run("inspect \(file.path)") { _ in try ArchiveInspector.inspect(file: file).1 }
+        return facts?.isPodArchive ?? false
+    }
+
+    /// A whole-pod archive becomes a new pod named like a spooled container (`containerName`:
+    /// the file name plus the hash prefix), its members keeping their names; a `.target`
+    /// sidecar or the directory's default pod does not apply. When recovering, a pod of that
+    /// name means the restore committed (a pod restore is all or nothing).
+    func processPod(_ file: OpenedFile, result: SpoolResult, podName: String, recovering: Bool) async -> SpoolResult {
+        var result = result
+        if recovering, let existing = try? engine.store.pod(podName) {
+            result.pod = existing.name
+            result.members = ((try? engine.store.containers()) ?? []).filter { $0.podID == existing.id }.map(\.name)
+            return result
+        }
+        do {
+            var request = PodRestoreRequest(importPath: file.path)
+            request.archiveFile = file
+            request.name = podName
+            let outcome = try await restorePod(request)
+            result.pod = outcome.podName
+            result.members = outcome.members.map(\.name)
+        } catch {
+            result.fail(error)
+        }
+        return result
+    }
+}

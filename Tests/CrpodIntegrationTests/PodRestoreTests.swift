@@ -1,0 +1,128 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodLinux
+import Testing
+
+/// Whole-pod restores (`crpod pod restore --import`) of whole-pod archives with real CRIU:
+/// the pod comes back with every member, its connections and its SysV shm; refusals and
+/// failures leave nothing.
+@Suite("whole-pod restore", .serialized, .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
+struct PodRestoreTests {
+    @Test("the pod comes back: the loopback TCP pair between two members continues without a gap, the shm segment and its counter too")
+    func thePodContinues() async throws {
+        try await withCrpod { crpod in
+            let (archive, lastReceived, lastShm) = try await crpod.checkpointedTCPAndShmPod("pa")
+
+            try await crpod.expectRefusal(["pod", "restore", "--import", archive], "restore it with --tcp-established", archive: archive)
+            try await crpod.ok(["pod", "restore", "--tcp-established", "--import", archive])
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "srv"])) ?? 0) > lastReceived + 3 })
+            let received = try await crpod.ok(["logs", "srv"]).split(separator: "\n").compactMap { Int($0.dropFirst(6)) }
+            #expect(received.first == lastReceived + 1, "the server's next line came through the restored connection")
+            #expect(received == Array(received.indices.map { (lastReceived + 1) + $0 }), "no gap and no repeat: \(received.prefix(10))")
+            let shmCounts = try await crpod.ok(["logs", "shm"]).split(separator: "\n").compactMap { Int($0.dropFirst(6)) }
+            #expect(shmCounts.first == lastShm + 1, "the shm counter read back its own segment: \(shmCounts.prefix(5))")
+            let infra = try await crpod.infraPid(ofPod: "pa")
+            #expect(try await crpod.shmKeys(inNamespaceOf: infra) == [4242], "the segment is in the new pod's IPC namespace, once")
+            #expect(try await crpod.hostname(ofProcess: infra) == "pa")
+            let pod = try await crpod.json(PodJSON.self, ["pod", "inspect", "pa"])
+            #expect(pod.containers.sorted() == ["cli", "shm", "srv"])
+        }
+    }
+
+    @Test("a PID-sharing pod comes back sharing PID: both counters continue in one new PID namespace")
+    func aPIDSharingPodComesBack() async throws {
+        try await withCrpod { crpod in
+            let (archive, last) = try await crpod.checkpointedCounterPod("pp", shares: "ipc,net,uts,pid")
+            try await crpod.ok(["pod", "restore", "--import", archive])
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "b"])) ?? 0) > last + 3 })
+            let pod = try await crpod.json(PodJSON.self, ["pod", "inspect", "pp"])
+            #expect(pod.shares.contains("pid"))
+            let infraPID = try #require(pod.namespaces.first { $0.type == "pid" }?.inode)
+            for name in ["a", "b"] {
+                let member = try await crpod.json(ContainerJSON.self, ["inspect", name])
+                #expect(member.namespaces.first { $0.type == "pid" }?.inode == infraPID, "\(name) is in the new pod's PID namespace")
+            }
+        }
+    }
+
+    @Test("two members attaching SysV shm is refused before anything is created; a taken name too")
+    func refusalsLeaveNothing() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            let rootfs = try await crpod.rootfsWithProgram("shm-count", source: shmCounterSource)
+            try await crpod.ok(["run", "--name", "one", "--pod", "pa", "--rootfs", rootfs, "--", "/bin/shm-count", "4242"])
+            try await crpod.ok(["run", "--name", "two", "--pod", "pa", "--rootfs", rootfs, "--", "/bin/shm-count", "4242"])
+            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "two"])) ?? 0 >= 3 })
+            let archive = crpod.base + "/pa.tar.zst"
+            try await crpod.ok(["pod", "checkpoint", "-R", "--export", archive, "pa"])
+
+            try await crpod.expectRefusal(["pod", "restore", "--import", archive, "--name", "pb"], "a container named \"one\" exists", archive: archive)
+            try await crpod.ok(["pod", "rm", "-f", "pa"])
+            try await crpod.expectRefusal(["pod", "restore", "--import", archive], "members one, two each have SysV shared memory attached", archive: archive)
+            #expect(try await crpod.ok(["pod", "ls", "-q"]) == "", "no pod left")
+        }
+    }
+
+    @Test("crpod killed after the first member is restored: the next command removes the member and the pod")
+    func aKilledRestoreLeavesNoHalfPod() async throws {
+        try await withCrpod { crpod in
+            let archive = try await crpod.checkpointedTCPAndShmPod("pa").archive
+            let before = try await crpod.leftovers()
+            let killed = try await crpod.run(["pod", "restore", "--tcp-established", "--import", archive], environment: ["CRPOD_FAULT": "restore-after-runtime"])
+            #expect(!killed.ok)
+            #expect(try await crpod.ok(["ps", "-a", "-q"]) == "", "reconciled: no member")
+            #expect(try await crpod.ok(["pod", "ls", "-q"]) == "", "reconciled: no pod")
+            #expect(try await crpod.leftovers() == before, "nothing left behind")
+        }
+    }
+}
+
+extension CrpodInstance {
+    /// Pod `name` with two busybox counters `a` and `b`, checkpointed (stopped) into an
+    /// archive, the pod then removed; returns the archive and `b`'s last count.
+    func checkpointedCounterPod(_ name: String, shares: String = "ipc,net,uts") async throws -> (archive: String, last: Int) {
+        try await ok(["pod", "create", "--share", shares, name])
+        let counter = ["sh", "-c", "i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"]
+        for member in ["a", "b"] { try await ok(["run", "--name", member, "--pod", name, "--rootfs", PrivilegedHost.rootfs, "--"] + counter) }
+        #expect(try await eventually { lastCount(try await ok(["logs", "b"])) ?? 0 >= 3 })
+        let archive = base + "/\(name).tar.zst"
+        try await ok(["pod", "checkpoint", "--export", archive, name])
+        let last = try #require(lastCount(try await ok(["logs", "b"])))
+        try await ok(["pod", "rm", "-f", name])
+        return (archive, last)
+    }
+
+    /// `startTCPAndShmPod(name)` checkpointed (stopped) into an archive, the pod then removed;
+    /// returns the archive and the last counts of `srv` and `shm`.
+    func checkpointedTCPAndShmPod(_ name: String) async throws -> (archive: String, srv: Int, shm: Int) {
+        try await startTCPAndShmPod(name)
+        let archive = base + "/\(name).tar.zst"
+        try await ok(["pod", "checkpoint", "--tcp-established", "--export", archive, name])
+        let srv = try #require(lastCount(try await ok(["logs", "srv"])))
+        let shm = try #require(lastCount(try await ok(["logs", "shm"])))
+        try await ok(["pod", "rm", "-f", name])
+        return (archive, srv, shm)
+    }
+}
+
+/// `shm-count KEY`: attaches (creating if needed) a SysV shm segment and every 100 ms
+/// increments the counter kept in it and prints `count N` — so after a restore the next
+/// line is the segment's value + 1 only if the segment came back with its content.
+let shmCounterSource = """
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int key = argc > 1 ? atoi(argv[1]) : 1;
+    int id = shmget((key_t)key, 4096, IPC_CREAT | 0600);
+    if (id < 0) { perror("shmget"); return 1; }
+    long *counter = shmat(id, 0, 0);
+    if (counter == (void *)-1) { perror("shmat"); return 1; }
+    for (;;) { printf("count %ld\\n", (*counter)++); fflush(stdout); usleep(100000); }
+}
+"""
