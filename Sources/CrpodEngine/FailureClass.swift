@@ -67,7 +67,7 @@ public struct FailureClass: Sendable, Equatable {
             return .internalFailure
         case .libarchive, .unsafeMemberName, .duplicateMember, .memberTooLarge, .tooManyMembers, .archiveTooLarge,
              .compressionUnknown, .manifest, .memberTypeRefused, .unsafeLinkTarget, .compressionRatioExceeded,
-             .unsafeDeletedPath, .deletedPathConflict:
+             .unsafeDeletedPath, .deletedPathConflict, .digestMismatch, .unsafeWhiteout:
             return FailureClass(.badRequest, "archive_invalid")
         }
     }
@@ -123,6 +123,8 @@ extension EngineError: ClassifiedError {
         case .imageRuleRefused: return FailureClass(.refused, "image_rule_refused")
         case .restoreMisplaced: return FailureClass(.internalFailure, "restore_misplaced")
         case .spoolItemRefused: return FailureClass(.badRequest, "spool_item_refused")
+        case .imageNotFound: return FailureClass(.notFound, "image_not_found")
+        case .imageInUse: return FailureClass(.conflict, "image_in_use")
         case let .step(_, cause): return FailureClass.of(cause)
         }
     }
