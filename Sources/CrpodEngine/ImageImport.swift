@@ -23,8 +23,15 @@ extension Engine {
             let staging = try step("create staging directory") { try Files.makeTemporaryDirectory(in: store.temporaryDirectory, prefix: "import-") }
             defer { try? Files.removeTree(staging) }
             let imported = timestamp()
-            let record = try await BlockingThread.run("import image \(path)") { _ in
-                try ImageImporter(store: store, staging: staging).run(source: path, name: name, imported: imported)
+            let record: ImageRecord
+            do {
+                record = try await BlockingThread.run("import image \(path)") { _ in
+                    try ImageImporter(store: store, staging: staging).run(source: path, name: name, imported: imported)
+                }
+            } catch {
+                try? Files.removeTree(staging)
+                try? store.collectGarbage(keeping: try store.records())  // the refused image's blobs
+                throw error
             }
             var records = try store.records().filter { $0.id != record.id }
             let existing = try store.records().first { $0.id == record.id }
