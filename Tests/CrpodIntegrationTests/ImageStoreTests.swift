@@ -122,4 +122,29 @@ struct ImageStoreTests {
             #expect(try await crpod.json([ImageJSON].self, ["image", "ls"]).isEmpty)
         }
     }
+
+    @Test("a podman archive finds its base image (rootfsImageName) in the store: restore --import without --rootfs continues its counter")
+    func podmanArchiveRestoresFromTheStore() async throws {
+        try await withCrpod { crpod in
+            let archive = PodmanImportTests.fixtures + "/pod-member.tar.zst"
+            try await crpod.ok(["pod", "create", "--share", "ipc,net,uts", "target"])
+            let restore = ["restore", "--import", archive, "--pod", "target", "--name", "imported"]
+            let missing = try await crpod.run(restore)
+            #expect(!missing.ok && missing.stderr.contains("image localhost/busybox:crpod, ID d8fa8340fba0 is not in the image store"), "\(missing.stderr)")
+
+            let fixtures = ImageFixtures(directory: crpod.base)
+            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
+            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:crpod")
+            try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            if try await PodmanImportTests.refusedUnderCgroupV2(crpod, restore, archive: archive) { return }
+            try await crpod.ok(restore)
+            let lastNumber = { (log: String) in log.split(separator: "\n").last.flatMap { Int($0) } ?? -1 }
+            #expect(try await eventually { lastNumber(try await crpod.ok(["logs", "imported"])) >= 4 })
+            let refused = try await crpod.run(["image", "rm", "localhost/busybox:crpod"])
+            #expect(!refused.ok && refused.stderr.contains("is used by containers imported"), "\(refused.stderr)")
+            try await crpod.ok(["rm", "-f", "imported"])
+            try await crpod.ok(["pod", "rm", "target"])
+            #expect(try await crpod.leftovers() == [])
+        }
+    }
 }
