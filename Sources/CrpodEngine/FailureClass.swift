@@ -2,6 +2,7 @@ import CrpodArchive
 import CrpodCore
 import CrpodDrivers
 import CrpodLinux
+import CrpodRegistry
 
 /// What kind of failure an error is. The API's HTTP status and every stable machine code come
 /// from the error's type through this — never from the words of its message.
@@ -40,6 +41,7 @@ public struct FailureClass: Sendable, Equatable {
         switch error {
         case let error as any ClassifiedError: return error.failureClass
         case let error as ArchiveError: return of(archive: error)
+        case let error as RegistryError: return of(registry: error)
         case let error as LinuxError: return of(linux: error)
         case let error as CoreError:
             if case .jsonEncodingFailed = error { return .internalFailure }
@@ -56,6 +58,14 @@ public struct FailureClass: Sendable, Equatable {
         case .notRegularFile: return FailureClass(.badRequest, "not_a_regular_file")
         case .fileTooLarge: return FailureClass(.badRequest, "file_too_large")
         case .syscall, .parse, .notFound, .timedOut: return .internalFailure
+        }
+    }
+
+    /// A registry's refusal or bad content is the request's problem; transport and files are the host's.
+    static func of(registry error: RegistryError) -> FailureClass {
+        switch error {
+        case .status, .authentication, .digestMismatch, .tooLarge: return FailureClass(.badRequest, "registry_failed")
+        case .transport, .file: return .internalFailure
         }
     }
 

@@ -7,9 +7,9 @@ struct ImageCommand: AsyncParsableCommand {
         commandName: "image",
         abstract: "Manage the local image store (rootfs trees for run --image and restore).",
         discussion: """
-            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. These commands work on this host's store (not through --remote).
+            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with anonymous token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). These commands work on this host's store (not through --remote).
             """,
-        subcommands: [ImageImportCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
+        subcommands: [ImageImportCommand.self, ImagePullCommand.self, ImagePushCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
     )
 }
 
@@ -81,4 +81,38 @@ struct ImageRemoveCommand: AsyncParsableCommand {
         let engine = try localEngine(global)
         for reference in references { print(try await engine.removeImage(reference).id.hex) }
     }
+}
+
+struct ImagePullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry into the store; prints the image ID.",
+        discussion: "The manifest for this host's platform (from an index when the tag names one), its config and layers are each verified by digest as they arrive, then imported like an OCI layout.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: ArgumentHelp("host[:port]/path[:tag|@digest]", valueName: "REF")) var reference: String
+
+    func run() async throws {
+        print(try await localEngine(global).pullImage(reference, tlsVerify: registry.tlsVerify).id.hex)
+    }
+}
+
+struct ImagePushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push", abstract: "Push a stored image to a registry; prints the manifest digest.",
+        discussion: "Blobs the registry lacks are uploaded, then the stored manifest under DESTINATION's tag (DESTINATION defaults to IMAGE).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: ArgumentHelp("Stored image (name or ID).", valueName: "IMAGE")) var image: String
+    @Argument(help: ArgumentHelp("host[:port]/path[:tag] to push to.", valueName: "DESTINATION")) var destination: String?
+
+    func run() async throws {
+        print(try await localEngine(global).pushImage(image, destination: destination, tlsVerify: registry.tlsVerify))
+    }
+}
+
+/// What pull and push share.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("tls-verify"), help: "false: plain HTTP, for a registry without TLS.") var tlsVerify = true
 }
