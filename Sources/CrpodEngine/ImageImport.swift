@@ -139,7 +139,7 @@ struct ImageImporter {
         if let expected, expected != digest {
             throw EngineError.step("verify \(what)", cause: ArchiveError.digestMismatch(what: what, path: file, expected: expected.description, actual: digest.description))
         }
-        try step("store blob \(digest)") { try sysCall("rename", path: store.blobPath(digest)) { rename(temporary, store.blobPath(digest)) } }
+        _ = try step("store blob \(digest)") { try sysCall("rename", path: store.blobPath(digest)) { rename(temporary, store.blobPath(digest)) } }
         return digest
     }
 
@@ -156,6 +156,6 @@ struct ImageImporter {
         let target = staging + "/rootfs"
         try step("create \(target)") { try Files.makeDirectories(target, mode: 0o700) }
         try step("unpack layers into \(target)") { try ImageLayers.unpack(layers: layers.map(store.blobPath), into: target) }
-        try step("move the unpacked image to \(tree)") { try sysCall("rename", path: tree) { rename(target, tree) } }
+        _ = try step("move the unpacked image to \(tree)") { try sysCall("rename", path: tree) { rename(target, tree) } }
     }
 }

@@ -100,16 +100,15 @@ public final class RegistryClient: Sendable {
             throw RegistryError.status(method: "POST", url: start.url, status: 202, detail: "no Location header")
         }
         let io = NonBlockingFileIO(threadPool: .singleton)
-        let bytes = try await io.withFileHandle(_deprecatedPath: path, mode: .read) { handle in
+        try await io.withFileHandle(_deprecatedPath: path, mode: .read) { handle in
             let size = try await io.readFileSize(fileHandle: handle)
-            guard size <= Self.blobLimit else { throw RegistryError.tooLarge(url: path, limit: Self.blobLimit) }
-            return try await io.read(fileHandle: handle, byteCount: Int(size), allocator: ByteBufferAllocator())
+            var put = HTTPClientRequest(url: paths.completeUpload(location: location, digest: digest))
+            put.method = .PUT
+            put.headers.add(name: "Content-Type", value: "application/octet-stream")
+            put.body = .stream(FileChunks(io: io, handle: handle, size: size), length: .known(size))
+            // Not `send`: a streamed body cannot be replayed after a 401 (the POST got the token).
+            try expect(try await execute(withToken(put)), [201], put)
         }
-        var put = HTTPClientRequest(url: paths.completeUpload(location: location, digest: digest))
-        put.method = .PUT
-        put.headers.add(name: "Content-Type", value: "application/octet-stream")
-        put.body = .bytes(bytes)
-        try expect(try await send(put), [201], put)
     }
 
     /// Stores `bytes` as the manifest `tag`.
@@ -125,8 +124,7 @@ public final class RegistryClient: Sendable {
 
     /// Sends with the cached token; a 401 with a Bearer challenge fetches a token and retries once.
     func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
-        var attempt = request
-        if let token = token.value { attempt.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        var attempt = withToken(request)
         let response = try await execute(attempt)
         guard response.status == .unauthorized, let header = response.headers.first(name: "WWW-Authenticate") else { return response }
         guard let challenge = RegistryChallenge.parse(header), let url = challenge.tokenURL(scope: paths.scope(push: push)) else {
@@ -135,6 +133,12 @@ public final class RegistryClient: Sendable {
         token.value = try await fetchToken(url)
         attempt.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token.value ?? "")")
         return try await execute(attempt)
+    }
+
+    private func withToken(_ request: HTTPClientRequest) -> HTTPClientRequest {
+        var request = request
+        if let token = token.value { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        return request
     }
 
     private func fetchToken(_ url: String) async throws -> String {
@@ -182,4 +186,28 @@ final class TokenBox: Sendable {
         get { stored.withLock { $0 } }
         set { stored.withLock { $0 = newValue } }
     }
+}
+
+/// A file read in 1 MiB chunks on NIO's blocking-I/O pool, as an upload body.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let io: NonBlockingFileIO
+    let handle: NIOFileHandle
+    let size: Int64
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let chunks: FileChunks
+        var offset: Int64 = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard offset < chunks.size else { return nil }
+            let count = Int(Swift.min(1 << 20, chunks.size - offset))
+            let chunk = try await chunks.io.read(fileHandle: chunks.handle, fromOffset: offset, byteCount: count, allocator: ByteBufferAllocator())
+            guard chunk.readableBytes > 0 else { throw RegistryError.file(path: "upload", detail: "the file shrank at offset \(offset)") }
+            offset += Int64(chunk.readableBytes)
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: self) }
 }
