@@ -61,7 +61,7 @@ APT_PACKAGES=(
     libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
     iptables nftables iproute2 util-linux ca-certificates curl python3 zstd
     tar gzip gcc libc6-dev containernetworking-plugins
-    docker-registry
+    docker-registry openssl
 )
 
 ORIGINAL_PATH=${PATH:-}

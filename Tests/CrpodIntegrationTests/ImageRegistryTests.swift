@@ -42,4 +42,25 @@ struct ImageRegistryTests {
             #expect(!missing.ok && missing.stderr.contains("HTTP 404"), "\(missing.stderr)")
         }
     }
+
+    @Test("token auth: the registry's Bearer challenge is answered from its realm; the pushed image pulls back with the same ID")
+    func tokenAuth() async throws {
+        try await withCrpod { crpod in
+            let tokens = try await TokenServer(crpod, repository: "test/busybox")
+            defer { tokens.stop() }
+            let registry = try RegistryProcess(crpod, tokenRealm: tokens.realm, tokenCertificate: tokens.certificate)
+            defer { registry.stop() }
+            #expect(try await registry.waitListening())
+            let fixtures = ImageFixtures(directory: crpod.base)
+            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
+            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:it")
+            let id = try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            let remote = "\(registry.host)/test/busybox:it"
+            try await crpod.ok(["image", "push", "--tls-verify=false", id, remote])
+            try await crpod.ok(["image", "rm", id])
+            #expect(try await crpod.ok(["image", "pull", "--tls-verify=false", remote]) == id)
+            let other = try await crpod.run(["image", "pull", "--tls-verify=false", "\(registry.host)/test/other:it"])
+            #expect(!other.ok && other.stderr.contains("HTTP 401"), "a token without access to the repository is refused: \(other.stderr)")
+        }
+    }
 }
