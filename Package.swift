@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -56,9 +57,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CrpodRegistry",
+            dependencies: [
+                "CrpodCore", "CrpodArchive", "CrpodLinux",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "CrpodEngine",
             dependencies: [
-                "CrpodLinux", "CrpodCore", "CrpodDrivers", "CrpodArchive",
+                "CrpodLinux", "CrpodCore", "CrpodDrivers", "CrpodArchive", "CrpodRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -84,6 +96,7 @@ let package = Package(
         .testTarget(name: "CrpodCoreTests", dependencies: ["CrpodCore"]),
         .testTarget(name: "CrpodArchiveTests", dependencies: ["CrpodArchive", "CrpodCore", "CrpodLinux"]),
         .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),
+        .testTarget(name: "CrpodRegistryTests", dependencies: ["CrpodRegistry", "CrpodCore"]),
         .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore"]),
         .testTarget(
             name: "CrpodIntegrationTests",

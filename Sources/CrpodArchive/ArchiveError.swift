@@ -48,6 +48,11 @@ public enum ArchiveError: Error, CustomStringConvertible {
     /// A `deleted.files` entry whose place in the upper directory already holds something
     /// other than a whiteout (the rootfs diff wrote it).
     case deletedPathConflict(path: String, existing: String)
+    /// Content whose SHA-256 (or size) is not the one its descriptor names: `what` says
+    /// which blob or layer, `path` where it was read.
+    case digestMismatch(what: String, path: String, expected: String, actual: String)
+    /// An OCI whiteout in an image layer that cannot be applied safely.
+    case unsafeWhiteout(path: String, member: String, reason: String)
 
     public var description: String {
         switch self {
@@ -94,6 +99,10 @@ public enum ArchiveError: Error, CustomStringConvertible {
             return "\(operation) \(path): cancelled"
         case let .deletedPathConflict(path, existing):
             return "deleted.files entry \(String(reflecting: path)) names a \(existing) the rootfs diff wrote"
+        case let .digestMismatch(what, path, expected, actual):
+            return "\(what) \(path) does not match its descriptor: expected \(expected), got \(actual)"
+        case let .unsafeWhiteout(path, member, reason):
+            return "image layer \(path): whiteout \(String(reflecting: member)) refused: \(reason)"
         }
     }
 }

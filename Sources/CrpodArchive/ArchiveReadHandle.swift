@@ -12,9 +12,9 @@ final class ArchiveReadHandle {
     private let archive: OpaquePointer
     private let fd: Int32
 
-    /// Reads `file` through a second open file description of it (its own offset), so the
+    /// Reads `file` (`raw`: as one decompressed stream, not a tar) through a second open file description of it (its own offset), so the
     /// caller's fd stays usable for the next reader.
-    init(file: OpenedFile) throws(ArchiveError) {
+    init(file: OpenedFile, raw: Bool = false) throws(ArchiveError) {
         self.path = file.path
         self.fileSize = file.size
         let fd = try io { () throws(LinuxError) in try file.reopen() }
@@ -31,7 +31,8 @@ final class ArchiveReadHandle {
         archive_read_support_filter_xz(archive)
         archive_read_support_filter_bzip2(archive)
         archive_read_support_filter_lz4(archive)
-        archive_read_support_format_tar(archive)
+        // raw: the decompressed stream as one member (an image layer's diff ID is its digest).
+        if raw { archive_read_support_format_raw(archive) } else { archive_read_support_format_tar(archive) }
         guard archive_read_open_fd(archive, fd, 1 << 16) == ARCHIVE_OK else {
             throw error("open archive")
         }

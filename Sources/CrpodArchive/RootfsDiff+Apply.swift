@@ -64,15 +64,22 @@ final class RootfsDiskWriter {
     static let flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
         | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR
 
+    /// What the tar is: a checkpoint's rootfs-diff.tar (hostile: setuid stripped) or an image
+    /// layer (setuid kept, OCI whiteouts applied to the tree below).
+    enum Kind { case rootfsDiff, imageLayer }
+
     private let reader: ArchiveReadHandle
     private let disk: OpaquePointer
     private let upper: String
+    private let kind: Kind
     private var budget: ExtractionBudget
-    private var names: Set<String> = []
+    /// Names written by this tar (a layer's opaque whiteout keeps them).
+    private(set) var names: Set<String> = []
     private var report = RootfsApplyReport()
     private let buffer: UnsafeMutableRawBufferPointer
 
-    init(tarPath: String, upper: String, limits: ExtractionLimits) throws(ArchiveError) {
+    init(tarPath: String, upper: String, limits: ExtractionLimits, kind: Kind = .rootfsDiff) throws(ArchiveError) {
+        self.kind = kind
         reader = try ArchiveReadHandle(file: try ArchiveFile.open(path: tarPath, followSymlinks: false))
         guard let disk = archive_write_disk_new() else {
             throw ArchiveError.libarchive(operation: "archive_write_disk_new", path: upper, message: "out of memory")
@@ -128,6 +135,11 @@ final class RootfsDiskWriter {
             return nil
         }
         let name = try ExtractionName.validated(raw.name, validUTF8: raw.validUTF8)
+        if kind == .imageLayer, let whiteout = LayerWhiteout(name) {
+            try budget.admit(member: name, declaredSize: declared, streamPosition: reader.uncompressedPosition)
+            try whiteout.apply(in: upper, keeping: names, layer: reader.path)
+            return name
+        }
         if case let .other(fileType) = member.type, fileType != crpod_ae_ififo {
             throw ArchiveError.memberTypeRefused(path: reader.path, member: name,
                                                  type: ScannedMember.describe(fileType: fileType))
@@ -152,7 +164,7 @@ final class RootfsDiskWriter {
         }
         let perm = UInt32(archive_entry_perm(entry))
         let strip: UInt32 = member.type == .directory ? 0o4000 : 0o6000
-        if perm & strip != 0 {
+        if kind == .rootfsDiff, perm & strip != 0 {
             archive_entry_set_perm(entry, mode_t(perm & ~strip))
             report.setuidStripped.append(name)
         }

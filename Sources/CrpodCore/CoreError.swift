@@ -26,6 +26,9 @@ public enum CoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A seccomp profile (`--security-opt seccomp=FILE`, the API's `seccomp`) that runc would
     /// reject or crpod cannot apply; `source` names the file or field, `problems` every fault.
     case invalidSeccompProfile(source: String, problems: [String])
+    /// An OCI image document (index, manifest, config, docker-save manifest.json) crpod
+    /// cannot use; `source` names the file or blob.
+    case invalidImage(source: String, reason: String)
 
     public var description: String {
         switch self {
@@ -56,6 +59,8 @@ public enum CoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "container spec: rlimit \(quoted(type)): \(reason)"
         case let .invalidSeccompProfile(source, problems):
             return "invalid seccomp profile \(source): " + problems.map(oneLine).joined(separator: "; ")
+        case let .invalidImage(source, reason):
+            return "invalid image \(source): \(oneLine(reason))"
         }
     }
 }

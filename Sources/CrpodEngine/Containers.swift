@@ -9,7 +9,10 @@ import SystemPackage
 public struct RunRequest: Sendable, Codable {
     public var name: String
     public var pod: String?
+    /// The base rootfs directory; ignored when `image` is set.
     public var rootfs: String
+    /// A store image (name or ID) whose tree is the base rootfs.
+    public var image: String?
     public var env: [String]
     public var workdir: String
     public var command: [String]
@@ -21,8 +24,9 @@ public struct RunRequest: Sendable, Codable {
 
     public init(
         name: String, pod: String?, rootfs: String, env: [String] = [], workdir: String = "/", command: [String],
-        seccomp: SeccompChoice? = nil
+        seccomp: SeccompChoice? = nil, image: String? = nil
     ) {
+        self.image = image
         self.name = name
         self.pod = pod
         self.rootfs = rootfs
@@ -38,7 +42,9 @@ extension Engine {
     /// cgroup directories, overlay mount, container directory, record).
     public func run(_ request: RunRequest) async throws -> ContainerRecord {
         var request = request
-        if request.policy != nil, let resolved = Files.resolvedPath(request.rootfs) { request.rootfs = resolved }
+        let image = try request.image.map { try self.image($0) }
+        if let image { request.rootfs = images.rootfsPath(image) }
+        if request.policy != nil, image == nil, let resolved = Files.resolvedPath(request.rootfs) { request.rootfs = resolved }
         try validate(request)
         return try await locked {
             if let existing = try store.containers().first(where: { $0.name == request.name }) {
@@ -50,6 +56,7 @@ extension Engine {
             }
             return try await withRollback("run \(request.name)") { rollback in
                 var record = try prepareContainer(request, pod: pod, rollback: rollback)
+                record.image = image.map { ImageUse($0, asked: request.image) }
                 try await startContainer(record, rollback: rollback)
                 record.state = "running"
                 try store.save(record)
@@ -82,7 +89,8 @@ extension Engine {
     /// rootfs first, so a symlink cannot lead outside the allowed directories.
     private func enforce(_ policy: RestorePolicy?, rootfs: String, seccomp: SeccompChoice) throws {
         guard let policy else { return }
-        let violations = policy.runViolations(rootfs: rootfs, seccomp: seccomp)
+        let effective = images.holds(rootfs: rootfs) ? policy.forStoreImage() : policy
+        let violations = effective.runViolations(rootfs: rootfs, seccomp: seccomp)
         if !violations.isEmpty { throw EngineError.policyRefused(problems: violations, operation: "run") }
     }
 

@@ -33,6 +33,10 @@ public enum EngineError: Error, CustomStringConvertible {
     /// The runtime restored the container but some of its tasks are outside its cgroup (in
     /// some hierarchy); they were killed.
     case restoreMisplaced(container: String, problems: [String])
+    /// No image in the store answers to `reference`; `context` says who asked (an archive's record).
+    case imageNotFound(reference: String, context: String?)
+    /// `image rm` of an image containers still run on.
+    case imageInUse(image: String, containers: [String])
     /// A step failed in the Linux layer, a driver or the domain model.
     case step(String, cause: any Error)
 
@@ -78,6 +82,11 @@ public enum EngineError: Error, CustomStringConvertible {
             return "cannot restore: the checkpoint images would restore more than the spec allows (the image rule):" + Self.list(problems)
         case let .restoreMisplaced(container, problems):
             return "restored container \(container) is not in its own cgroup (its tasks were killed):" + Self.list(problems)
+        case let .imageNotFound(reference, context):
+            return "image \(reference) is not in the image store" + (context.map { " (\($0))" } ?? "")
+                + ": import it with crpod image import, or pass --rootfs DIR"
+        case let .imageInUse(image, containers):
+            return "image \(image) is used by containers \(containers.joined(separator: ", ")): remove them first"
         case let .step(step, cause):
             return "\(step): \(cause)"
         }

@@ -93,10 +93,11 @@ extension Engine {
             podName: pod?.name, podID: pod?.id, podShares: pod?.shares ?? [],
             containerPrivateNamespaces: privates.map(\.rawValue), rootfs: record.rootfs, criuVersion: criuVersion,
             checkpointedAt: timestamp(), hostname: pod?.hostname)
-        let config = CheckpointConfig.make(
+        var config = CheckpointConfig.make(
             id: record.id, name: record.name, createdTime: record.created, createCommand: createCommand(record),
             cgroupParent: pod?.cgroupPath ?? settings.cgroupParent, runtime: settings.runtimePath ?? "runc",
-            infraID: pod?.id, mountLabel: pod?.mountLabel, processLabel: pod?.processLabel, crpod: section)
+            rootfsImageName: record.image.map { $0.name ?? $0.id }, infraID: pod?.id, mountLabel: pod?.mountLabel, processLabel: pod?.processLabel, crpod: section)
+        config.rootfsImageID = record.image?.id
         return try step("encode \(CheckpointMember.config)") { Array(try config.data()) }
     }
 
@@ -104,7 +105,7 @@ extension Engine {
     func createCommand(_ record: ContainerRecord) -> [String] {
         var command = ["crpod", "run", "--name", record.name]
         if let pod = record.podID { command += ["--pod", pod] }
-        command += ["--rootfs", record.rootfs]
+        command += record.image.map { ["--image", $0.name ?? $0.id] } ?? ["--rootfs", record.rootfs]
         for entry in record.env { command += ["--env", entry] }
         if record.workdir != "/" { command += ["--workdir", record.workdir] }
         return command + ["--"] + record.command

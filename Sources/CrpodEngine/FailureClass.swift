@@ -2,6 +2,7 @@ import CrpodArchive
 import CrpodCore
 import CrpodDrivers
 import CrpodLinux
+import CrpodRegistry
 
 /// What kind of failure an error is. The API's HTTP status and every stable machine code come
 /// from the error's type through this — never from the words of its message.
@@ -40,6 +41,7 @@ public struct FailureClass: Sendable, Equatable {
         switch error {
         case let error as any ClassifiedError: return error.failureClass
         case let error as ArchiveError: return of(archive: error)
+        case let error as RegistryError: return of(registry: error)
         case let error as LinuxError: return of(linux: error)
         case let error as CoreError:
             if case .jsonEncodingFailed = error { return .internalFailure }
@@ -59,6 +61,14 @@ public struct FailureClass: Sendable, Equatable {
         }
     }
 
+    /// A registry's refusal or bad content is the request's problem; transport and files are the host's.
+    static func of(registry error: RegistryError) -> FailureClass {
+        switch error {
+        case .status, .authentication, .digestMismatch, .tooLarge: return FailureClass(.badRequest, "registry_failed")
+        case .transport, .file: return .internalFailure
+        }
+    }
+
     /// Whatever the archive's content did wrong makes it invalid; crpod's own failures are not.
     static func of(archive error: ArchiveError) -> FailureClass {
         switch error {
@@ -67,7 +77,7 @@ public struct FailureClass: Sendable, Equatable {
             return .internalFailure
         case .libarchive, .unsafeMemberName, .duplicateMember, .memberTooLarge, .tooManyMembers, .archiveTooLarge,
              .compressionUnknown, .manifest, .memberTypeRefused, .unsafeLinkTarget, .compressionRatioExceeded,
-             .unsafeDeletedPath, .deletedPathConflict:
+             .unsafeDeletedPath, .deletedPathConflict, .digestMismatch, .unsafeWhiteout:
             return FailureClass(.badRequest, "archive_invalid")
         }
     }
@@ -123,6 +133,8 @@ extension EngineError: ClassifiedError {
         case .imageRuleRefused: return FailureClass(.refused, "image_rule_refused")
         case .restoreMisplaced: return FailureClass(.internalFailure, "restore_misplaced")
         case .spoolItemRefused: return FailureClass(.badRequest, "spool_item_refused")
+        case .imageNotFound: return FailureClass(.notFound, "image_not_found")
+        case .imageInUse: return FailureClass(.conflict, "image_in_use")
         case let .step(_, cause): return FailureClass.of(cause)
         }
     }

@@ -46,4 +46,26 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// The engine that owns the running tree (started or restored it); nil in records written
     /// before engines could be chosen = runc.
     public var engine: EngineKind? = nil
+    /// The store image whose tree is `rootfs` (run --image, or a restore that found its image);
+    /// nil for a directory given with --rootfs.
+    public var image: ImageUse? = nil
+}
+
+/// Which store image a container runs on: what config.dump records as podman's
+/// `rootfsImageName` / `rootfsImageID`.
+public struct ImageUse: Codable, Sendable, Equatable {
+    public var name: String?
+    /// The config digest's hex (podman's image ID).
+    public var id: String
+
+    public init(name: String?, id: String) {
+        self.name = name
+        self.id = id
+    }
+
+    init(_ record: ImageRecord, asked: String?) {
+        let wanted = asked.flatMap { try? ImageReference.parse($0) }
+        let named = wanted.flatMap { wanted in record.names.first { (try? ImageReference.parse($0))?.matches(wanted) == true } }
+        self.init(name: named ?? record.names.first, id: record.id.hex)
+    }
 }

@@ -45,14 +45,14 @@ extension PodCreateRequest {
 
 extension RunRequest {
     /// `seccomp`: "default", "unconfined" or a profile object (absent: the default profile).
-    enum CodingKeys: String, CodingKey { case name, pod, rootfs, env, workdir, command, seccomp }
+    enum CodingKeys: String, CodingKey { case name, pod, rootfs, image, env, workdir, command, seccomp }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(name: try c.decode(String.self, forKey: .name), pod: try c.decodeIfPresent(String.self, forKey: .pod),
-                  rootfs: try c.decode(String.self, forKey: .rootfs), env: try c.decodeIfPresent([String].self, forKey: .env) ?? [],
+                  rootfs: try c.decodeIfPresent(String.self, forKey: .rootfs) ?? "", env: try c.decodeIfPresent([String].self, forKey: .env) ?? [],
                   workdir: try c.decodeIfPresent(String.self, forKey: .workdir) ?? "/", command: try c.decode([String].self, forKey: .command),
-                  seccomp: try c.decodeIfPresent(SeccompChoice.self, forKey: .seccomp))
+                  seccomp: try c.decodeIfPresent(SeccompChoice.self, forKey: .seccomp), image: try c.decodeIfPresent(String.self, forKey: .image))
     }
 }
 

@@ -13,8 +13,9 @@ extension Engine {
     /// the recipe before the stage that needs it.
     func applyRestore(_ plan: RestorePlan, archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, rollback: Rollback) async throws -> RestoreOutcome {
         let recipe = restoreRecipe(plan, archive: archive, request: request)
-        let base = try baseRootfs(archive, request)
+        let (base, image) = try baseRootfs(archive, request)
         var record = restoredRecord(recipe, archive: archive, rootfs: base)
+        record.image = image
         try prepareRootfs(record, recipe: recipe, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
         FaultPoint.restoreAfterRootfs.hit()
         var spec = try restoredSpec(archive.spec, recipe: recipe)
@@ -97,15 +98,30 @@ extension Engine {
     /// Refuses the restore, listing every violation, when the spec breaks the policy.
     func enforce(_ policy: RestorePolicy?, spec: OCISpec, rootfs: String, containerID: String) throws {
         guard let policy else { return }
-        let violations = policy.violations(spec: spec, rootfs: rootfs, containerDirectory: store.containerDirectory(containerID))
+        let effective = images.holds(rootfs: rootfs) ? policy.forStoreImage() : policy
+        let violations = effective.violations(spec: spec, rootfs: rootfs, containerDirectory: store.containerDirectory(containerID))
         if !violations.isEmpty { throw EngineError.policyRefused(problems: violations) }
     }
 
-    /// The base rootfs: --rootfs, else the directory crpod recorded at checkpoint time.
-    func baseRootfs(_ archive: ImportedArchive, _ request: RestoreRequest) throws -> String {
-        if let rootfs = request.rootfs { return rootfs }
+    /// The base rootfs: --rootfs; else the image the archive names (podman's rootfsImageID,
+    /// then rootfsImageName) from the store; else the directory crpod recorded at checkpoint.
+    func baseRootfs(_ archive: ImportedArchive, _ request: RestoreRequest) throws -> (path: String, image: ImageUse?) {
+        if let rootfs = request.rootfs { return (rootfs, nil) }
+        let imageID = archive.config.rootfsImageID.flatMap { $0.isEmpty ? nil : $0 }
+        let imageName = archive.config.rootfsImageName.flatMap { $0.isEmpty ? nil : $0 }
+        if imageID != nil || imageName != nil {
+            let store = images
+            let records = try store.records()
+            let found = try imageID.flatMap { ImageDigest(hex: $0) }.flatMap { id in records.first { $0.id == id } }
+                ?? imageName.flatMap { try store.find($0, in: records) }
+            guard let found else {
+                let named = [imageName, imageID.map { "ID \($0.prefix(12))" }].compactMap { $0 }.joined(separator: ", ")
+                throw EngineError.imageNotFound(reference: named, context: "the archive's base image")
+            }
+            return (store.rootfsPath(found), ImageUse(name: imageName ?? found.names.first, id: found.id.hex))
+        }
         if let rootfs = archive.config.crpod?.rootfs ?? archive.config.rootfs, rootfs.hasPrefix("/"), Files.isDirectory(rootfs) {
-            return rootfs
+            return (rootfs, nil)
         }
         let image = archive.config.rootfsImageName ?? archive.config.rootfs ?? "unknown"
         throw EngineError.invalidInput(what: "rootfs", detail: "the archive's base rootfs (\(image)) is not a directory here: pass --rootfs DIR")

@@ -10,7 +10,7 @@ struct RestoreCommand: AsyncParsableCommand {
         crpod restore --import FILE [--pod POD] [--name NAME] [--rootfs DIR] ...
         crpod restore NAME
 
-        Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. Podman archives need --rootfs (their base is an image).
+        Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. The base rootfs: --rootfs DIR, else the image the archive names (podman's and crpod's rootfsImageID/rootfsImageName) from the local image store (crpod image import), else the directory a crpod archive recorded.
         """
     )
 
@@ -20,7 +20,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pod (name, id or id prefix) to restore into.", valueName: "pod")) var pod: String?
     @Option(name: [.customShort("n"), .long], help: ArgumentHelp("New name (and id), so an archive can be restored many times.", valueName: "name"))
     var name: String?
-    @Option(help: ArgumentHelp("Base rootfs directory (needed for podman archives).", valueName: "dir")) var rootfs: String?
+    @Option(help: ArgumentHelp("Base rootfs directory (default: the archive's image from the store).", valueName: "dir")) var rootfs: String?
     @Flag(name: .customLong("ignore-rootfs"), help: "Do not apply the archive's rootfs changes.") var ignoreRootfs = false
     @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections.") var tcpEstablished = false
     @Flag(name: .customLong("file-locks"), help: "Restore file locks.") var fileLocks = false

@@ -14,7 +14,7 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a command in a new detached container (in a pod with --pod); prints its id.",
         discussion: """
-            The rootfs is mounted read-only as the lower layer of an overlay; changes go to a per-container upper directory. Output goes to the container's log (crpod logs).
+            The base is --rootfs DIR or --image IMAGE (a name or ID of the local image store, crpod image import); it is mounted read-only as the lower layer of an overlay; changes go to a per-container upper directory. Output goes to the container's log (crpod logs).
 
             Syscalls are filtered by crpod's default seccomp profile (containers-common's, as podman uses: unlisted syscalls fail with ENOSYS, dangerous ones with EPERM, capability-gated ones follow the container's capabilities). --security-opt seccomp=unconfined runs without a filter; --security-opt seccomp=FILE applies that profile (OCI linux.seccomp or docker/containers-common form) instead. A checkpoint keeps the filter: CRIU restores it with the process.
             """
@@ -24,7 +24,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Container name.") var name: String
     @Option(help: ArgumentHelp("Pod (name or id) whose namespaces and cgroup the container joins.", valueName: "pod"))
     var pod: String?
-    @Option(help: ArgumentHelp("Root filesystem directory.", valueName: "dir")) var rootfs: String
+    @Option(help: ArgumentHelp("Root filesystem directory.", valueName: "dir")) var rootfs: String?
+    @Option(help: ArgumentHelp("Image of the local store whose unpacked tree is the rootfs (instead of --rootfs).", valueName: "image")) var image: String?
     @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Environment variable KEY=VALUE (repeatable).", valueName: "KEY=VALUE"))
     var env: [String] = []
     @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside the container.", valueName: "dir"))
@@ -39,7 +40,9 @@ struct RunCommand: AsyncParsableCommand {
         var args = command
         if args.first == "--" { args.removeFirst() }
         let seccomp = try Self.seccompChoice(securityOptions)
-        let request = RunRequest(name: name, pod: pod, rootfs: rootfs, env: env, workdir: workdir, command: args, seccomp: seccomp)
+        guard (rootfs == nil) != (image == nil) else { throw ValidationError("give exactly one of --rootfs DIR and --image IMAGE") }
+        let request = RunRequest(name: name, pod: pod, rootfs: rootfs.map(absolutePath) ?? "", env: env, workdir: workdir, command: args,
+                                 seccomp: seccomp, image: image)
         print(try await global.client().run(request).id)
     }
 

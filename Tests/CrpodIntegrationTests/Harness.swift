@@ -91,8 +91,8 @@ final class CrpodInstance: @unchecked Sendable {
         let result: ToolResult
         if first == ["archive"] {
             result = try await runner.run(crpod, arguments, environment: environment)  // archive commands take no state options
-        } else if first == ["pod"], let verb = rest.first {
-            result = try await runner.run(crpod, ["pod", verb] + global + Array(rest.dropFirst()), environment: environment)
+        } else if first == ["pod"] || first == ["image"], let verb = rest.first {
+            result = try await runner.run(crpod, first + [verb] + global + Array(rest.dropFirst()), environment: environment)
         } else {
             result = try await runner.run(crpod, first + global + rest, environment: environment)
         }

@@ -59,6 +59,16 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
         return found
     }
 
+    /// The policy for a base rootfs that is an image of crpod's own store: the store is
+    /// root's and its trees were verified on import, so the rootfs directory rule does not
+    /// apply (the other rules do).
+    public func forStoreImage() -> RestorePolicy {
+        var policy = self
+        policy.allowedRootfs = []
+        policy.rootfsMustBeListed = false
+        return policy
+    }
+
     /// The base rootfs rule alone: nil when `rootfs` may be used.
     public func rootfsViolation(_ rootfs: String) -> String? {
         if allowedRootfs.isEmpty && rootfsMustBeListed {

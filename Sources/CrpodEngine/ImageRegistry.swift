@@ -1,0 +1,73 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CrpodArchive
+import CrpodCore
+import CrpodLinux
+import CrpodRegistry
+
+extension Engine {
+    /// `crpod image pull REF`: the manifest for this platform and its blobs are downloaded
+    /// (each verified by digest as it arrives) into an OCI layout under `<root>/images/pulls/`,
+    /// outside the state lock, then imported like any layout (verified again, unpacked once).
+    /// The layout is removed afterwards, also on failure.
+    public func pullImage(_ text: String, tlsVerify: Bool) async throws -> ImageRecord {
+        let reference = try ImageReference.parse(text)
+        let client = try RegistryClient(reference, secure: tlsVerify)
+        let pulls = images.directory + "/pulls"
+        let layout = try step("create pull directory") { try Files.makeTemporaryDirectory(in: pulls, prefix: "pull-") }
+        defer { try? Files.removeTree(layout) }
+        try step("create \(layout)/\(OCILayout.blobsDirectory)") { try Files.makeDirectories(layout + "/" + OCILayout.blobsDirectory, mode: 0o700) }
+        let descriptor = try await step("pull \(reference)") { try await download(reference, client: client, into: layout) }
+        let index = OCIIndex(manifests: [OCIDescriptor(
+            mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size,
+            annotations: [OCILayout.refNameAnnotation: reference.description])])
+        try step("write \(layout)/\(OCILayout.indexFile)") {
+            try Files.writeAtomically(layout + "/" + OCILayout.indexFile, try OCIDocuments.encode(index), mode: 0o600)
+        }
+        return try await importImage(path: layout, name: reference.digest == nil ? reference.description : nil)
+    }
+
+    /// Manifest (through an index when the tag names one), config and layers into `layout`.
+    private func download(_ reference: ImageReference, client: RegistryClient, into layout: String) async throws -> OCIDescriptor {
+        var fetched = try await client.manifest(reference.digest?.description ?? reference.effectiveTag ?? ImageReference.defaultTag)
+        if OCIMediaType.indexes.contains(fetched.mediaType) {
+            let index = try OCIDocuments.decode(OCIIndex.self, from: fetched.bytes, source: client.paths.manifest("\(fetched.digest)"))
+            let chosen = try ImageSelection.manifest(in: index, platform: ImageSource.hostPlatform, source: "index \(fetched.digest)")
+            fetched = try await client.manifest(chosen.digest.description)
+        }
+        guard OCIMediaType.manifests.contains(fetched.mediaType) else {
+            throw CoreError.invalidImage(source: client.paths.manifest("\(fetched.digest)"), reason: "media type \(fetched.mediaType) is not an image manifest")
+        }
+        let manifest = try OCIDocuments.decode(OCIManifest.self, from: fetched.bytes, source: "manifest \(fetched.digest)")
+        try Files.writeAtomically(layout + "/" + OCILayout.blobPath(fetched.digest), fetched.bytes, mode: 0o600)
+        for descriptor in [manifest.config] + manifest.layers {
+            let path = layout + "/" + OCILayout.blobPath(descriptor.digest)
+            if !Files.exists(path) { try await client.blob(descriptor.digest, to: path) }
+        }
+        return OCIDescriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count))
+    }
+
+    /// `crpod image push IMAGE [DESTINATION]`: the stored blobs the registry lacks, then the
+    /// stored manifest under the destination's tag. Returns the manifest digest.
+    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool) async throws -> ImageDigest {
+        let record = try image(source)
+        let target = try ImageReference.parse(destination ?? source)
+        guard let tag = target.effectiveTag else {
+            throw EngineError.invalidInput(what: "push destination", detail: "\(target) has no tag to push to")
+        }
+        let client = try RegistryClient(target, secure: tlsVerify, push: true)
+        let store = images
+        let manifestBytes = try step("read manifest \(record.manifest)") { try Files.read(store.blobPath(record.manifest), limit: OCIDocuments.maxDocumentBytes) }
+        let manifest = try OCIDocuments.decode(OCIManifest.self, from: manifestBytes, source: "manifest \(record.manifest)")
+        try await step("push \(record.id.short) to \(target)") {
+            for digest in record.layers + [record.id] where !(try await client.hasBlob(digest)) {
+                try await client.upload(digest, from: store.blobPath(digest))
+            }
+            try await client.putManifest(manifestBytes, mediaType: manifest.mediaType ?? OCIMediaType.manifest, tag: tag)
+        }
+        return record.manifest
+    }
+}

@@ -1,0 +1,96 @@
+import CrpodCore
+
+/// A `WWW-Authenticate` challenge of an OCI distribution registry: `Bearer realm="…",
+/// service="…",scope="…"` (token auth) or `Basic realm="…"`.
+public struct RegistryChallenge: Sendable, Equatable {
+    public var scheme: String
+    public var parameters: [String: String]
+
+    public var realm: String? { parameters["realm"] }
+
+    /// Parses one challenge; nil when the header is not `scheme k="v", …`.
+    public static func parse(_ header: String) -> RegistryChallenge? {
+        let trimmed = header.drop { $0 == " " }
+        guard let space = trimmed.firstIndex(of: " ") else {
+            return trimmed.isEmpty ? nil : RegistryChallenge(scheme: trimmed.lowercased(), parameters: [:])
+        }
+        let scheme = trimmed[..<space].lowercased()
+        var parameters: [String: String] = [:]
+        var rest = Substring(trimmed[trimmed.index(after: space)...])
+        while true {
+            rest = rest.drop { $0 == " " || $0 == "," }
+            guard let equals = rest.firstIndex(of: "=") else { break }
+            let key = rest[..<equals].trimmingSpaces.lowercased()
+            rest = rest[rest.index(after: equals)...]
+            var value = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                var escaped = false
+                while let character = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped { value.append(character); escaped = false } else if character == "\\" { escaped = true } else if character == "\"" { break } else { value.append(character) }
+                }
+            } else {
+                let end = rest.firstIndex(of: ",") ?? rest.endIndex
+                value = String(rest[..<end]).trimmingSpaces
+                rest = rest[end...]
+            }
+            guard !key.isEmpty else { return nil }
+            parameters[key] = value
+        }
+        return RegistryChallenge(scheme: scheme, parameters: parameters)
+    }
+
+    /// The token endpoint's URL for `scope` (the challenge's own scope when it names one).
+    public func tokenURL(scope: String) -> String? {
+        guard scheme == "bearer", let realm, realm.hasPrefix("https://") || realm.hasPrefix("http://") else { return nil }
+        var query: [String] = []
+        if let service = parameters["service"] { query.append("service=" + RegistryPaths.percentEncoded(service)) }
+        query.append("scope=" + RegistryPaths.percentEncoded(parameters["scope"] ?? scope))
+        return realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
+    }
+}
+
+/// URL paths of the distribution API for one repository.
+public struct RegistryPaths: Sendable, Equatable {
+    public let base: String
+    public let repository: String
+
+    /// `reference` must name its registry (`host[:port]/path`): crpod has no default registry.
+    /// `secure`: https; false is plain http (`--tls-verify=false`).
+    public init(_ reference: ImageReference, secure: Bool) throws(CoreError) {
+        guard let host = reference.host else {
+            throw CoreError.invalidName(reference.description, what: "image reference", reason: "name the registry: host[:port]/path[:tag]")
+        }
+        base = (secure ? "https://" : "http://") + host
+        repository = reference.path
+    }
+
+    public func manifest(_ reference: String) -> String { "\(base)/v2/\(repository)/manifests/\(reference)" }
+    public func blob(_ digest: ImageDigest) -> String { "\(base)/v2/\(repository)/blobs/\(digest)" }
+    public var uploads: String { "\(base)/v2/\(repository)/blobs/uploads/" }
+    public func scope(push: Bool) -> String { "repository:\(repository):" + (push ? "pull,push" : "pull") }
+
+    /// An upload `Location` (absolute, or a path on the registry) with `digest=` added.
+    public func completeUpload(location: String, digest: ImageDigest) -> String {
+        let absolute = location.hasPrefix("http://") || location.hasPrefix("https://") ? location : base + (location.hasPrefix("/") ? "" : "/") + location
+        return absolute + (absolute.contains("?") ? "&" : "?") + "digest=" + RegistryPaths.percentEncoded(digest.description)
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            let keep = (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || [45, 46, 95, 126].contains(byte)
+            out += keep ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded
+        }
+        return out
+    }
+}
+
+private extension String {
+    var leftPadded: String { count == 1 ? "0" + self : self }
+}
+
+private extension StringProtocol {
+    var trimmingSpaces: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
+}

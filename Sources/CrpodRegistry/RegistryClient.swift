@@ -1,0 +1,213 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import AsyncHTTPClient
+import CrpodArchive
+import CrpodCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A client of one repository of an OCI distribution registry: manifests and blobs, each
+/// verified by digest; anonymous token auth (`Bearer` challenges) with the token cached.
+public final class RegistryClient: Sendable {
+    public let paths: RegistryPaths
+    private let http: HTTPClient
+    private let token = TokenBox()
+    private let push: Bool
+
+    /// One client for the process, never shut down (like `HTTPClient.shared`), but failing
+    /// fast: a connection (TCP and TLS) that cannot be made in 10 s fails the request, where
+    /// the browser-like default retries for 90 s (an https request to a plain-HTTP registry).
+    static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .follow(max: 5, allowCycles: false),
+            timeout: .init(connect: .seconds(10), read: .seconds(120)))
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    static let manifestLimit = 4 << 20
+    static let blobLimit: Int64 = 16 << 30
+    static let timeout = TimeAmount.minutes(10)
+    public static let manifestTypes = [OCIMediaType.index, OCIMediaType.manifest, OCIMediaType.dockerManifestList, OCIMediaType.dockerManifest]
+
+    public init(_ reference: ImageReference, secure: Bool, push: Bool = false) throws(CoreError) {
+        paths = try RegistryPaths(reference, secure: secure)
+        http = Self.sharedClient
+        self.push = push
+    }
+
+    /// The manifest or index `reference` (a tag or a digest) names, with its media type and digest.
+    public func manifest(_ reference: String) async throws -> (bytes: [UInt8], mediaType: String, digest: ImageDigest) {
+        var request = HTTPClientRequest(url: paths.manifest(reference))
+        request.headers.add(name: "Accept", value: Self.manifestTypes.joined(separator: ", "))
+        let response = try await send(request)
+        let url = request.url
+        try expect(response, [200], request)
+        let body = try await collect(response, limit: Self.manifestLimit, url: url)
+        let announced = response.headers.first(name: "Docker-Content-Digest").flatMap { ImageDigest($0) }
+        let digest = try verified(body, url: url, expected: ImageDigest(reference) ?? announced)
+        let type = response.headers.first(name: "Content-Type")?.split(separator: ";").first.map(String.init) ?? OCIMediaType.manifest
+        return (body, type, digest)
+    }
+
+    /// Downloads the blob `digest` into the new file `path`, hashing as it writes; a mismatch removes the file.
+    public func blob(_ digest: ImageDigest, to path: String) async throws {
+        let request = HTTPClientRequest(url: paths.blob(digest))
+        let response = try await send(request)
+        try expect(response, [200], request)
+        let hasher = try SHA256Hasher()
+        let io = NonBlockingFileIO(threadPool: .singleton)
+        var total: Int64 = 0
+        do {
+            try await io.withFileHandle(_deprecatedPath: path, mode: .write, flags: .allowFileCreation(posixMode: 0o644)) { handle in
+                for try await chunk in response.body {
+                    total += Int64(chunk.readableBytes)
+                    if total > Self.blobLimit { throw RegistryError.tooLarge(url: request.url, limit: Self.blobLimit) }
+                    chunk.withUnsafeReadableBytes { hasher.update($0) }
+                    try await io.write(fileHandle: handle, buffer: chunk)
+                }
+            }
+            let actual = try hasher.finalize()
+            guard actual == digest.hex else { throw RegistryError.digestMismatch(url: request.url, expected: digest.description, actual: "sha256:" + actual) }
+        } catch {
+            try? await io.unlink(path: path)
+            throw error
+        }
+    }
+
+    /// Whether the registry has the blob already (HEAD).
+    public func hasBlob(_ digest: ImageDigest) async throws -> Bool {
+        var request = HTTPClientRequest(url: paths.blob(digest))
+        request.method = .HEAD
+        let response = try await send(request)
+        try expect(response, [200, 404], request)
+        return response.status == .ok
+    }
+
+    /// Uploads the file at `path` as the blob `digest` (one monolithic PUT after POST).
+    public func upload(_ digest: ImageDigest, from path: String) async throws {
+        var start = HTTPClientRequest(url: paths.uploads)
+        start.method = .POST
+        start.headers.add(name: "Content-Length", value: "0")
+        let started = try await send(start)
+        try expect(started, [202], start)
+        guard let location = started.headers.first(name: "Location") else {
+            throw RegistryError.status(method: "POST", url: start.url, status: 202, detail: "no Location header")
+        }
+        let io = NonBlockingFileIO(threadPool: .singleton)
+        try await io.withFileHandle(_deprecatedPath: path, mode: .read) { handle in
+            let size = try await io.readFileSize(fileHandle: handle)
+            var put = HTTPClientRequest(url: paths.completeUpload(location: location, digest: digest))
+            put.method = .PUT
+            put.headers.add(name: "Content-Type", value: "application/octet-stream")
+            put.body = .stream(FileChunks(io: io, handle: handle, size: size), length: .known(size))
+            // Not `send`: a streamed body cannot be replayed after a 401 (the POST got the token).
+            try expect(try await execute(withToken(put)), [201], put)
+        }
+    }
+
+    /// Stores `bytes` as the manifest `tag`.
+    public func putManifest(_ bytes: [UInt8], mediaType: String, tag: String) async throws {
+        var request = HTTPClientRequest(url: paths.manifest(tag))
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: mediaType)
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        try expect(try await send(request), [201], request)
+    }
+
+    // MARK: - Transport and auth
+
+    /// Sends with the cached token; a 401 with a Bearer challenge fetches a token and retries once.
+    func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        var attempt = withToken(request)
+        let response = try await execute(attempt)
+        guard response.status == .unauthorized, let header = response.headers.first(name: "WWW-Authenticate") else { return response }
+        guard let challenge = RegistryChallenge.parse(header), let url = challenge.tokenURL(scope: paths.scope(push: push)) else {
+            throw RegistryError.authentication(url: request.url, detail: "unsupported challenge \(header.prefix(200)) (crpod speaks anonymous token auth)")
+        }
+        token.value = try await fetchToken(url)
+        attempt.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token.value ?? "")")
+        return try await execute(attempt)
+    }
+
+    private func withToken(_ request: HTTPClientRequest) -> HTTPClientRequest {
+        var request = request
+        if let token = token.value { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        return request
+    }
+
+    private func fetchToken(_ url: String) async throws -> String {
+        let request = HTTPClientRequest(url: url)
+        let response = try await execute(request)
+        guard response.status == .ok else { throw RegistryError.authentication(url: url, detail: "token endpoint answered HTTP \(response.status.code)") }
+        struct Token: Decodable { var token: String?; var access_token: String? }
+        let body = try await collect(response, limit: 1 << 20, url: url)
+        guard let decoded = try? JSONDecoder().decode(Token.self, from: Data(body)), let value = decoded.token ?? decoded.access_token, !value.isEmpty else {
+            throw RegistryError.authentication(url: url, detail: "the token endpoint's answer holds no token")
+        }
+        return value
+    }
+
+    private func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        do { return try await http.execute(request, timeout: Self.timeout) } catch let error as RegistryError { throw error } catch {
+            throw RegistryError.transport(method: request.method.rawValue, url: request.url, detail: "\(error)")
+        }
+    }
+
+    private func expect(_ response: HTTPClientResponse, _ statuses: [UInt], _ request: HTTPClientRequest) throws {
+        guard !statuses.contains(response.status.code) else { return }
+        throw RegistryError.status(method: request.method.rawValue, url: request.url, status: Int(response.status.code), detail: "")
+    }
+
+    private func collect(_ response: HTTPClientResponse, limit: Int, url: String) async throws -> [UInt8] {
+        do { return Array(buffer: try await response.body.collect(upTo: limit)) } catch is NIOTooManyBytesError {
+            throw RegistryError.tooLarge(url: url, limit: Int64(limit))
+        }
+    }
+
+    private func verified(_ bytes: [UInt8], url: String, expected: ImageDigest?) throws -> ImageDigest {
+        let hex = try SHA256Hasher.hash(bytes)
+        guard let actual = ImageDigest(hex: hex) else { throw RegistryError.digestMismatch(url: url, expected: "a sha256 digest", actual: hex) }
+        if let expected, expected != actual { throw RegistryError.digestMismatch(url: url, expected: expected.description, actual: actual.description) }
+        return actual
+    }
+}
+
+/// The bearer token of one client, shared by its requests.
+final class TokenBox: Sendable {
+    private let stored = Mutex<String?>(nil)
+
+    var value: String? {
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
+    }
+}
+
+/// A file read in 1 MiB chunks on NIO's blocking-I/O pool, as an upload body.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let io: NonBlockingFileIO
+    let handle: NIOFileHandle
+    let size: Int64
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let chunks: FileChunks
+        var offset: Int64 = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard offset < chunks.size else { return nil }
+            let count = Int(Swift.min(1 << 20, chunks.size - offset))
+            let chunk = try await chunks.io.read(fileHandle: chunks.handle, fromOffset: offset, byteCount: count, allocator: ByteBufferAllocator())
+            guard chunk.readableBytes > 0 else { throw RegistryError.file(path: "upload", detail: "the file shrank at offset \(offset)") }
+            offset += Int64(chunk.readableBytes)
+            return chunk
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: self) }
+}

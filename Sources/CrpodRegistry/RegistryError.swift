@@ -1,0 +1,32 @@
+/// The one error type of CrpodRegistry; every case names the URL it concerns.
+public enum RegistryError: Error, Sendable, CustomStringConvertible {
+    /// The registry answered with an unexpected status; `detail` is the start of its error body.
+    case status(method: String, url: String, status: Int, detail: String)
+    /// The request did not reach the registry or its answer broke off.
+    case transport(method: String, url: String, detail: String)
+    /// Token auth failed, or the registry asks for a scheme crpod does not speak.
+    case authentication(url: String, detail: String)
+    /// Content whose SHA-256 is not the digest that names it.
+    case digestMismatch(url: String, expected: String, actual: String)
+    /// A response body over the limit for its kind.
+    case tooLarge(url: String, limit: Int64)
+    /// A local file could not be read or written.
+    case file(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .status(method, url, status, detail):
+            return "\(method) \(url): HTTP \(status)" + (detail.isEmpty ? "" : ": \(detail)")
+        case let .transport(method, url, detail):
+            return "\(method) \(url): \(detail)"
+        case let .authentication(url, detail):
+            return "authentication for \(url) failed: \(detail)"
+        case let .digestMismatch(url, expected, actual):
+            return "\(url) does not match its digest: expected \(expected), got \(actual)"
+        case let .tooLarge(url, limit):
+            return "\(url) is larger than \(limit) bytes"
+        case let .file(path, detail):
+            return "\(path): \(detail)"
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import CrpodCore
+import CrpodEngine
+
+struct ImageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Manage the local image store (rootfs trees for run --image and restore).",
+        discussion: """
+            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with anonymous token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). These commands work on this host's store (not through --remote).
+            """,
+        subcommands: [ImageImportCommand.self, ImagePullCommand.self, ImagePushCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
+    )
+}
+
+/// The image commands use the engine in this process: the store is local.
+private func localEngine(_ global: GlobalOptions) throws -> Engine {
+    guard global.remoteHost == nil else { throw ValidationError("crpod image works on the local store; it does not go through --remote/CRPOD_HOST") }
+    return try global.engine()
+}
+
+struct ImageImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import an OCI image layout (directory or tar) or a docker/podman save archive; prints the image ID.",
+        discussion: "Sources: `skopeo copy … oci:DIR[:TAG]` output, `podman save --format oci-archive`, `podman save` / `docker save` (docker-archive). The image is named by --name, else by the archive's own names (RepoTags, or an OCI ref.name that is a full reference); an image without a name is reached by its ID."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Name the image (name[:tag]); picks it when the source holds several.", valueName: "ref")) var name: String?
+    @Argument(help: ArgumentHelp("OCI layout directory or archive file.", valueName: "FILE|DIR")) var source: String
+
+    func run() async throws {
+        let record = try await localEngine(global).importImage(path: absolutePath(source), name: name)
+        print(record.id.hex)
+    }
+}
+
+struct ImageListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List images.", aliases: ["list"])
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Print only image IDs.") var quiet = false
+    @Option(help: "table or json") var format: OutputFormat = .table
+
+    func run() async throws {
+        let images = try await localEngine(global).listImages()
+        if quiet { return images.forEach { print($0.id.hex) } }
+        if format == .json { return try Output.json(images) }
+        Output.table(["IMAGE ID", "NAMES", "LAYERS", "SIZE", "IMPORTED"], images.map { image in
+            [image.id.short, image.names.isEmpty ? "<none>" : image.names.joined(separator: ","), "\(image.layers.count)", "\(image.size)", image.imported]
+        })
+    }
+}
+
+struct ImageInspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show an image's record (JSON), with the path of its unpacked tree.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Image name or ID.", valueName: "IMAGE")) var reference: String
+
+    struct Shown: Encodable {
+        var image: ImageRecord
+        var rootfs: String
+    }
+
+    func run() async throws {
+        let engine = try localEngine(global)
+        let record = try engine.image(reference)
+        try Output.json(Shown(image: record, rootfs: engine.images.rootfsPath(record)))
+    }
+}
+
+struct ImageRemoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove images no container uses.", aliases: ["remove"])
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("Image names or IDs.", valueName: "IMAGE")) var references: [String]
+
+    func run() async throws {
+        let engine = try localEngine(global)
+        for reference in references { print(try await engine.removeImage(reference).id.hex) }
+    }
+}
+
+struct ImagePullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry into the store; prints the image ID.",
+        discussion: "The manifest for this host's platform (from an index when the tag names one), its config and layers are each verified by digest as they arrive, then imported like an OCI layout.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: ArgumentHelp("host[:port]/path[:tag|@digest]", valueName: "REF")) var reference: String
+
+    func run() async throws {
+        print(try await localEngine(global).pullImage(reference, tlsVerify: registry.tlsVerify).id.hex)
+    }
+}
+
+struct ImagePushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push", abstract: "Push a stored image to a registry; prints the manifest digest.",
+        discussion: "Blobs the registry lacks are uploaded, then the stored manifest under DESTINATION's tag (DESTINATION defaults to IMAGE).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: ArgumentHelp("Stored image (name or ID).", valueName: "IMAGE")) var image: String
+    @Argument(help: ArgumentHelp("host[:port]/path[:tag] to push to.", valueName: "DESTINATION")) var destination: String?
+
+    func run() async throws {
+        print(try await localEngine(global).pushImage(image, destination: destination, tlsVerify: registry.tlsVerify))
+    }
+}
+
+/// What pull and push share.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("tls-verify"), help: "false: plain HTTP, for a registry without TLS.") var tlsVerify = true
+}

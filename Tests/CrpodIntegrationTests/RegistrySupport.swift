@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import CrpodDrivers
+import CrpodLinux
+import Testing
+
+/// Debian's `docker-registry` (distribution 2.8) serving plain HTTP on 127.0.0.1 from the
+/// test instance's directory, the way DaemonProcess runs the crpod daemon.
+final class RegistryProcess {
+    static let binary = "/usr/bin/docker-registry"
+    let process = Process()
+    let port: Int
+    let storage: String
+    var host: String { "127.0.0.1:\(port)" }
+
+    /// `tokenRealm`: the registry wants Bearer tokens from there, signed by `tokenCertificate`.
+    init(_ crpod: CrpodInstance, tokenRealm: String? = nil, tokenCertificate: String? = nil) throws {
+        try #require(Files.exists(Self.binary), "docker-registry is not installed: run contrib/provision.sh")
+        port = 20000 + Int.random(in: 0..<20000)
+        storage = crpod.base + "/registry-\(port)"
+        var config = """
+            version: 0.1
+            log: {level: warn}
+            storage:
+              filesystem: {rootdirectory: \(storage)}
+            http:
+              addr: 127.0.0.1:\(port)
+            """
+        if let tokenRealm, let tokenCertificate {
+            config += """
+
+                auth:
+                  token: {realm: "\(tokenRealm)", service: \(TokenServer.service), issuer: \(TokenServer.issuer), rootcertbundle: \(tokenCertificate)}
+                """
+        }
+        try Files.writeAtomically(crpod.base + "/registry-\(port).yml", Array(config.utf8))
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", crpod.base + "/registry-\(port).yml"]
+        let log = crpod.base + "/registry-\(port).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        process.standardOutput = FileHandle(forWritingAtPath: log)
+        try process.run()
+    }
+
+    /// Waits until the port accepts connections.
+    func waitListening() async throws -> Bool {
+        try await portAccepts(port)
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// Waits until 127.0.0.1:`port` accepts connections.
+func portAccepts(_ port: Int) async throws -> Bool {
+        try await eventually(seconds: 20) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+    }
+
+extension RegistryProcess {
+    /// The registry's file of the blob `hex` (distribution's filesystem layout).
+    func blobFile(_ hex: String) -> String {
+        "\(storage)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+}
+
+/// A token endpoint for the registry's Bearer auth: `Tests/Fixtures/registry/make-token.sh`
+/// makes a key, a self-signed certificate (the registry's root bundle) and a JWT granting
+/// pull and push on one repository; python3's http.server hands it out at `/token` (the
+/// query the client adds is ignored).
+final class TokenServer {
+    static let service = "crpod-test-registry"
+    static let issuer = "crpod-test"
+    static let script = Files.parent(of: Files.parent(of: Files.parent(of: #filePath))) + "/Tests/Fixtures/registry/make-token.sh"
+    let process = Process()
+    let port = 20000 + Int.random(in: 0..<20000)
+    let directory: String
+    var realm: String { "http://127.0.0.1:\(port)/token" }
+    var certificate: String { directory + "/cert.pem" }
+
+    init(_ crpod: CrpodInstance, repository: String) async throws {
+        directory = crpod.base + "/token"
+        try Files.makeDirectories(directory, mode: 0o700)
+        let made = try await ToolRunner().run("/bin/sh", [Self.script, directory, Self.service, repository])
+        try #require(made.status == .exited(0), "make-token.sh: \(made.stderr)")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        try #require(try await portAccepts(port), "token server on \(port)")
+    }
+
+    /// SIGKILL: a child of the test process may inherit SIGTERM blocked (python then ignores it).
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
