@@ -78,15 +78,22 @@ extension Engine {
         // A zombie CRIU restored (a child that had exited at the dump) has left its cgroups:
         // the kernel shows an exited task at the root of every v1 hierarchy. Nothing of it runs.
         // A short-lived child (the counter's `sleep`) may also exit between the two reads: the
-        // kernel then shows it at the root of every v1 hierarchy. Only what still runs counts.
-        let wrong = CgroupPlacement.check(pids: tasks.filter { Processes.isRunning($0) }, expected: record.cgroupPath, layout: layout)
-            .filter { Processes.isRunning($0.pid) }
+        // kernel then shows it at the root of every v1 hierarchy as soon as it is in do_exit
+        // (PF_EXITING), before it is a zombie. Only what still runs, and is not exiting, counts.
+        let wrong = CgroupPlacement.check(pids: tasks.filter(Self.livesOn), expected: record.cgroupPath, layout: layout)
+            .filter { Self.livesOn($0.pid) }
         guard !wrong.isEmpty else { return }
         for task in tasks.reversed() { kill(task, SIGKILL) }
         for stray in strays where stray.tree.exists(stray.cgroup) {
             try? stray.tree.remove(stray.cgroup)
         }
         throw EngineError.restoreMisplaced(container: record.name, problems: wrong.map(\.description))
+    }
+
+    /// Whether `pid` runs and has not begun to exit.
+    static func livesOn(_ pid: Int32) -> Bool {
+        guard let stat = Processes.runningStat(pid) else { return false }
+        return !stat.isExiting
     }
 
     /// On cgroup v2 only: the checkpoint's resource limits whose controller the container's

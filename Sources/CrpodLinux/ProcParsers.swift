@@ -97,8 +97,13 @@ public struct ProcStat: Sendable, Equatable {
     public let parentPID: Int32
     /// Start time in clock ticks since boot: with the pid, it identifies one process.
     public let startTime: UInt64
+    /// The kernel's per-task flags (field 9); `PF_EXITING` (0x4) is set once the task is in
+    /// do_exit — from then on the kernel may already show it in the root of every v1 cgroup.
+    public var flags: UInt32 = 0
 
     public var isZombieOrDead: Bool { state == "Z" || state == "X" || state == "x" }
+    /// The task has begun to exit (PF_EXITING), though it is not a zombie yet.
+    public var isExiting: Bool { flags & 0x4 != 0 }
 
     public static func parse(_ text: String, file: String = "/proc/<pid>/stat") throws(LinuxError) -> ProcStat {
         // The command sits in parentheses and may itself hold spaces and ')'.
@@ -114,7 +119,9 @@ public struct ProcStat: Sendable, Equatable {
             throw LinuxError.parse(file: file, line: 1, detail: "expected at least 22 fields")
         }
         let command = String(Substring(bytes[bytes.index(after: open)..<close]))
-        return ProcStat(pid: pid, command: command, state: state, parentPID: parent, startTime: start)
+        var stat = ProcStat(pid: pid, command: command, state: state, parentPID: parent, startTime: start)
+        stat.flags = UInt32(rest[6]) ?? 0
+        return stat
     }
 }
 

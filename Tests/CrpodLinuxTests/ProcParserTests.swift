@@ -150,8 +150,16 @@ struct ProcStatTests {
 
     @Test func realLine() throws {
         let stat = try ProcStat.parse(Self.cat)
-        #expect(stat == ProcStat(pid: 28667, command: "cat", state: "R", parentPID: 28664, startTime: 72684))
-        #expect(!stat.isZombieOrDead)
+        var expected = ProcStat(pid: 28667, command: "cat", state: "R", parentPID: 28664, startTime: 72684)
+        expected.flags = 4194304
+        #expect(stat == expected)
+        #expect(!stat.isZombieOrDead && !stat.isExiting)
+    }
+
+    @Test("PF_EXITING (0x4) in field 9: a task in do_exit, not yet a zombie")
+    func exitingTask() throws {
+        let stat = try ProcStat.parse(Self.cat.replacingFirst(" 4194304 ", with: " 4194308 "))
+        #expect(stat.isExiting && !stat.isZombieOrDead && stat.state == "R")
     }
 
     @Test func commandWithSpacesAndParentheses() throws {
