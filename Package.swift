@@ -32,7 +32,7 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [
                 .linkedLibrary("selinux"), .linkedLibrary("cap"), .linkedLibrary("systemd"),
-                .linkedLibrary("archive"), .linkedLibrary("crypto"),
+                .linkedLibrary("archive"), .linkedLibrary("nettle"),
             ]
         ),
         .executableTarget(name: "crpod-pause", path: "Sources/crpod-pause", cSettings: [.define("_GNU_SOURCE")]),

@@ -5,8 +5,8 @@
 # Usage (as root, from anywhere):
 #   contrib/install.sh [--from BINDIR] [--prefix DIR] [--destdir DIR] [--systemd]
 #     --from BINDIR  take crpod, crpod-pause, crpod-logger and crpod-sockprobe from BINDIR
-#                    (default: build them: swift build -c release --static-swift-stdlib
-#                    --scratch-path .build-static)
+#                    (default: build them: contrib/build-static.sh, the appliance build
+#                    into .build-static)
 #     --prefix DIR   default /usr/local (the units expect /usr/local/bin/crpod)
 #     --destdir DIR  stage everything under DIR (packaging); nothing outside it is touched
 #     --systemd      also crpod.service and crpod.socket into /etc/systemd/system, and
@@ -33,8 +33,8 @@ while (( $# )); do
 done
 
 if [[ -z "$from" ]]; then
-    swift build -c release --static-swift-stdlib --scratch-path .build-static >&2
-    from=$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)
+    contrib/build-static.sh
+    from=$(contrib/build-static.sh --show-bin-path)
 fi
 binaries=(crpod crpod-pause crpod-logger crpod-sockprobe)
 for binary in "${binaries[@]}"; do

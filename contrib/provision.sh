@@ -64,7 +64,7 @@ CNI_SUBNET=${CRPOD_CNI_SUBNET:-10.90.0.0/24}
 # `tar`/`gzip` for tmpfs contents.
 APT_PACKAGES=(
     runc busybox-static
-    libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev libssl-dev
+    libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev nettle-dev
     iptables nftables iproute2 util-linux ca-certificates curl python3 zstd
     tar gzip gcc libc6-dev containernetworking-plugins
     docker-registry openssl

@@ -103,8 +103,8 @@ typedef struct crpod_writeback {
 void crpod_writeback_init(crpod_writeback *wb, int fd, int64_t window);
 int crpod_archive_write_open_writeback(struct archive *a, crpod_writeback *wb);
 
-// SHA-256 through OpenSSL 3 EVP. new returns NULL on failure; update/final return 0 or -EIO.
-// final writes 32 bytes to out and may be called once.
+// SHA-256 through nettle. new returns NULL when out of memory; update/final return 0, or
+// -EINVAL after final. final writes 32 bytes to out and may be called once.
 typedef struct crpod_sha256 crpod_sha256;
 crpod_sha256 *crpod_sha256_new(void);
 int crpod_sha256_update(crpod_sha256 *ctx, const void *data, size_t len);

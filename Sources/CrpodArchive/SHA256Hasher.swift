@@ -4,13 +4,13 @@ import Glibc
 import CShims
 import CrpodLinux
 
-/// Incremental SHA-256 over OpenSSL's EVP interface. Not Sendable: one owner, one task.
+/// Incremental SHA-256 (nettle, through CShims). Not Sendable: one owner, one task.
 public final class SHA256Hasher {
     private let context: OpaquePointer
     private var digest: String?
     private var failed = false
 
-    /// Fails only when OpenSSL cannot allocate or initialise a digest context.
+    /// Fails only when the digest context cannot be allocated.
     public init() throws(ArchiveError) {
         guard let context = crpod_sha256_new() else { throw ArchiveError.digest(operation: "init") }
         self.context = context

@@ -3,8 +3,8 @@
 # contrib/bench/daemon-bench.sh - the daemon's numbers: auto-restore latency vs the CLI,
 # API restore vs the CLI, 20 archives dropped at once for 5 pods, idle RSS, binary size.
 #
-# Usage (as root, after contrib/provision.sh and a static release build of crpod:
-#   swift build -c release --static-swift-stdlib --scratch-path .build-static):
+# Usage (as root, after contrib/provision.sh and the appliance build of crpod,
+#   contrib/build-static.sh, into .build-static):
 #   contrib/bench/daemon-bench.sh [RUNS]        (RUNS >= 5, default 10)
 #
 # Fixtures, made outside any timing: crpod pod "src" running a busybox counter; pods d0..d4
@@ -50,9 +50,7 @@ source "$HERE/lib.sh"
 die() { printf 'daemon-bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 check_runs   # --help, or RUNS a number >= 5 (lib.sh)
-[ "$(id -u)" = 0 ] || die "must run as root"
-[ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --static-swift-stdlib --scratch-path .build-static (or set CRPOD)"
-for tool in runc criu curl jq strip; do command -v "$tool" >/dev/null || die "$tool not found on PATH"; done
+require_host contrib/build-static.sh runc criu curl jq strip   # (lib.sh)
 
 TAG=crpod-dbench-$$
 WORK=$(mktemp -d "$TMP_PARENT/$TAG.XXXXXX")

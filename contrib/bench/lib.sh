@@ -2,7 +2,7 @@
 # contrib/bench/lib.sh - helpers shared by the bench scripts (sourced,
 # not run): logging, timing, waiting for a quiet host, statistics and table labels.
 # They read the caller's globals at call time (WORK, ...).
-# Used by checkpoint-bench.sh, restore-bench.sh and cr-bench.sh.
+# Used by checkpoint-bench.sh, restore-bench.sh, cr-bench.sh, daemon-bench.sh and footprint.sh.
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -107,6 +107,15 @@ first_line() { "$@" 2>&1 | head -n 1; }
 
 # usage_from_header SCRIPT: print SCRIPT's header comment (its --help)
 usage_from_header() { sed -n '2,/^set -/{/^set -/d;s/^# \{0,1\}//;p}' "$1"; }
+
+# require_host HINT TOOL...: root, an executable $CRPOD (else die, HINT saying how to build
+# it) and each TOOL on PATH. Uses the caller's CRPOD and die().
+require_host() {
+    local hint=$1 tool; shift
+    [ "$(id -u)" = 0 ] || die "must run as root"
+    [ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: $hint (or set CRPOD)"
+    for tool in "$@"; do command -v "$tool" >/dev/null || die "$tool not found on PATH"; done
+}
 
 # check_runs: --help prints the calling script's header and exits; else RUNS must be a number
 # >= 5. Uses the caller's RUNS and die().
