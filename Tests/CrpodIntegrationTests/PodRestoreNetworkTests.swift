@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import CrpodCore
 import CrpodDrivers
 import CrpodLinux
 import Testing
@@ -64,6 +66,11 @@ extension PodNetworkTests {
 
             let archive = crpod.base + "/talk.tar.zst"
             try await crpod.ok(["pod", "checkpoint", "--tcp-established", "--export", archive, "talk"])
+            let inspected = try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", "talk"])
+            let status = try await ToolRunner().run("/usr/bin/tar", ["-xOf", archive, CheckpointMember.networkStatus])
+            let eth0 = try NetworkStatus(data: Data(status.stdout.utf8)).networks["crpod"]?.interfaces["eth0"]
+            #expect(eth0?.subnets == [.init(ipnet: address + "/24", gateway: "10.90.0.1")] && eth0?.macAddress == inspected.interfaces?.first?.mac,
+                    "the archive's network.status in podman's shape: \(status.stdout)")
             try await crpod.ok(["pod", "rm", "-f", "talk"])
             // The gap: the pod's address is gone. The client sends nothing, so nothing reaches
             // the host that could reset it; the server's socket was closed in repair mode (silently).
