@@ -52,6 +52,7 @@ int crpod_setns(int fd, int nstype) { return neg_errno(setns(fd, nstype)); }
 int crpod_unshare(int flags) { return neg_errno(unshare(flags)); }
 
 int crpod_pidfd_open(pid_t pid) { return neg_errno((int)syscall(SYS_pidfd_open, pid, 0)); }
+int crpod_pidfd_getfd(int pidfd, int fd) { return neg_errno((int)syscall(SYS_pidfd_getfd, pidfd, fd, 0)); }
 
 int crpod_pidfd_send_signal(int pidfd, int sig) {
     return neg_errno((int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));

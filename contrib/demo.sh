@@ -3,7 +3,11 @@
 #
 # Provisions the host (contrib/provision.sh), builds crpod, creates two pods, runs a counter
 # in pod-a, checkpoints it into an archive, restores the archive into pod-b and shows that the
-# counter continued there and that its namespaces are now pod-b's infra's.
+# counter continued there and that its namespaces are now pod-b's infra's. Then a web pod on
+# the crpod CNI network (contrib/provision.sh writes it) publishes a host port and serves HTTP
+# with busybox httpd; the whole pod is checkpointed (crpod pod checkpoint), removed, and
+# restored (crpod pod restore) with the same address, and the same URL answers again.
+# The published host port is 18080 (CRPOD_DEMO_PORT overrides it).
 # State goes to a demo root (/tmp/crpod-demo) that is removed at the end; pass --keep to
 # leave the pods running and poke at them (the commands to clean up are printed).
 set -Eeuo pipefail
@@ -13,6 +17,7 @@ keep=0
 [[ "${1:-}" == "--keep" ]] && keep=1
 
 ROOTFS=${CRPOD_TEST_ROOTFS:-/var/lib/crpod-test/rootfs-busybox}
+PORT=${CRPOD_DEMO_PORT:-18080}
 export CRPOD_ROOT=/tmp/crpod-demo/root CRPOD_RUNROOT=/tmp/crpod-demo/run
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -23,7 +28,7 @@ contrib/provision.sh >/tmp/crpod-demo-provision.log 2>&1 || { cat /tmp/crpod-dem
 swift build 2>&1 | tail -1
 
 cleanup() {
-    .build/debug/crpod pod rm -f pod-a pod-b >/dev/null 2>&1 || true
+    .build/debug/crpod pod rm -f pod-a pod-b web >/dev/null 2>&1 || true
     rm -rf /tmp/crpod-demo
 }
 cleanup
@@ -74,8 +79,43 @@ crpod logs counter-b | head -n 3
 say "the restored counter's namespaces are pod-b's infra's"
 ns_table pod-b counter-b
 
-say "clean up"
 crpod rm -f counter counter-b
+
+get() {  # get URL: the page, or "(no answer)"
+    echo "+ curl $1" >&2
+    curl -sS -m 2 "$1" 2>/dev/null || echo "(no answer)"
+}
+wait_for() {  # wait_for URL: until it answers (10 s)
+    for _ in $(seq 50); do curl -fsS -m 1 "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    echo "no answer from $1" >&2; return 1
+}
+pod_address() { crpod pod inspect "$1" --format json | sed -n 's/.*"address" : "\([0-9.]*\)\/.*/\1/p' | head -n 1; }
+
+say "a web pod on the crpod CNI network, publishing host port $PORT to the pod's port 8080"
+crpod pod create --network crpod --publish "$PORT:8080" --hostname web web
+crpod run --name httpd --pod web --rootfs "$ROOTFS" -- sh -c \
+    'mkdir -p /www && echo "hello from $(hostname), page written at $(date +%T)" > /www/index.html && exec httpd -f -p 8080 -h /www'
+address=$(pod_address web)
+crpod pod inspect web
+wait_for "http://127.0.0.1:$PORT/"
+get "http://127.0.0.1:$PORT/"
+get "http://$address:8080/"
+
+say "checkpoint the whole pod (one cut of every member, the network described), then remove it"
+crpod pod checkpoint --export /tmp/crpod-demo/web.tar.zst web
+crpod archive inspect /tmp/crpod-demo/web.tar.zst | grep -E '^(Pod|Network|Published|Members)|^  [a-z].*CRIU' || true
+crpod pod rm -f web
+get "http://127.0.0.1:$PORT/"
+
+say "restore the whole pod: the same address, MAC and published port; the same URL answers"
+crpod pod restore --import /tmp/crpod-demo/web.tar.zst
+crpod pod ls
+echo "address before: $address, after: $(pod_address web)"
+wait_for "http://127.0.0.1:$PORT/"
+get "http://127.0.0.1:$PORT/"
+get "http://$address:8080/"
+
+say "clean up"
 if (( keep )); then
-    echo "pods left running; clean up with: CRPOD_ROOT=$CRPOD_ROOT CRPOD_RUNROOT=$CRPOD_RUNROOT .build/debug/crpod pod rm -f pod-a pod-b"
+    echo "pods left running; clean up with: CRPOD_ROOT=$CRPOD_ROOT CRPOD_RUNROOT=$CRPOD_RUNROOT .build/debug/crpod pod rm -f pod-a pod-b web"
 fi

@@ -26,6 +26,8 @@ int crpod_unshare(int flags);
 
 // pidfd.
 int crpod_pidfd_open(pid_t pid);
+// A duplicate, in the caller, of file descriptor `fd` of the process behind `pidfd` (Linux 5.6).
+int crpod_pidfd_getfd(int pidfd, int fd);
 
 /* SO_PEERCRED (hidden behind asm headers Swift does not import). */
 static inline int crpod_so_peercred(void) { return SO_PEERCRED; }

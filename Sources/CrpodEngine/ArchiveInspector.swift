@@ -68,10 +68,10 @@ public enum ArchiveInspector {
         return (inspection(path: path, facts: facts, summary: summary, problems: problems), facts)
     }
 
-    /// The metadata members read: the single-container ones, `pod.json`, and the
-    /// single-container ones of each `members/<name>/` of a pod archive.
+    /// The metadata members read: the single-container ones, `pod.json`, `network.status`, and
+    /// the single-container ones of each `members/<name>/` of a pod archive.
     static func isMetadata(_ name: String) -> Bool {
-        if readMembers.contains(name) || name == PodArchiveMember.description { return true }
+        if readMembers.contains(name) || name == PodArchiveMember.description || name == CheckpointMember.networkStatus { return true }
         let parts = name.split(separator: "/", maxSplits: 2)
         return parts.count == 3 && parts[0] == PodArchiveMember.membersDirectory && readMembers.contains(String(parts[2]))
     }

@@ -20,8 +20,10 @@ extension Engine {
         }
         let description = podArchiveDescription(pod, members: members.map(\.record))
         let bytes = try step("encode \(PodArchiveMember.description)") { Array(try description.data()) }
+        let status = try step("encode \(CheckpointMember.networkStatus)") { Array(try podNetworkStatus(pod).data()) }
         try await writeArchive(to: destination, request: request) { [exported] writer in
             try writer.addBytes(bytes, as: PodArchiveMember.description)
+            try writer.addBytes(status, as: CheckpointMember.networkStatus)
             for (directory, member) in exported { try addMember(writer, member, prefix: directory) }
         }
     }
@@ -41,5 +43,17 @@ extension Engine {
         return PodArchiveDescription(
             name: pod.name, id: pod.id, shares: pod.shares, hostname: pod.hostname, network: described,
             members: members.map { .init(name: $0.name, id: $0.id) }, checkpointedAt: timestamp())
+    }
+
+    /// The pod's `network.status` in podman's shape: its CNI network, each interface inside the
+    /// pod with its MAC and the addresses CNI gave it; `null` without a CNI network.
+    func podNetworkStatus(_ pod: PodRecord) -> NetworkStatus {
+        guard let network = pod.network, let name = network.attachment?.network.name, let result = network.result else { return NetworkStatus() }
+        var interfaces: [String: NetworkStatus.Interface] = [:]
+        for (index, interface) in (result.interfaces ?? []).enumerated() where interface.sandbox != nil {
+            let subnets = (result.ips ?? []).filter { $0.interface == index }.map { NetworkStatus.Subnet(ipnet: $0.address, gateway: $0.gateway) }
+            interfaces[interface.name] = NetworkStatus.Interface(subnets: subnets, macAddress: interface.mac)
+        }
+        return NetworkStatus(networks: [name: NetworkStatus.Network(interfaces: interfaces)])
     }
 }

@@ -95,7 +95,7 @@ extension Engine {
             thaw(members, freezer: freezer)
             throw error
         }
-        if !request.leaveRunning { try await stopCheckpointed(members, freezer: freezer) }
+        if !request.leaveRunning { try await stopCheckpointed(members, freezer: freezer, tcpEstablished: single.tcpEstablished) }
         let frozen = microseconds(since: cut)
         for index in outcomes.indices { outcomes[index].archive = request.export; outcomes[index].imagesKept = nil }
         logger.info("pod checkpointed", metadata: ["pod": "\(pod.name)", "archive": "\(request.export)"])
@@ -174,7 +174,10 @@ extension Engine {
 
     /// After the archive is written without `--leave-running`: each member killed while still
     /// frozen (nothing runs past the cut), thawed, its runtime state and cgroup gone, `exited`.
-    private func stopCheckpointed(_ members: [PodCheckpointMember], freezer: CgroupV2Manager) async throws {
+    /// With `--tcp-established` their connections are first put back in repair mode, so the
+    /// kill closes them silently and the peers wait for the restore (see `TCPRepair`).
+    private func stopCheckpointed(_ members: [PodCheckpointMember], freezer: CgroupV2Manager, tcpEstablished: Bool) async throws {
+        if tcpEstablished { for member in members { silenceConnections(member.record) } }
         for member in members {
             var record = member.record
             try? cgroups().kill(record.cgroupPath)
@@ -188,4 +191,19 @@ extension Engine {
             try store.save(record)
         }
     }
+
+    /// Repair mode on every connected TCP socket of the member's processes. A failure is logged,
+    /// not thrown: the archive is written and valid; only the peers then see the connection close.
+    private func silenceConnections(_ record: ContainerRecord) {
+        for pid in (try? cgroups().processes(record.cgroupPath)) ?? [] {
+            do {
+                let count = try TCPRepair.silenceConnections(of: pid)
+                if count > 0 { logger.debug("TCP connections in repair mode", metadata: ["container": "\(record.name)", "count": "\(count)"]) }
+            } catch {
+                logger.warning("cannot put TCP connections in repair mode; their peers will see them close",
+                               metadata: ["container": "\(record.name)", "error": "\(error)"])
+            }
+        }
+    }
+
 }

@@ -10,7 +10,7 @@ struct PodCheckpointCommand: AsyncParsableCommand {
         commandName: "checkpoint",
         abstract: "Checkpoint every container of a pod at one consistent cut into one archive.",
         discussion: """
-        The pod's cgroup is frozen first, so every member stops at the same instant; each member is then dumped by crpod's native engine (CRIU, whatever engine started it) while it stays frozen, and the archive is written. Without --leave-running the members are then killed (before they run again) and become exited; with it they are thawed and carry on. Any failure before that thaws them: the pod runs on and no archive appears. The archive holds pod.json (shares, hostname, network, address, MAC, published ports, member order) and each member in the single-container layout under members/NAME/, with one manifest over all (crpod archive inspect shows it).
+        The pod's cgroup is frozen first, so every member stops at the same instant; each member is then dumped by crpod's native engine (CRIU, whatever engine started it) while it stays frozen, and the archive is written. Without --leave-running the members are then killed (before they run again) and become exited; with it they are thawed and carry on. Any failure before that thaws them: the pod runs on and no archive appears. The archive holds pod.json (shares, hostname, network, address, MAC, published ports, member order), network.status (podman's shape) and each member in the single-container layout under members/NAME/, with one manifest over all (crpod archive inspect shows it).
         """
     )
 

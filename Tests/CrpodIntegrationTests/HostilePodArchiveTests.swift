@@ -11,6 +11,7 @@ struct HostilePodArchiveTests {
         ("extra-directory", "members/ghost is not a member pod.json lists"),
         ("member-config-missing", "member b: the archive has no config.dump"),
         ("member-escaping-link", "\"members/a/checkpoint/evil\" is a symbolic link, which is not extracted"),
+        ("network-status", "network.status: network \"crpod\" interface \"eth0\": invalid mac_address \"zz\""),
     ]
 
     @Test("each hostile pod archive is refused with its reason, leaving nothing", arguments: cases.map(\.name))
@@ -60,6 +61,8 @@ elif case == "extra-directory":
     put("members/ghost/config.dump", get("members/a/config.dump"))
 elif case == "member-config-missing":
     members[:] = [(i, d) for i, d in members if i.name != "members/b/config.dump"]
+elif case == "network-status":
+    put("network.status", json.dumps({"crpod": {"interfaces": {"eth0": {"mac_address": "zz"}}}}).encode())
 elif case == "member-escaping-link":
     i = tarfile.TarInfo("members/a/checkpoint/evil"); i.type = tarfile.SYMTYPE; i.linkname = "../../../../etc"
     members.insert(len(members) - 1, (i, None))

@@ -112,6 +112,9 @@ public struct PodArchiveFacts: Sendable, Equatable {
     public var whole: ArchiveFacts
     public var description: PodArchiveDescription?
     public var descriptionError: String?
+    /// The top-level `network.status` (podman's shape); nil when absent (archives before it).
+    public var networkStatus: NetworkStatus?
+    public var networkStatusError: String?
     /// By member name; only members whose name is a valid container name.
     public var members: [String: ArchiveFacts]
 
@@ -119,6 +122,9 @@ public struct PodArchiveFacts: Sendable, Equatable {
     public init(whole: ArchiveFacts, contents: [String: [UInt8]]) {
         self.whole = whole
         members = [:]
+        if let bytes = contents[CheckpointMember.networkStatus] {
+            do { networkStatus = try NetworkStatus(data: Data(bytes)) } catch { networkStatusError = "\(error)" }
+        }
         guard let bytes = contents[PodArchiveMember.description] else {
             descriptionError = "the archive has no \(PodArchiveMember.description)"
             return

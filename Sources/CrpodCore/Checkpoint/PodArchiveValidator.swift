@@ -5,11 +5,13 @@
 public enum PodArchiveValidator {
     public static let invalidDescription = "invalid-pod-description"
     public static let memberMismatch = "pod-member-mismatch"
+    public static let invalidNetworkStatus = "invalid-network-status"
 
     public static func validate(_ pod: PodArchiveFacts) -> [ArchiveProblem] {
         let facts = pod.whole
         var problems = ArchiveValidator.memberProblems(facts.members) + ArchiveValidator.duplicateProblems(facts.members)
         problems += ArchiveValidator.manifestProblems(facts)
+        problems += networkStatusProblems(pod)
         guard let description = pod.description else {
             let detail = pod.descriptionError ?? "missing"
             return problems + [.init(code: invalidDescription, member: PodArchiveMember.description,
@@ -57,5 +59,13 @@ public enum PodArchiveValidator {
                                   message: "\(prefix + extra) is not a member \(file) lists"))
         }
         return problems
+    }
+
+    static func networkStatusProblems(_ pod: PodArchiveFacts) -> [ArchiveProblem] {
+        let file = CheckpointMember.networkStatus
+        if let error = pod.networkStatusError {
+            return [.init(code: invalidNetworkStatus, member: file, message: "\(file) cannot be read: \(error)")]
+        }
+        return (pod.networkStatus?.problems() ?? []).map { .init(code: invalidNetworkStatus, member: file, message: "\(file): \($0)") }
     }
 }
