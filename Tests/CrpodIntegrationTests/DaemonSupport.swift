@@ -36,7 +36,7 @@ final class DaemonProcess: @unchecked Sendable {
             process.arguments = Array(launcher.dropFirst()) + [crpod.crpod] + daemonArguments
         }
         let log = crpod.base + "/daemon.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         var variables = ["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }
         if journalStream {
             // As systemd does: stderr is "the journal stream" when JOURNAL_STREAM names its dev:ino.
