@@ -10,23 +10,38 @@ extension Engine {
     /// uncompressed archive under `<root>/images/builds/`, which becomes the one layer of a
     /// checkpoint image (podman's and CRI-O's format, `CheckpointImage`) imported into the
     /// store under `reference`, so `crpod image push` sends it unchanged. The build directory
-    /// goes afterwards, also on failure (the checkpoint itself then stands as the checkpoint
-    /// operation left it: stopped unless `leaveRunning`).
+    /// goes afterwards; when the image cannot be made after the checkpoint succeeded, the
+    /// archive stays there and the error names it (the container was checkpointed: stopped
+    /// unless `leaveRunning`), so nothing is lost.
     public func checkpointToImage(_ container: String, reference: String, request: CheckpointRequest) async throws -> (CheckpointOutcome, ImageRecord) {
         _ = try ImageReference.parse(reference)
         let build = try step("create checkpoint image directory") { try Files.makeTemporaryDirectory(in: images.directory + "/builds", prefix: "build-") }
-        defer { try? Files.removeTree(build) }
         var request = request
         request.export = build + "/checkpoint.tar"
         request.compression = CompressionMethod.none
-        guard let outcome = try await checkpoint([container], request).first else {
-            throw EngineError.invalidInput(what: "container", detail: "\(container) was not checkpointed")
+        let outcome: CheckpointOutcome
+        do {
+            guard let first = try await checkpoint([container], request).first else {
+                throw EngineError.invalidInput(what: "container", detail: "\(container) was not checkpointed")
+            }
+            outcome = first
+        } catch {
+            try? Files.removeTree(build)
+            throw error
         }
         let layout = build + "/layout"
-        try await BlockingThread.run("write checkpoint image layout \(layout)") { _ in
-            try CheckpointImageLayout(archive: build + "/checkpoint.tar", directory: layout).write(reference: reference, created: timestamp())
+        let record: ImageRecord
+        do {
+            try await BlockingThread.run("write checkpoint image layout \(layout)") { _ in
+                try CheckpointImageLayout(archive: build + "/checkpoint.tar", directory: layout).write(reference: reference, created: timestamp())
+            }
+            record = try await importImage(path: layout, name: reference)
+        } catch {
+            // The container is checkpointed (and stopped unless leaveRunning): its archive stays.
+            try? Files.removeTree(layout)
+            throw EngineError.step("create checkpoint image \(reference); the checkpoint archive is kept at \(request.export ?? build)", cause: error)
         }
-        let record = try await importImage(path: layout, name: reference)
+        try? Files.removeTree(build)
         return (outcome, record)
     }
 
@@ -79,11 +94,10 @@ struct CheckpointImageLayout {
         }
     }
 
-    /// The archive as the layer: copied into the layout while hashed, then removed.
+    /// The archive as the layer: copied into the layout while hashed.
     private func storeBlob(file: String, in blobs: String) throws -> OCIDescriptor {
         let temporary = blobs + "/layer.tmp"
         let (hex, size) = try step("hash checkpoint archive \(file)") { try BlobFile.copy(from: file, to: temporary) }
-        unlink(file)
         guard let digest = ImageDigest(hex: hex) else { throw EngineError.invalidInput(what: "digest", detail: hex) }
         _ = try step("store layer \(digest)") { try sysCall("rename", path: blobs + "/" + hex) { rename(temporary, blobs + "/" + hex) } }
         return OCIDescriptor(mediaType: OCIMediaType.layerTar, digest: digest, size: Int64(size))

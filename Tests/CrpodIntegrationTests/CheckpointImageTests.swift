@@ -27,6 +27,10 @@ struct CheckpointImageTests {
             try await source.ok(["run", "--name", "counter", "--pod", "pa", "--image", "localhost/busybox:it", "--"] + busyCounter)
             #expect(try await eventually { lastCount(try await source.ok(["logs", "counter"])) ?? 0 >= 3 })
             let remote = "\(registry.host)/ckpt/counter:1"
+            let badReference = try await source.run(["checkpoint", "--create-image", "Bad:Ref", "counter"])
+            #expect(!badReference.ok && badReference.stderr.contains("lower-case"), "refused before the checkpoint: \(badReference.stderr)")
+            let running = lastCount(try await source.ok(["logs", "counter"])) ?? 0
+            #expect(try await eventually { lastCount(try await source.ok(["logs", "counter"])) ?? 0 > running }, "the counter still runs")
             let created = try await source.ok(["checkpoint", "--create-image", remote, "counter"]).split(separator: "\n")
             try #require(created.count == 2, "container id, then image id")
             let checkpointed = try #require(lastCount(try await source.ok(["logs", "counter"])))
@@ -49,6 +53,8 @@ struct CheckpointImageTests {
                 try await target.ok(["pod", "create", "pb"])
                 let normal = try await target.run(["restore", "--image", "\(registry.host)/base/busybox:it", "--pod", "pb"])
                 #expect(!normal.ok && normal.stderr.contains("is not a checkpoint image"), "\(normal.stderr)")
+                let missing = try await target.run(["restore", "--image", "\(registry.host)/ckpt/none:1", "--tls-verify=false", "--pod", "pb"])
+                #expect(!missing.ok && missing.stderr.contains("HTTP 404"), "\(missing.stderr)")
                 try await target.ok(["restore", "--image", remote, "--tls-verify=false", "--pod", "pb", "--name", "moved"])
                 #expect(try await eventually { lastCount(try await target.ok(["logs", "moved"])) != nil })
                 let first = try await target.ok(["logs", "moved"]).split(separator: "\n").first { $0.hasPrefix("count ") }.flatMap { Int($0.dropFirst(6)) }
