@@ -43,6 +43,9 @@ extension Engine {
     public func run(_ request: RunRequest) async throws -> ContainerRecord {
         var request = request
         let image = try request.image.map { try self.image($0) }
+        if let image, let name = image.checkpointName {
+            throw EngineError.invalidInput(what: "image", detail: "\(request.image ?? "") is a checkpoint image (of container \(name)), not a rootfs: restore it with crpod restore --image")
+        }
         if let image { request.rootfs = images.rootfsPath(image) }
         if request.policy != nil, image == nil, let resolved = Files.resolvedPath(request.rootfs) { request.rootfs = resolved }
         try validate(request)

@@ -89,12 +89,14 @@ struct ImageImporter {
         let manifestBytes = try image.manifestBytes ?? OCIDocuments.encode(image.manifest)
         let manifest = try ingest(bytes: manifestBytes)
         let key = try step("hash the layer stack") { try SHA256Hasher.hash(Array(ImageSelection.layerStackText(layers).utf8)) }
-        try unpack(layers, key: key)
+        let annotations = image.manifest.annotations
+        if CheckpointImage.containerName(annotations) == nil { try unpack(layers, key: key) }  // a checkpoint layer is restored, never a rootfs
         let names = try ImageSelection.names(given: name, recorded: image.recordedNames, source: source).map(\.description)
         return ImageRecord(
             id: config, manifest: manifest, names: names, layers: layers, diffIDs: image.config.rootfs.diff_ids, rootfsKey: key,
             size: image.manifest.layers.reduce(0) { $0 + $1.size }, imported: imported,
-            architecture: image.config.architecture, os: image.config.os, runConfig: image.config.config)
+            architecture: image.config.architecture, os: image.config.os, runConfig: image.config.config,
+            annotations: annotations)
     }
 
     /// The source itself when a directory, else its tar extracted into staging.

@@ -25,6 +25,11 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     public var architecture: String?
     public var os: String?
     public var runConfig: OCIImageConfig.RunConfig?
+    /// The manifest's annotations (a checkpoint image's podman and CRI-O keys).
+    public var annotations: [String: String]? = nil
+
+    /// The checkpointed container's name when this is a checkpoint image (`CheckpointImage`).
+    public var checkpointName: String? { CheckpointImage.containerName(annotations) }
 }
 
 /// The image store under the crpod root, content-addressed and changed only under the
@@ -32,7 +37,9 @@ public struct ImageRecord: Codable, Sendable, Equatable {
 ///
 ///     <root>/images/images.json               the name index ([ImageRecord], written atomically)
 ///     <root>/images/blobs/sha256/<hex>        manifests, configs and layers, verified by digest
-///     <root>/images/rootfs/<key>/             layers unpacked once per layer stack (the overlay's lower)
+///     <root>/images/rootfs/<key>/             layers unpacked once per layer stack (the overlay's lower;
+///                                             none for a checkpoint image: its layer is an archive)
+///     <root>/images/builds/                   checkpoint images being written (outside the lock)
 ///     <root>/images/tmp/                      staging; whatever is here under the lock is stale
 public struct ImageStore: Sendable {
     public let directory: String

@@ -19,6 +19,8 @@ struct CheckpointCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Export the checkpoint to this archive file.", valueName: "file"))
     var export: String?
+    @Option(name: .customLong("create-image"), help: ArgumentHelp("Write the checkpoint as a checkpoint image (podman's and CRI-O's format) into the image store under this name; crpod image push sends it. One container, local only.", valueName: "ref"))
+    var createImage: String?
     @Option(help: ArgumentHelp("Archive compression: zstd (default), gzip or none.", valueName: "method"))
     var compress: CompressionMethod?
     @Flag(name: [.customShort("R"), .customLong("leave-running")], help: "Leave the container running after the checkpoint.")
@@ -32,6 +34,9 @@ struct CheckpointCommand: AsyncParsableCommand {
 
     func validate() throws {
         if containers.isEmpty { throw ValidationError("name at least one container") }
+        if createImage != nil && (containers.count != 1 || export != nil || compress != nil) {
+            throw ValidationError("--create-image takes one container and neither --export nor --compress")
+        }
     }
 
     func run() async throws {
@@ -42,6 +47,7 @@ struct CheckpointCommand: AsyncParsableCommand {
         request.fileLocks = fileLocks
         request.ignoreRootfs = ignoreRootfs
         request.keep = keep
+        if let createImage { return try await checkpointToImage(createImage, request: request) }
         // The byte counter goes to stderr, so it is shown only when stderr is a terminal (stdout
         // may be piped: `crpod checkpoint --export F c | ...` still shows progress).
         let showProgress = export != nil && !printStats && global.remoteHost == nil && isatty(2) == 1
@@ -54,6 +60,16 @@ struct CheckpointCommand: AsyncParsableCommand {
             containerStatistics: outcomes.map {
                 .init(id: $0.id, name: $0.name, runtimeCheckpointDuration: $0.runtimeCheckpointDuration, criuStatistics: $0.criuStatistics)
             }))
+    }
+}
+
+extension CheckpointCommand {
+    /// `--create-image`: prints the container's id, then the image ID.
+    func checkpointToImage(_ reference: String, request: CheckpointRequest) async throws {
+        if global.remoteHost != nil { throw ValidationError("--create-image works on the local engine only") }
+        let (outcome, image) = try await localEngine(global).checkpointToImage(containers[0], reference: reference, request: request)
+        print(outcome.id)
+        print(image.id.hex)
     }
 }
 

@@ -14,7 +14,7 @@ struct ImageCommand: AsyncParsableCommand {
 }
 
 /// The image commands use the engine in this process: the store is local.
-private func localEngine(_ global: GlobalOptions) throws -> Engine {
+func localEngine(_ global: GlobalOptions) throws -> Engine {
     guard global.remoteHost == nil else { throw ValidationError("crpod image works on the local store; it does not go through --remote/CRPOD_HOST") }
     return try global.engine()
 }
@@ -47,27 +47,30 @@ struct ImageListCommand: AsyncParsableCommand {
         let images = try await localEngine(global).listImages()
         if quiet { return images.forEach { print($0.id.hex) } }
         if format == .json { return try Output.json(images) }
-        Output.table(["IMAGE ID", "NAMES", "LAYERS", "SIZE", "IMPORTED"], images.map { image in
-            [image.id.short, image.names.isEmpty ? "<none>" : image.names.joined(separator: ","), "\(image.layers.count)", "\(image.size)", image.imported]
+        Output.table(["IMAGE ID", "NAMES", "LAYERS", "SIZE", "IMPORTED", "CHECKPOINT OF"], images.map { image in
+            [image.id.short, image.names.isEmpty ? "<none>" : image.names.joined(separator: ","), "\(image.layers.count)", "\(image.size)", image.imported,
+             image.checkpointName ?? "-"]
         })
     }
 }
 
 struct ImageInspectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show an image's record (JSON), with the path of its unpacked tree.")
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show an image's record (JSON), with the path of its unpacked tree (none for a checkpoint image, whose annotations name its container).")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Image name or ID.", valueName: "IMAGE")) var reference: String
 
     struct Shown: Encodable {
         var image: ImageRecord
-        var rootfs: String
+        var rootfs: String?
+        var checkpointOf: String?
     }
 
     func run() async throws {
         let engine = try localEngine(global)
         let record = try engine.image(reference)
-        try Output.json(Shown(image: record, rootfs: engine.images.rootfsPath(record)))
+        let rootfs = record.checkpointName == nil ? engine.images.rootfsPath(record) : nil
+        try Output.json(Shown(image: record, rootfs: rootfs, checkpointOf: record.checkpointName))
     }
 }
 

@@ -5,9 +5,10 @@ import CrpodEngine
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Restore a checkpoint archive (into a pod with --pod), or a container checkpointed in place.",
+        abstract: "Restore a checkpoint archive or checkpoint image (into a pod with --pod), or a container checkpointed in place.",
         discussion: """
         crpod restore --import FILE [--pod POD] [--name NAME] [--rootfs DIR] ...
+        crpod restore --image REF [--tls-verify=false] [--pod POD] [--name NAME] ...
         crpod restore NAME
 
         Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. The base rootfs: --rootfs DIR, else the image the archive names (podman's and crpod's rootfsImageID/rootfsImageName) from the local image store (crpod image import), else the directory a crpod archive recorded.
@@ -17,6 +18,9 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customShort("i"), .customLong("import")], help: ArgumentHelp("Checkpoint archive to restore.", valueName: "file"))
     var importPath: String?
+    @Option(help: ArgumentHelp("Checkpoint image to restore (crpod checkpoint --create-image, podman's or CRI-O's): from the image store, else pulled. Local engine only.", valueName: "ref"))
+    var image: String?
+    @OptionGroup var registry: RegistryOptions
     @Option(help: ArgumentHelp("Pod (name, id or id prefix) to restore into.", valueName: "pod")) var pod: String?
     @Option(name: [.customShort("n"), .long], help: ArgumentHelp("New name (and id), so an archive can be restored many times.", valueName: "name"))
     var name: String?
@@ -47,12 +51,21 @@ struct RestoreCommand: AsyncParsableCommand {
         if trustArchive && global.remoteHost != nil {
             throw ValidationError("--trust-archive is for the root CLI only: the daemon always applies the image rule")
         }
-        let outcome = try await global.client().restore(request)
+        let outcome = try await restore(request)
         guard printStats else { return print(outcome.id) }
         try Output.json(RestoreStatsJSON(
             podmanRestoreDuration: microseconds(since: started),
             containerStatistics: [.init(id: outcome.id, name: outcome.name, runtimeRestoreDuration: outcome.runtimeRestoreDuration,
                                         criuStatistics: outcome.criuStatistics)]))
+    }
+}
+
+extension RestoreCommand {
+    func restore(_ request: RestoreRequest) async throws -> RestoreOutcome {
+        guard let image else { return try await global.client().restore(request) }
+        if importPath != nil || container != nil { throw ValidationError("--image replaces --import and a container name") }
+        if global.remoteHost != nil { throw ValidationError("--image works on the local engine only") }
+        return try await localEngine(global).restoreFromImage(image, tlsVerify: registry.tlsVerify, request: request)
     }
 }
 

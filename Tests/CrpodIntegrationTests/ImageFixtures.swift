@@ -49,7 +49,7 @@ struct ImageFixtures {
 
     /// Writes an OCI layout at `layout` naming the image `reference`; returns the config digest (the image ID).
     @discardableResult
-    func ociLayout(_ layout: String, layers: [Layer], reference: String) throws -> String {
+    func ociLayout(_ layout: String, layers: [Layer], reference: String, annotations: [String: String] = [:]) throws -> String {
         let blobs = layout + "/blobs/sha256"
         try Files.makeDirectories(blobs, mode: 0o755)
         func blob(_ bytes: [UInt8]) throws -> String {
@@ -63,7 +63,9 @@ struct ImageFixtures {
         let layerJSON = layers.map {
             #"{"mediaType":"application/vnd.oci.image.layer.v1.tar\#($0.gzip ? "+gzip" : "")","digest":"sha256:\#($0.digest)","size":\#($0.size)}"#
         }.joined(separator: ",")
-        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:\#(configDigest)","size":\#(configBytes.count)},"layers":[\#(layerJSON)]}"#.utf8)
+        let annotationJSON = annotations.isEmpty ? "" :
+            #","annotations":{"# + annotations.sorted { $0.key < $1.key }.map { #""\#($0.key)":"\#($0.value)""# }.joined(separator: ",") + "}"
+        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:\#(configDigest)","size":\#(configBytes.count)},"layers":[\#(layerJSON)]\#(annotationJSON)}"#.utf8)
         let manifestDigest = try blob(manifest)
         let index = #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\#(manifestDigest)","size":\#(manifest.count),"annotations":{"org.opencontainers.image.ref.name":"\#(reference)"}}]}"#
         try Files.writeAtomically(layout + "/index.json", Array(index.utf8), mode: 0o644)

@@ -86,12 +86,15 @@ public struct OCIManifest: Sendable, Codable, Equatable {
     public var mediaType: String?
     public var config: OCIDescriptor
     public var layers: [OCIDescriptor]
+    /// Checkpoint images carry podman's and CRI-O's keys here (`CheckpointImage`).
+    public var annotations: [String: String]?
 
-    public init(config: OCIDescriptor, layers: [OCIDescriptor]) {
+    public init(config: OCIDescriptor, layers: [OCIDescriptor], annotations: [String: String]? = nil) {
         schemaVersion = 2
         mediaType = OCIMediaType.manifest
         self.config = config
         self.layers = layers
+        self.annotations = annotations
     }
 }
 
@@ -109,6 +112,11 @@ public struct OCIImageConfig: Sendable, Codable, Equatable {
     public struct RootFS: Sendable, Codable, Equatable {
         public var type: String
         public var diff_ids: [ImageDigest]
+
+        public init(type: String = "layers", diff_ids: [ImageDigest]) {
+            self.type = type
+            self.diff_ids = diff_ids
+        }
     }
 
     public var architecture: String?
@@ -116,6 +124,14 @@ public struct OCIImageConfig: Sendable, Codable, Equatable {
     public var created: String?
     public var config: RunConfig?
     public var rootfs: RootFS
+
+    public init(architecture: String?, os: String?, created: String?, config: RunConfig? = nil, rootfs: RootFS) {
+        self.architecture = architecture
+        self.os = os
+        self.created = created
+        self.config = config
+        self.rootfs = rootfs
+    }
 }
 
 /// One image of a `docker save` / `podman save` archive's `manifest.json`.
