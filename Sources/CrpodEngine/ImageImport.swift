@@ -13,8 +13,9 @@ extension Engine {
     /// diff ID) while it is copied into the store; the layers are unpacked once per layer
     /// stack. Everything happens in the store's staging directory under the state lock and
     /// is renamed into place at the end, so a failure (or kill -9) leaves only staging,
-    /// which the next image operation clears.
-    public func importImage(path: String, name: String?) async throws -> ImageRecord {
+    /// which the next image operation clears. `file`: the tar at `path`, already opened and
+    /// confined by the caller (the daemon's API), read through that fd only.
+    public func importImage(path: String, name: String?, file: OpenedFile? = nil) async throws -> ImageRecord {
         if let name { _ = try ImageReference.parse(name) }
         let store = images
         return try await locked {
@@ -26,7 +27,7 @@ extension Engine {
             let record: ImageRecord
             do {
                 record = try await BlockingThread.run("import image \(path)") { _ in
-                    try ImageImporter(store: store, staging: staging).run(source: path, name: name, imported: imported)
+                    try ImageImporter(store: store, staging: staging, file: file).run(source: path, name: name, imported: imported)
                 }
             } catch {
                 try? Files.removeTree(staging)
@@ -80,6 +81,7 @@ extension Engine {
 struct ImageImporter {
     let store: ImageStore
     let staging: String
+    var file: OpenedFile? = nil
 
     func run(source: String, name: String?, imported: String) throws -> ImageRecord {
         let directory = try sourceDirectory(source)
@@ -99,10 +101,14 @@ struct ImageImporter {
             annotations: annotations)
     }
 
-    /// The source itself when a directory, else its tar extracted into staging.
+    /// The source itself when a directory, else its tar (the opened `file` if given) extracted into staging.
     private func sourceDirectory(_ source: String) throws -> String {
-        guard !Files.isDirectory(source) else { return source }
         let target = staging + "/source"
+        if let file {
+            _ = try step("extract \(source)") { try ArchiveExtractor.extract(archive: file, into: target, limits: ImageLayers.limits) }
+            return target
+        }
+        guard !Files.isDirectory(source) else { return source }
         _ = try step("extract \(source)") { try ArchiveExtractor.extract(archive: source, into: target, limits: ImageLayers.limits) }
         return target
     }

@@ -12,15 +12,24 @@ extension Engine {
     /// `crpod image pull REF`: the manifest for this platform and its blobs are downloaded
     /// (each verified by digest as it arrives) into an OCI layout under `<root>/images/pulls/`,
     /// outside the state lock, then imported like any layout (verified again, unpacked once).
-    /// The layout is removed afterwards, also on failure.
-    public func pullImage(_ text: String, tlsVerify: Bool) async throws -> ImageRecord {
+    /// The layout is removed afterwards, also on failure; after a kill -9 its lease is free
+    /// and the next pull, import or rm removes it.
+    /// `progress` hears each blob's bytes as they arrive.
+    public func pullImage(_ text: String, tlsVerify: Bool, progress: BlobProgress? = nil) async throws -> ImageRecord {
         let reference = try ImageReference.parse(text)
         let client = try RegistryClient(reference, secure: tlsVerify)
-        let pulls = images.directory + "/pulls"
-        let layout = try step("create pull directory") { try Files.makeTemporaryDirectory(in: pulls, prefix: "pull-") }
-        defer { try? Files.removeTree(layout) }
+        let store = images
+        let (layout, lease) = try await locked {
+            try store.ensureLayout()
+            try store.clearStalePulls()
+            return try store.startPull()
+        }
+        defer {
+            try? Files.removeTree(layout)
+            lease.release()
+        }
         try step("create \(layout)/\(OCILayout.blobsDirectory)") { try Files.makeDirectories(layout + "/" + OCILayout.blobsDirectory, mode: 0o700) }
-        let descriptor = try await step("pull \(reference)") { try await download(reference, client: client, into: layout) }
+        let descriptor = try await step("pull \(reference)") { try await download(reference, client: client, into: layout, progress: progress) }
         let index = OCIIndex(manifests: [OCIDescriptor(
             mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size,
             annotations: [OCILayout.refNameAnnotation: reference.description])])
@@ -31,7 +40,7 @@ extension Engine {
     }
 
     /// Manifest (through an index when the tag names one), config and layers into `layout`.
-    private func download(_ reference: ImageReference, client: RegistryClient, into layout: String) async throws -> OCIDescriptor {
+    private func download(_ reference: ImageReference, client: RegistryClient, into layout: String, progress: BlobProgress?) async throws -> OCIDescriptor {
         var fetched = try await client.manifest(reference.digest?.description ?? reference.effectiveTag ?? ImageReference.defaultTag)
         if OCIMediaType.indexes.contains(fetched.mediaType) {
             let index = try OCIDocuments.decode(OCIIndex.self, from: fetched.bytes, source: client.paths.manifest("\(fetched.digest)"))
@@ -45,14 +54,15 @@ extension Engine {
         try Files.writeAtomically(layout + "/" + OCILayout.blobPath(fetched.digest), fetched.bytes, mode: 0o600)
         for descriptor in [manifest.config] + manifest.layers {
             let path = layout + "/" + OCILayout.blobPath(descriptor.digest)
-            if !Files.exists(path) { try await client.blob(descriptor.digest, to: path) }
+            if !Files.exists(path) { try await client.blob(descriptor.digest, to: path, progress: progress) }
         }
         return OCIDescriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count))
     }
 
     /// `crpod image push IMAGE [DESTINATION]`: the stored blobs the registry lacks, then the
-    /// stored manifest under the destination's tag. Returns the manifest digest.
-    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool) async throws -> ImageDigest {
+    /// stored manifest under the destination's tag. Returns the manifest digest. `progress`
+    /// hears each uploaded blob's bytes.
+    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool, progress: BlobProgress? = nil) async throws -> ImageDigest {
         let record = try image(source)
         let target = try ImageReference.parse(destination ?? source)
         guard let tag = target.effectiveTag else {
@@ -64,7 +74,7 @@ extension Engine {
         let manifest = try OCIDocuments.decode(OCIManifest.self, from: manifestBytes, source: "manifest \(record.manifest)")
         try await step("push \(record.id.short) to \(target)") {
             for digest in record.layers + [record.id] where !(try await client.hasBlob(digest)) {
-                try await client.upload(digest, from: store.blobPath(digest))
+                try await client.upload(digest, from: store.blobPath(digest), progress: progress)
             }
             try await client.putManifest(manifestBytes, mediaType: manifest.mediaType ?? OCIMediaType.manifest, tag: tag)
         }

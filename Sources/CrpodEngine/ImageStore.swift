@@ -41,6 +41,8 @@ public struct ImageRecord: Codable, Sendable, Equatable {
 ///                                             none for a checkpoint image: its layer is an archive)
 ///     <root>/images/builds/                   checkpoint images being written (outside the lock)
 ///     <root>/images/tmp/                      staging; whatever is here under the lock is stale
+///     <root>/images/pulls/pull-X/             a pull's download (outside the lock), with its lease
+///                                             pull-X.lease; one whose lease is free is stale
 public struct ImageStore: Sendable {
     public let directory: String
 
@@ -52,6 +54,7 @@ public struct ImageStore: Sendable {
     var blobsDirectory: String { directory + "/" + OCILayout.blobsDirectory }
     var rootfsDirectory: String { directory + "/rootfs" }
     var temporaryDirectory: String { directory + "/tmp" }
+    var pullsDirectory: String { directory + "/pulls" }
 
     public func blobPath(_ digest: ImageDigest) -> String { blobsDirectory + "/" + digest.hex }
     public func rootfsPath(_ record: ImageRecord) -> String { rootfsDirectory + "/" + record.rootfsKey }
@@ -104,6 +107,32 @@ public struct ImageStore: Sendable {
             for name in try listing(blobsDirectory) where !blobs.contains(name) { try Files.removeTree(blobsDirectory + "/" + name) }
             for name in try listing(rootfsDirectory) where !trees.contains(name) { try Files.removeTree(rootfsDirectory + "/" + name) }
             for name in try listing(temporaryDirectory) { try Files.removeTree(temporaryDirectory + "/" + name) }
+        }
+        try clearStalePulls()
+    }
+
+    /// Removes the downloads of pulls that died (kill -9): a live pull holds the lease beside
+    /// its directory (`FileLease`, taken under the state lock together with the directory, as
+    /// this runs), so a directory whose lease is free — or missing — belongs to nobody.
+    func clearStalePulls() throws {
+        try step("remove interrupted pulls under \(pullsDirectory)") {
+            for name in try listing(pullsDirectory) {
+                let path = pullsDirectory + "/" + name
+                let lease = name.contains(".lease") ? path : path + ".lease"
+                if !FileLease.isHeld(lease) { try Files.removeTree(path) }
+            }
+        }
+    }
+
+    /// A new pull's download directory and its lease (call under the state lock).
+    func startPull() throws -> (directory: String, lease: FileLease) {
+        try step("create pull directory") {
+            try Files.makeDirectories(pullsDirectory, mode: 0o700)
+            let directory = try Files.makeTemporaryDirectory(in: pullsDirectory, prefix: "pull-")
+            do { return (directory, try FileLease.acquire(directory + ".lease")) } catch {
+                try? Files.removeTree(directory)
+                throw error
+            }
         }
     }
 

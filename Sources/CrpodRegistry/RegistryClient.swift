@@ -56,7 +56,8 @@ public final class RegistryClient: Sendable {
     }
 
     /// Downloads the blob `digest` into the new file `path`, hashing as it writes; a mismatch removes the file.
-    public func blob(_ digest: ImageDigest, to path: String) async throws {
+    /// `progress` hears the bytes written so far after each chunk.
+    public func blob(_ digest: ImageDigest, to path: String, progress: BlobProgress? = nil) async throws {
         let request = HTTPClientRequest(url: paths.blob(digest))
         let response = try await send(request)
         try expect(response, [200], request)
@@ -70,6 +71,7 @@ public final class RegistryClient: Sendable {
                     if total > Self.blobLimit { throw RegistryError.tooLarge(url: request.url, limit: Self.blobLimit) }
                     chunk.withUnsafeReadableBytes { hasher.update($0) }
                     try await io.write(fileHandle: handle, buffer: chunk)
+                    progress?(digest, UInt64(total))
                 }
             }
             let actual = try hasher.finalize()
@@ -89,8 +91,9 @@ public final class RegistryClient: Sendable {
         return response.status == .ok
     }
 
-    /// Uploads the file at `path` as the blob `digest` (one monolithic PUT after POST).
-    public func upload(_ digest: ImageDigest, from path: String) async throws {
+    /// Uploads the file at `path` as the blob `digest` (one monolithic PUT after POST);
+    /// `progress` hears the bytes read for sending so far.
+    public func upload(_ digest: ImageDigest, from path: String, progress: BlobProgress? = nil) async throws {
         var start = HTTPClientRequest(url: paths.uploads)
         start.method = .POST
         start.headers.add(name: "Content-Length", value: "0")
@@ -105,7 +108,9 @@ public final class RegistryClient: Sendable {
             var put = HTTPClientRequest(url: paths.completeUpload(location: location, digest: digest))
             put.method = .PUT
             put.headers.add(name: "Content-Type", value: "application/octet-stream")
-            put.body = .stream(FileChunks(io: io, handle: handle, size: size), length: .known(size))
+            var chunks = FileChunks(io: io, handle: handle, size: size)
+            if let progress { chunks.progress = { bytes in progress(digest, bytes) } }
+            put.body = .stream(chunks, length: .known(size))
             // Not `send`: a streamed body cannot be replayed after a 401 (the POST got the token).
             try expect(try await execute(withToken(put)), [201], put)
         }
@@ -194,6 +199,7 @@ struct FileChunks: AsyncSequence, Sendable {
     let io: NonBlockingFileIO
     let handle: NIOFileHandle
     let size: Int64
+    var progress: (@Sendable (UInt64) -> Void)?
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let chunks: FileChunks
@@ -205,6 +211,7 @@ struct FileChunks: AsyncSequence, Sendable {
             let chunk = try await chunks.io.read(fileHandle: chunks.handle, fromOffset: offset, byteCount: count, allocator: ByteBufferAllocator())
             guard chunk.readableBytes > 0 else { throw RegistryError.file(path: "upload", detail: "the file shrank at offset \(offset)") }
             offset += Int64(chunk.readableBytes)
+            chunks.progress?(UInt64(offset))
             return chunk
         }
     }

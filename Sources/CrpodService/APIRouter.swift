@@ -81,6 +81,11 @@ public struct APIRouter: APIHandling {
         if route.match("POST", "/v1/restore") != nil {
             return try await loggingRefusal(of: request) {
                 var body = try Self.decode(RestoreRequest.self, request)
+                let imageCall = try Self.decode(ImageRestoreCall.self, request)
+                if imageCall.image != nil {
+                    guard body.importPath == nil, body.container == nil else { throw EngineError.invalidInput(what: "image", detail: "image replaces importPath and container") }
+                    return try await restore(body, request, image: imageCall)
+                }
                 if let path = body.importPath {
                     let file = try await openConfinedArchive(path)
                     (body.importPath, body.archiveFile) = (file.path, file)
@@ -97,6 +102,7 @@ public struct APIRouter: APIHandling {
 
     func routeObjects(_ request: APIRequest, _ route: RouteMatcher) async throws -> APIResponse {
         let force = request.query["force"] == "true" || request.query["force"] == "1"
+        if let answer = try await routeImages(request, route) { return answer }
         if route.match("GET", "/v1/pods") != nil { return try Self.json(try await client.listPods()) }
         if route.match("POST", "/v1/pods/restore") != nil { return try await restorePod(try Self.decode(PodRestoreRequest.self, request), request) }
         if let ref = route.match("POST", "/v1/pods/:ref/checkpoint")?.first {
@@ -132,17 +138,22 @@ public struct APIRouter: APIHandling {
         return Self.error(status: status, code: code, "no endpoint \(request.method) \(request.path)")
     }
 
-    /// Runs the restore as a job; answers when it is done, or at once with `?async=true`.
-    func restore(_ body: RestoreRequest, _ request: APIRequest) async throws -> APIResponse {
+    /// Runs the restore (of `image` when given) as a job; answers when it is done, or at once with `?async=true`.
+    func restore(_ body: RestoreRequest, _ request: APIRequest, image: ImageRestoreCall? = nil) async throws -> APIResponse {
         var adjusted = body
         adjusted.policy = access().policy
         adjusted.rootfs = try adjusted.rootfs.map(confinedRootfs)
         let client = self.client
-        let (archive, source) = Self.restoreLogFacts(body, request)
+        let (facts, source) = Self.restoreLogFacts(body, request)
+        let archive = image?.image.map { "image \($0)" } ?? facts
         let id = try await jobs.submitRestore(adjusted, kind: "restore", metrics: metrics, finished: { result, duration in
             Self.restoreLogLine(result, archive: archive, source: source, milliseconds: Int(duration / .milliseconds(1)))
                 .write(to: client.engine.logger, metadata: ["archive": "\(archive)"])
-        }) { try await client.restore($0) }
+        }) { restore in
+            guard var call = image else { return try await client.restore(restore) }
+            call.request = restore
+            return try await client.restoreImage(call)
+        }
         return try await answer(job: id, request)
     }
 
@@ -206,7 +217,7 @@ struct RouteMatcher {
     /// Whether some endpoint has this path under another method (405 rather than 404).
     var pathKnown: Bool {
         let patterns = ["/v1/pods", "/v1/pods/:x", "/v1/pods/:x/checkpoint", "/v1/containers", "/v1/containers/:x", "/v1/containers/:x/logs", "/v1/containers/:x/stop",
-                        "/v1/jobs", "/v1/jobs/:x", "/v1/restore", "/v1/restore/upload", "/v1/checkpoint", "/v1/archives/inspect", "/v1/health", "/metrics"]
+                        "/v1/images", "/v1/images/:x", "/v1/containers/:x/checkpoint", "/v1/jobs", "/v1/jobs/:x", "/v1/restore", "/v1/restore/upload", "/v1/checkpoint", "/v1/archives/inspect", "/v1/health", "/metrics"]
         return patterns.contains { Self.captures($0, parts) != nil }
     }
 

@@ -4,7 +4,7 @@ import CrpodLinux
 
 /// Everything the CLI can ask of crpod: answered by the engine in this process (`LocalClient`)
 /// or by a daemon over its socket (`RemoteClient`). The CLI prints the same either way.
-public protocol CrpodClient: Sendable {
+public protocol CrpodClient: CrpodImageClient {
     func checkHost() async throws -> [CheckFact]
     func createPod(_ request: PodCreateRequest) async throws -> PodSummary
     func listPods() async throws -> [PodSummary]

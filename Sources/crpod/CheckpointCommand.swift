@@ -19,7 +19,7 @@ struct CheckpointCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Export the checkpoint to this archive file.", valueName: "file"))
     var export: String?
-    @Option(name: .customLong("create-image"), help: ArgumentHelp("Write the checkpoint as a checkpoint image (podman's and CRI-O's format) into the image store under this name; crpod image push sends it. One container, local only.", valueName: "ref"))
+    @Option(name: .customLong("create-image"), help: ArgumentHelp("Write the checkpoint as a checkpoint image (podman's and CRI-O's format) into the image store under this name; crpod image push sends it. One container.", valueName: "ref"))
     var createImage: String?
     @Option(help: ArgumentHelp("Archive compression: zstd (default), gzip or none.", valueName: "method"))
     var compress: CompressionMethod?
@@ -66,10 +66,9 @@ struct CheckpointCommand: AsyncParsableCommand {
 extension CheckpointCommand {
     /// `--create-image`: prints the container's id, then the image ID.
     func checkpointToImage(_ reference: String, request: CheckpointRequest) async throws {
-        if global.remoteHost != nil { throw ValidationError("--create-image works on the local engine only") }
-        let (outcome, image) = try await localEngine(global).checkpointToImage(containers[0], reference: reference, request: request)
-        print(outcome.id)
-        print(image.id.hex)
+        let outcome = try await global.client().checkpointToImage(containers[0], ImageCheckpointCall(createImage: reference, request: request))
+        print(outcome.checkpoint.id)
+        print(outcome.image.id.hex)
     }
 }
 

@@ -1,21 +1,26 @@
 import ArgumentParser
 import CrpodCore
 import CrpodEngine
+import CrpodService
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Manage the local image store (rootfs trees for run --image and restore).",
         discussion: """
-            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with anonymous token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). These commands work on this host's store (not through --remote).
+            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with anonymous token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only. On a terminal, pull and push show a byte counter per blob on stderr.
             """,
         subcommands: [ImageImportCommand.self, ImagePullCommand.self, ImagePushCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
     )
 }
 
-/// The image commands use the engine in this process: the store is local.
+/// push uses the engine in this process: the store is local.
 func localEngine(_ global: GlobalOptions) throws -> Engine {
-    guard global.remoteHost == nil else { throw ValidationError("crpod image works on the local store; it does not go through --remote/CRPOD_HOST") }
+    guard global.remoteHost == nil else { throw ValidationError("crpod image push works on the local store; it does not go through --remote/CRPOD_HOST") }
     return try global.engine()
 }
 
@@ -31,7 +36,7 @@ struct ImageImportCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("OCI layout directory or archive file.", valueName: "FILE|DIR")) var source: String
 
     func run() async throws {
-        let record = try await localEngine(global).importImage(path: absolutePath(source), name: name)
+        let record = try await global.client().importImage(ImageImportCall(path: absolutePath(source), name: name))
         print(record.id.hex)
     }
 }
@@ -44,7 +49,7 @@ struct ImageListCommand: AsyncParsableCommand {
     @Option(help: "table or json") var format: OutputFormat = .table
 
     func run() async throws {
-        let images = try await localEngine(global).listImages()
+        let images = try await global.client().listImages()
         if quiet { return images.forEach { print($0.id.hex) } }
         if format == .json { return try Output.json(images) }
         Output.table(["IMAGE ID", "NAMES", "LAYERS", "SIZE", "IMPORTED", "CHECKPOINT OF"], images.map { image in
@@ -60,17 +65,8 @@ struct ImageInspectCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("Image name or ID.", valueName: "IMAGE")) var reference: String
 
-    struct Shown: Encodable {
-        var image: ImageRecord
-        var rootfs: String?
-        var checkpointOf: String?
-    }
-
     func run() async throws {
-        let engine = try localEngine(global)
-        let record = try engine.image(reference)
-        let rootfs = record.checkpointName == nil ? engine.images.rootfsPath(record) : nil
-        try Output.json(Shown(image: record, rootfs: rootfs, checkpointOf: record.checkpointName))
+        try Output.json(try await global.client().inspectImage(reference))
     }
 }
 
@@ -81,8 +77,8 @@ struct ImageRemoveCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Image names or IDs.", valueName: "IMAGE")) var references: [String]
 
     func run() async throws {
-        let engine = try localEngine(global)
-        for reference in references { print(try await engine.removeImage(reference).id.hex) }
+        let client = try global.client()
+        for reference in references { print(try await client.removeImage(reference).id.hex) }
     }
 }
 
@@ -96,7 +92,10 @@ struct ImagePullCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("host[:port]/path[:tag|@digest]", valueName: "REF")) var reference: String
 
     func run() async throws {
-        print(try await localEngine(global).pullImage(reference, tlsVerify: registry.tlsVerify).id.hex)
+        let progress = global.remoteHost == nil && isatty(2) == 1 ? BlobCounter(verb: "pull") : nil
+        let record = try await global.client().pullImage(ImagePullCall(reference: reference, tlsVerify: registry.tlsVerify, progress: progress?.report))
+        progress?.finish()
+        print(record.id.hex)
     }
 }
 
@@ -111,11 +110,41 @@ struct ImagePushCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("host[:port]/path[:tag] to push to.", valueName: "DESTINATION")) var destination: String?
 
     func run() async throws {
-        print(try await localEngine(global).pushImage(image, destination: destination, tlsVerify: registry.tlsVerify))
+        let progress = isatty(2) == 1 ? BlobCounter(verb: "push") : nil
+        let digest = try await localEngine(global).pushImage(image, destination: destination, tlsVerify: registry.tlsVerify, progress: progress?.report)
+        progress?.finish()
+        print(digest)
     }
 }
 
 /// What pull and push share.
 struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("tls-verify"), help: "false: plain HTTP, for a registry without TLS.") var tlsVerify = true
+}
+
+/// A byte counter per blob on stderr (the caller makes one only when stderr is a TTY): each
+/// blob gets its own line, `pull 0123456789ab: 1.5 MiB (3.0 MiB/s)`.
+final class BlobCounter: Sendable {
+    let verb: String
+    private let current = Mutex<(blob: ImageDigest, report: @Sendable (UInt64) -> Void)?>(nil)
+
+    init(verb: String) { self.verb = verb }
+
+    var report: BlobProgress {
+        { [self] blob, bytes in
+            let report = current.withLock { current in
+                if let current, current.blob == blob { return current.report }
+                if current != nil { Progress.finishLine() }
+                let report = Progress.reporter(label: "\(verb) \(blob.short)")
+                current = (blob, report)
+                return report
+            }
+            report(bytes)
+        }
+    }
+
+    /// Ends the last blob's line.
+    func finish() {
+        if current.withLock({ $0 != nil }) { Progress.finishLine() }
+    }
 }

@@ -18,7 +18,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customShort("i"), .customLong("import")], help: ArgumentHelp("Checkpoint archive to restore.", valueName: "file"))
     var importPath: String?
-    @Option(help: ArgumentHelp("Checkpoint image to restore (crpod checkpoint --create-image, podman's or CRI-O's): from the image store, else pulled. Local engine only.", valueName: "ref"))
+    @Option(help: ArgumentHelp("Checkpoint image to restore (crpod checkpoint --create-image, podman's or CRI-O's): from the image store, else pulled (by the daemon with --remote).", valueName: "ref"))
     var image: String?
     @OptionGroup var registry: RegistryOptions
     @Option(help: ArgumentHelp("Pod (name, id or id prefix) to restore into.", valueName: "pod")) var pod: String?
@@ -64,8 +64,7 @@ extension RestoreCommand {
     func restore(_ request: RestoreRequest) async throws -> RestoreOutcome {
         guard let image else { return try await global.client().restore(request) }
         if importPath != nil || container != nil { throw ValidationError("--image replaces --import and a container name") }
-        if global.remoteHost != nil { throw ValidationError("--image works on the local engine only") }
-        return try await localEngine(global).restoreFromImage(image, tlsVerify: registry.tlsVerify, request: request)
+        return try await global.client().restoreImage(ImageRestoreCall(image: image, tlsVerify: registry.tlsVerify, request: request))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import CrpodDrivers
 import CrpodLinux
 import Testing
 
@@ -61,6 +62,35 @@ struct CLIFriendlinessTests {
             #expect(terminal.stdout.contains("\rexport: ") && terminal.stdout.contains(" MiB ("), "progress on the terminal: \(terminal.stdout.debugDescription)")
             #expect(Files.exists(crpod.base + "/tty.tar.zst"))
         }
+    }
+
+    @Test("image push and pull show a byte counter per blob on a TTY, and nothing when stderr is not one")
+    func registryProgressOnlyOnATerminal() async throws {
+        try await withCrpod { crpod in
+            let registry = try RegistryProcess(crpod)
+            defer { registry.stop() }
+            #expect(try await registry.waitListening())
+            let fixtures = ImageFixtures(directory: crpod.base)
+            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
+            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:tty")
+            let id = try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            let remote = "\(registry.host)/test/busybox:tty"
+            let state = ["--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf", "--tls-verify=false"]
+            let push = try await onTerminal(crpod, ["image", "push"] + state + [id, remote])
+            #expect(push.status == .exited(0) && push.stdout.contains("\rpush \(layer.digest.prefix(12)): ") && push.stdout.contains(" MiB ("), "\(push.stdout.debugDescription)")
+            try await crpod.ok(["image", "rm", id])
+            let pull = try await onTerminal(crpod, ["image", "pull"] + state + [remote])
+            #expect(pull.status == .exited(0) && pull.stdout.contains("\rpull \(layer.digest.prefix(12)): ") && pull.stdout.contains(id), "\(pull.stdout.debugDescription)")
+            try await crpod.ok(["image", "rm", id])
+            let piped = try await crpod.run(["image", "pull", "--tls-verify=false", remote])
+            #expect(piped.ok && !piped.stderr.contains("pull ") && piped.trimmed == id, "no progress into a pipe: \(piped.stderr)")
+        }
+    }
+
+    /// crpod with a pseudo-terminal (script(1)) as stdin, stdout and stderr.
+    func onTerminal(_ crpod: CrpodInstance, _ arguments: [String]) async throws -> ToolResult {
+        let command = ([crpod.crpod] + arguments).map { "'" + $0 + "'" }.joined(separator: " ")
+        return try await crpod.runner.run("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
     }
 }
 

@@ -163,3 +163,6 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     static func isAlphanumeric(_ byte: UInt8) -> Bool { isLowerAlphanumeric(byte) || (byte >= 65 && byte <= 90) }
     static func isWordByte(_ byte: UInt8) -> Bool { isAlphanumeric(byte) || byte == UInt8(ascii: "_") }
 }
+
+/// Bytes of one blob transferred so far, reported as they move (a pull's or a push's progress).
+public typealias BlobProgress = @Sendable (_ blob: ImageDigest, _ bytes: UInt64) -> Void
