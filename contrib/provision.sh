@@ -35,6 +35,14 @@
 #      (contrib/provision-checkpointctl.sh): Debian's package with its suite's
 #      libc in a private prefix, like CRIU's (the tests check that it reads
 #      crpod's archives).
+#   6. Sets up rootful podman 4.3.1 (contrib/podman/setup-podman.sh, without its
+#      container check): Debian's podman, catatonit, netavark, aardvark-dns and
+#      conmon, and podman's settings in a drop-in of its own,
+#      /etc/containers/containers.conf.d/50-crpod.conf (netavark, whose default
+#      network 10.88.0.0/16 on podman0 is apart from crpod0; podman never reads
+#      $CRPOD_CNI_CONFIG_DIR with it). The tests check that podman restores
+#      crpod's archives. The package's podman.socket/podman.service are disabled
+#      (crpod's tests need no API service). CRPOD_SKIP_PODMAN=1 skips this step.
 #
 # Environment:
 #   CRPOD_CRIU_PREFIX   private CRIU prefix     (default /opt/crpod/criu, a symlink to
@@ -46,6 +54,7 @@
 #   CRPOD_CNI_CONFIG_DIR  CNI configuration directory (default /etc/cni/net.d)
 #   CRPOD_CNI_SUBNET    subnet of the default pod network (default 10.90.0.0/24;
 #                       its .1 is the bridge's address)
+#   CRPOD_SKIP_PODMAN=1 skip step 6 (podman)
 #
 # It is safe to re-run: every step checks first and does nothing when its
 # result is already in place (apt lists are refreshed only if older than 1h).
@@ -238,6 +247,17 @@ EOF
     log "wrote CNI network crpod ($CNI_SUBNET, bridge crpod0) to $file"
 }
 
+# ------------------------------------------------------------------ 6. podman
+
+provide_podman() {
+    if [ "${CRPOD_SKIP_PODMAN:-0}" = 1 ]; then
+        log "podman skipped (CRPOD_SKIP_PODMAN=1)"
+        return
+    fi
+    CRPOD_TEST_ROOTFS=$ROOTFS CRPOD_PODMAN_SKIP_CHECK=1 "$(dirname "${BASH_SOURCE[0]}")/podman/setup-podman.sh" ||
+        die "podman setup failed (contrib/podman/setup-podman.sh)"
+}
+
 # ------------------------------------------------------------------- main
 
 install_packages
@@ -245,6 +265,7 @@ provide_criu
 build_rootfs
 write_cni_network
 provide_checkpointctl
+provide_podman
 
 runc_version=$(runc --version | head -n1) || die "'runc --version' failed"
 echo
@@ -254,6 +275,7 @@ echo "  criu:   $(command -v criu), version $(criu_version)"
 echo "  rootfs: $ROOTFS"
 echo "  cni:    network crpod in $CNI_CONFIG_DIR/crpod.conflist, plugins in /usr/lib/cni"
 echo "  checkpointctl: $CHECKPOINTCTL_WRAPPER ($(readlink -f "$CHECKPOINTCTL_PREFIX"))"
+[ "${CRPOD_SKIP_PODMAN:-0}" = 1 ] || echo "  podman: $(podman version --format '{{.Client.Version}}') ($(command -v podman))"
 case ":$ORIGINAL_PATH:" in
     *:"$(dirname "$(command -v criu)")":*) ;;
     *) echo "  note: $(dirname "$(command -v criu)") is not on your PATH; add it to run criu by name" ;;

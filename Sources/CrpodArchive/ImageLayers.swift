@@ -12,7 +12,8 @@ public enum ImageLayers {
     public static let limits = ExtractionLimits(maxMembers: 1_000_000)
 
     /// Unpacks `layers` (bottom first) into `target`, which must be an empty directory (it
-    /// gets mode 0755). Each layer goes through the rootfs-diff writer (libarchive
+    /// gets mode 0755, or the permission bits of the topmost layer's `./` entry, without
+    /// setuid/setgid). Each layer goes through the rootfs-diff writer (libarchive
     /// `archive_write_disk` with secure-symlink and no-dotdot checks, names validated first,
     /// devices and sockets refused, numeric owners, portable xattrs only); a `.wh.NAME` member
     /// removes NAME from the layers below and `.wh..wh..opq` empties its directory of them,

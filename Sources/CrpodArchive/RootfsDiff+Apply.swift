@@ -76,6 +76,8 @@ final class RootfsDiskWriter {
     /// Names written by this tar (a layer's opaque whiteout keeps them).
     private(set) var names: Set<String> = []
     private var report = RootfsApplyReport()
+    /// An image layer's root entry (`./`): its permission bits, set on `upper` at the end.
+    private var layerRootMode: mode_t?
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(tarPath: String, upper: String, limits: ExtractionLimits, kind: Kind = .rootfsDiff) throws(ArchiveError) {
@@ -122,6 +124,8 @@ final class RootfsDiskWriter {
                                           message: libarchiveMessage(disk))
         }
         try budget.checkRatio(member: last ?? "", streamPosition: reader.uncompressedPosition)
+        // The image's root mode is the container's `/` mode (what CRIU checks at a restore).
+        if let mode = layerRootMode { try sys("chmod", path: upper) { chmod(upper, mode) } }
         return report
     }
 
@@ -132,6 +136,7 @@ final class RootfsDiskWriter {
         if CheckpointMember.isRoot(raw.name), member.type == .directory {
             try budget.admit(member: raw.name, declaredSize: declared, streamPosition: reader.uncompressedPosition)
             report.skipped.append(raw.name)
+            if kind == .imageLayer { layerRootMode = mode_t(archive_entry_perm(entry)) & 0o1777 }
             return nil
         }
         let name = try ExtractionName.validated(raw.name, validUTF8: raw.validUTF8)

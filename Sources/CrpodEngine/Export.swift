@@ -95,10 +95,16 @@ extension Engine {
             checkpointedAt: timestamp(), hostname: pod?.hostname)
         var config = CheckpointConfig.make(
             id: record.id, name: record.name, createdTime: record.created, createCommand: createCommand(record),
-            cgroupParent: pod?.cgroupPath ?? settings.cgroupParent, runtime: settings.runtimePath ?? "runc",
+            cgroupParent: pod?.cgroupPath ?? settings.cgroupParent, runtime: runtimeName,
             rootfsImageName: record.image.map { $0.name ?? $0.id }, infraID: pod?.id, mountLabel: pod?.mountLabel, processLabel: pod?.processLabel, crpod: section)
         config.rootfsImageID = record.image?.id
         return try step("encode \(CheckpointMember.config)") { Array(try config.data()) }
+    }
+
+    /// The OCI runtime's name (`runc`), as podman's `runtime` holds it: podman looks the name up
+    /// among its configured runtimes and refuses a path ("requested OCI runtime … is not available").
+    var runtimeName: String {
+        settings.runtimePath.flatMap { $0.split(separator: "/").last.map(String.init) } ?? "runc"
     }
 
     /// The command line that would recreate the container, like podman's CreateCommand.

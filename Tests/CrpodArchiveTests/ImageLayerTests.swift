@@ -6,6 +6,9 @@ import Testing
 /// layers the store must refuse (path escapes, writes and whiteouts through a lower layer's symlink).
 @Suite("ImageLayers.unpack")
 struct ImageLayerTests {
+    /// Each layer's root entry mode (nil: none), and the root's mode after unpacking.
+    static let rootModeCases: [([UInt32?], UInt32)] = [([0o555], 0o555), ([0o700, nil], 0o700), ([0o555, 0o750], 0o750), ([nil], 0o755), ([0o6755], 0o755)]
+
     /// Writes each layer as a tar and unpacks them into `<dir>/rootfs`.
     private func unpack(_ layers: [[TarMember]], in dir: String, filter: TarFilter = .none) throws {
         var paths: [String] = []
@@ -34,6 +37,15 @@ struct ImageLayerTests {
             #expect(lstatInfo("\(root)/bin") == nil)
             #expect(lstatInfo("\(root)/etc/.wh.gone") == nil && lstatInfo("\(root)/opt/.wh..wh..opq") == nil, "markers are not written")
             #expect(permissions(root) == 0o755)
+        }
+    }
+
+    @Test("the root entry (./) of the topmost layer that has one sets the root's mode, without setuid/setgid; without one it stays 0755",
+          arguments: rootModeCases)
+    func rootEntrySetsRootMode(_ modes: [UInt32?], _ expected: UInt32) throws {
+        try withTempDir { dir throws in
+            try unpack(modes.enumerated().map { index, mode in (mode.map { [TarMember.dir("./", mode: $0)] } ?? []) + [.file("f\(index)", "x")] }, in: dir)
+            #expect(permissions("\(dir)/rootfs") == expected)
         }
     }
 

@@ -11,13 +11,17 @@
 #   1. apt-get installs podman, catatonit (pause image for pod infra
 #      containers), netavark and aardvark-dns (network stack), without
 #      recommends (no fuse-overlayfs/slirp4netns: rootful only), and jq and
-#      zstd for make-fixtures.sh.
+#      zstd for make-fixtures.sh; disables the package's podman.socket and
+#      podman.service when systemd runs (the CLI is all crpod uses).
 #   2. Writes the drop-in /etc/containers/containers.conf.d/50-crpod.conf:
 #        cgroup_manager = "cgroupfs"   (hybrid cgroup host, no systemd manager)
 #        events_logger  = "file"       (no journald)
 #        runtime        = "runc"       (Debian's crun 1.8.1 has no checkpoint
 #                                       and refuses hybrid cgroups)
-#        network_backend = "netavark"
+#        network_backend = "netavark"   (explicit: with a CNI config in
+#                                       /etc/cni/net.d, crpod's, podman
+#                                       would pick CNI and list crpod's
+#                                       network as its own)
 #        default_ulimits at the hard limits: podman's own defaults (nofile
 #          1048576, ...) exceed them and root has no CAP_SYS_RESOURCE here,
 #          so every `podman run` would fail with "error setting rlimit".
@@ -93,6 +97,10 @@ install_packages() {
     fi
     log "apt-get install ${missing[*]}"
     apt-get install -y -q --no-install-recommends "${missing[@]}" || die "apt-get install failed"
+    # The package enables podman's API socket/service; crpod's tests and fixtures use the CLI.
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now podman.socket podman.service >/dev/null 2>&1 || true
+    fi
 }
 
 # -------------------------------------------------------------- 2. config
