@@ -139,7 +139,13 @@ struct DaemonAPITests {
             let daemon = try await DaemonProcess(crpod, launcher: ["/usr/bin/systemd-socket-activate", "-l", socket, "-E", "NOTIFY_SOCKET", "-E", "PATH"], waitReady: false)
             // systemd-socket-activate binds, then execs crpod on the first connection.
             #expect(try await eventually { Files.exists(socket) })
-            let health = try JSONDecoder().decode(HealthJSON.self, from: Data(try await RawHTTP.call(socket: socket, method: "GET", path: "/v1/health").body))
+            // The socket file exists once it is bound; it listens a moment later (refused until then).
+            var answer: RawHTTP.Response?
+            for _ in 0..<100 where answer == nil {
+                answer = try? await RawHTTP.call(socket: socket, method: "GET", path: "/v1/health")
+                if answer == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let health = try JSONDecoder().decode(HealthJSON.self, from: Data(try #require(answer, "no answer on \(socket) in 10 s").body))
             let ready = try #require(await daemon.listener.receive(seconds: 60) { $0.contains("READY=1") })
             #expect(ready.contains("socket-activated fd 3"), "\(ready)")
             #expect(health.pid == daemon.pid, "the activated process itself answers")

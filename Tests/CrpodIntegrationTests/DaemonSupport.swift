@@ -110,16 +110,23 @@ enum RawHTTP {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
+    /// A failed connect is thrown, not recorded: callers may retry (a socket that exists but
+    /// does not listen yet), and this often runs on a thread of its own, outside any test.
+    struct ConnectFailure: Error, CustomStringConvertible { let description: String }
+
     static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        try #require(fd >= 0)
+        guard fd >= 0 else { throw ConnectFailure(description: "socket: \(String(cString: strerror(errno)))") }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        if rc != 0 { close(fd) }
-        try #require(rc == 0, "connect \(path): \(String(cString: strerror(errno)))")
+        guard rc == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw ConnectFailure(description: "connect \(path): \(reason)")
+        }
         return fd
     }
 
