@@ -70,10 +70,7 @@ struct CLIFriendlinessTests {
             let registry = try RegistryProcess(crpod)
             defer { registry.stop() }
             #expect(try await registry.waitListening())
-            let fixtures = ImageFixtures(directory: crpod.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:tty")
-            let id = try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            let (layer, id) = try await crpod.importBusybox(as: "localhost/busybox:tty")
             let remote = "\(registry.host)/test/busybox:tty"
             let state = ["--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf", "--tls-verify=false"]
             let push = try await onTerminal(crpod, ["image", "push"] + state + [id, remote])

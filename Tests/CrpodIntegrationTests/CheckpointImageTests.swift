@@ -19,10 +19,7 @@ struct CheckpointImageTests {
             let registry = try RegistryProcess(source)
             defer { registry.stop() }
             #expect(try await registry.waitListening())
-            let fixtures = ImageFixtures(directory: source.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(source.base + "/oci", layers: [layer], reference: "localhost/busybox:it")
-            let base = try await source.ok(["image", "import", source.base + "/oci"])
+            let base = try await source.importBusybox(as: "localhost/busybox:it").id
             try await source.ok(["pod", "create", "pa"])
             try await source.ok(["run", "--name", "counter", "--pod", "pa", "--image", "localhost/busybox:it", "--"] + busyCounter)
             #expect(try await eventually { lastCount(try await source.ok(["logs", "counter"])) ?? 0 >= 3 })

@@ -80,10 +80,7 @@ struct ImageAPITests {
             let registry = try RegistryProcess(crpod)
             defer { registry.stop() }
             #expect(try await registry.waitListening())
-            let fixtures = ImageFixtures(directory: crpod.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:pull")
-            let id = try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            let id = try await crpod.importBusybox(as: "localhost/busybox:pull").id
             let remote = "\(registry.host)/test/busybox:pull"
             try await crpod.ok(["image", "push", "--tls-verify=false", id, remote])
             try await crpod.ok(["image", "rm", id])

@@ -10,10 +10,7 @@ struct ImageDaemonTests {
     @Test("with no allow_rootfs: API run --image and API restore of an image-based archive work; a host directory is refused")
     func storeImagesNeedNoConfig() async throws {
         try await withCrpod { crpod in
-            let fixtures = ImageFixtures(directory: crpod.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:daemon")
-            try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            try await crpod.importBusybox(as: "localhost/busybox:daemon")
             try await crpod.ok(["pod", "create", "pa"])
             try await crpod.ok(["pod", "create", "pb"])
             try await crpod.ok(["run", "--name", "c", "--pod", "pa", "--image", "localhost/busybox:daemon", "--"] + busyCounter)

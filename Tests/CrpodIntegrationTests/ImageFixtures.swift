@@ -107,3 +107,15 @@ extension CrpodInstance {
         return found
     }
 }
+
+extension CrpodInstance {
+    /// The busybox test rootfs as a one-layer (gzip) OCI layout at `<base>/oci`, imported into
+    /// this instance's store as `reference`: the layer and the image ID `image import` printed.
+    @discardableResult
+    func importBusybox(as reference: String) async throws -> (layer: ImageFixtures.Layer, id: String) {
+        let fixtures = ImageFixtures(directory: base)
+        let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
+        try fixtures.ociLayout(base + "/oci", layers: [layer], reference: reference)
+        return (layer, try await ok(["image", "import", base + "/oci"]))
+    }
+}

@@ -11,10 +11,7 @@ struct ImageRegistryTests {
             let registry = try RegistryProcess(crpod)
             defer { registry.stop() }
             #expect(try await registry.waitListening(), "registry on \(registry.host): \((try? Files.readText(crpod.base + "/registry.log")) ?? "")")
-            let fixtures = ImageFixtures(directory: crpod.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:it")
-            let id = try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            let (layer, id) = try await crpod.importBusybox(as: "localhost/busybox:it")
             let remote = "\(registry.host)/test/busybox:it"
             let secure = try await crpod.run(["image", "push", "localhost/busybox:it", remote])
             #expect(!secure.ok, "HTTPS to a plain-HTTP registry fails")
@@ -51,10 +48,7 @@ struct ImageRegistryTests {
             let registry = try RegistryProcess(crpod, tokenRealm: tokens.realm, tokenCertificate: tokens.certificate)
             defer { registry.stop() }
             #expect(try await registry.waitListening())
-            let fixtures = ImageFixtures(directory: crpod.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:it")
-            let id = try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            let id = try await crpod.importBusybox(as: "localhost/busybox:it").id
             let remote = "\(registry.host)/test/busybox:it"
             try await crpod.ok(["image", "push", "--tls-verify=false", id, remote])
             try await crpod.ok(["image", "rm", id])

@@ -132,10 +132,7 @@ struct ImageStoreTests {
             let missing = try await crpod.run(restore)
             #expect(!missing.ok && missing.stderr.contains("image localhost/busybox:crpod, ID d8fa8340fba0 is not in the image store"), "\(missing.stderr)")
 
-            let fixtures = ImageFixtures(directory: crpod.base)
-            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: true)
-            try fixtures.ociLayout(crpod.base + "/oci", layers: [layer], reference: "localhost/busybox:crpod")
-            try await crpod.ok(["image", "import", crpod.base + "/oci"])
+            try await crpod.importBusybox(as: "localhost/busybox:crpod")
             if try await PodmanImportTests.refusedUnderCgroupV2(crpod, restore, archive: archive) { return }
             try await crpod.ok(restore)
             let lastNumber = { (log: String) in log.split(separator: "\n").last.flatMap { Int($0) } ?? -1 }
