@@ -9,8 +9,11 @@ import SystemPackage
 import Testing
 
 /// A counter that writes each number to /tmp/count in its rootfs, then to its stdout (the pipe
-/// to crpod-logger).
-let fileCounter = ["sh", "-c", "i=0; while true; do echo $i > /tmp/count; echo count $i; i=$((i+1)); sleep 0.1; done"]
+/// to crpod-logger). The number goes to a temporary file renamed over /tmp/count, so a dump that
+/// freezes the shell between `>`'s truncation and its write never leaves an empty file (a CI run
+/// read nil right after a dump).
+let fileCounter = ["sh", "-c",
+                   "i=0; while true; do echo $i > /tmp/count.next; mv /tmp/count.next /tmp/count; echo count $i; i=$((i+1)); sleep 0.1; done"]
 
 @Suite("CRIUDriver against real CRIU: dump in pod A, restore into pod B without runc", .serialized,
        .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
