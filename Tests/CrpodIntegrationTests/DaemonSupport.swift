@@ -11,7 +11,7 @@ final class DaemonProcess: @unchecked Sendable {
     let crpod: CrpodInstance
     let socket: String
     let listener: NotifyListener
-    let process = Process()
+    let process: ChildProcess
 
     /// Starts the daemon and waits for READY=1. `config` lines are added to the instance's config;
     /// `logLevel` nil leaves the daemon at its own default level.
@@ -28,13 +28,7 @@ final class DaemonProcess: @unchecked Sendable {
         }
         let daemonArguments = ["daemon", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf",
                                "--socket", socket] + (logLevel.map { ["--log-level", $0] } ?? []) + arguments
-        if launcher.isEmpty {
-            process.executableURL = URL(fileURLWithPath: crpod.crpod)
-            process.arguments = daemonArguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: launcher[0])
-            process.arguments = Array(launcher.dropFirst()) + [crpod.crpod] + daemonArguments
-        }
+        let command = launcher.isEmpty ? [crpod.crpod] + daemonArguments : launcher + [crpod.crpod] + daemonArguments
         let log = crpod.base + "/daemon.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         var variables = ["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }
@@ -44,16 +38,15 @@ final class DaemonProcess: @unchecked Sendable {
             try #require(stat(log, &info) == 0)
             variables["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
         }
-        process.environment = ProcessInfo.processInfo.environment.merging(variables) { $1 }
-        process.standardError = FileHandle(forWritingAtPath: log)
-        try process.run()
+        process = try ChildProcess(command[0], Array(command.dropFirst()),
+                                   environment: ProcessInfo.processInfo.environment.merging(variables) { $1 }, errorOutput: log)
         if waitReady {
             let ready = await listener.receive(seconds: 60) { $0.contains("READY=1") }
             try #require(ready != nil, "daemon did not send READY=1; log: \((try? Files.readText(log)) ?? "")")
         }
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// What the daemon wrote to stderr so far, one entry per line.
     func logLines() throws -> [String] {
@@ -75,9 +68,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Waits (off the cooperative pool) until the daemon has exited.
-    func exited() async { await waitForExit(process) }
-
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    func exited() async { await process.exited() }
 
     func request(_ method: String, _ path: String, body: [UInt8] = [], headers: [String] = []) async throws -> RawHTTP.Response {
         try await RawHTTP.call(socket: socket, method: method, path: path, body: body, headers: headers)
@@ -90,16 +81,6 @@ final class DaemonProcess: @unchecked Sendable {
         return try JSONDecoder().decode(T.self, from: Data(response.body))
     }
 }
-
-/// Waits until `process` has exited, on a thread of its own: `Process.waitUntilExit` blocks
-/// (and spins a run loop), which must never happen on one of the 2 threads of the cooperative pool.
-func waitForExit(_ process: Process) async {
-    let child = UncheckedProcess(process: process)
-    _ = try? await BlockingThread.run("wait for pid \(process.processIdentifier)") { _ in child.process.waitUntilExit() }
-}
-
-/// A `Process` handed to the one thread that waits for it.
-struct UncheckedProcess: @unchecked Sendable { let process: Process }
 
 /// A deliberately raw HTTP/1.1 client over a Unix socket: the tests check the wire, not a library.
 enum RawHTTP {

@@ -190,25 +190,18 @@ extension CrpodInstance {
     /// in flight must not occupy the 2 threads of the cooperative pool.
     func runKilled(_ arguments: [String], environment: [String: String] = [:],
                    when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: crpod)
         let engine = arguments.first == "restore" ? try restoreEngineArguments() : []
-        process.arguments = arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + engine + arguments.dropFirst()
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        try process.run()
-        let pid = process.processIdentifier
-        let child = UncheckedProcess(process: process)
+        let process = try ChildProcess(
+            crpod, arguments.prefix(1) + ["--root", root, "--run-root", runRoot, "--config", base + "/crpod.conf"] + engine + arguments.dropFirst(),
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 })
         let status = try await BlockingThread.run("crpod \(arguments.first ?? ""), killed on a condition") { _ in
-            let process = child.process
             let deadline = ContinuousClock.now + .seconds(30)
             while process.isRunning && ContinuousClock.now < deadline {
-                if condition() { kill(pid, SIGKILL); break }
+                if condition() { kill(process.pid, SIGKILL); break }
                 usleep(2000)
             }
-            process.waitUntilExit()
-            return process.terminationReason == .uncaughtSignal ? ToolStatus.signaled(process.terminationStatus) : .exited(process.terminationStatus)
+            process.waitBlocking()
+            return process.killedBySignal ? ToolStatus.signaled(process.terminationStatus) : .exited(process.terminationStatus)
         }
         return Outcome(status: status, stdout: "", stderr: "")
     }

@@ -16,18 +16,14 @@ struct ImagePullInterruptTests {
         try await withCrpod { crpod in
             let port = 20000 + Int.random(in: 0..<20000)
             let marker = crpod.base + "/blob-started"
-            let registry = Process()
-            registry.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            registry.arguments = [Self.script, "\(port)", marker]
-            try registry.run()
-            defer { kill(registry.processIdentifier, SIGKILL) }
+            let registry = try ChildProcess("/usr/bin/python3", [Self.script, "\(port)", marker])
+            defer { registry.killAndReap() }
             try #require(try await portAccepts(port), "slow registry on \(port)")
 
             let pulls = crpod.imageStore + "/pulls"
             let first = try startPull(crpod, "127.0.0.1:\(port)/test/slow:1")
             #expect(try await eventually(seconds: 30) { Files.exists(marker) }, "the pull reached a blob")
-            kill(first.processIdentifier, SIGKILL)
-            await waitForExit(first)
+            await first.kill()
             let left = try Files.listDirectory(pulls)
             #expect(left.contains { $0.hasPrefix("pull-") && !$0.hasSuffix(".lease") } && left.contains { $0.hasSuffix(".lease") }, "\(left)")
 
@@ -38,22 +34,15 @@ struct ImagePullInterruptTests {
             #expect(!missing.ok && missing.stderr.contains("HTTP 404"), "\(missing.stderr)")
             let kept = try Files.listDirectory(pulls)
             #expect(kept.count == 2 && !kept.contains { left.contains($0) }, "only the live pull's directory and lease remain: \(kept), killed: \(left)")
-            kill(live.processIdentifier, SIGKILL)
-            await waitForExit(live)
+            await live.kill()
             try await crpod.run(["image", "pull", "--tls-verify=false", "127.0.0.1:\(port)/test/slow:missing"])
             #expect(try Files.listDirectory(pulls) == [], "both killed pulls are cleared")
         }
     }
 
     /// `crpod image pull --tls-verify=false REF` in the background.
-    func startPull(_ crpod: CrpodInstance, _ reference: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: crpod.crpod)
-        process.arguments = ["image", "pull", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf",
-                             "--tls-verify=false", reference]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        return process
+    func startPull(_ crpod: CrpodInstance, _ reference: String) throws -> ChildProcess {
+        try ChildProcess(crpod.crpod, ["image", "pull", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf",
+                                       "--tls-verify=false", reference])
     }
 }

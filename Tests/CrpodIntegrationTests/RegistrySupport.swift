@@ -10,7 +10,7 @@ import Testing
 /// test instance's directory, the way DaemonProcess runs the crpod daemon.
 final class RegistryProcess {
     static let binary = "/usr/bin/docker-registry"
-    let process = Process()
+    let process: ChildProcess
     let port: Int
     let storage: String
     var host: String { "127.0.0.1:\(port)" }
@@ -36,21 +36,13 @@ final class RegistryProcess {
                 """
         }
         try Files.writeAtomically(crpod.base + "/registry-\(port).yml", Array(config.utf8))
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", crpod.base + "/registry-\(port).yml"]
-        let log = crpod.base + "/registry-\(port).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: log)
-        process.standardOutput = FileHandle(forWritingAtPath: log)
-        try process.run()
+        process = try ChildProcess(Self.binary, ["serve", crpod.base + "/registry-\(port).yml"], output: crpod.base + "/registry-\(port).log")
     }
 
     /// Waits until the port accepts connections.
     func waitListening() async throws -> Bool {
         try await portAccepts(port)
     }
-
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections.
@@ -74,11 +66,9 @@ extension RegistryProcess {
         "\(storage)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-    }
+    /// SIGKILL and reap: bounded by the kernel's exit of a killed process, so a `defer` in an
+    /// async test may call it (a SIGTERM'd registry could take its time on a pool thread).
+    func stop() { process.killAndReap() }
 }
 
 /// A token endpoint for the registry's Bearer auth: `Tests/Fixtures/registry/make-token.sh`
@@ -89,7 +79,7 @@ final class TokenServer {
     static let service = "crpod-test-registry"
     static let issuer = "crpod-test"
     static let script = Files.parent(of: Files.parent(of: Files.parent(of: #filePath))) + "/Tests/Fixtures/registry/make-token.sh"
-    let process = Process()
+    var process: ChildProcess?
     let port = 20000 + Int.random(in: 0..<20000)
     let directory: String
     var realm: String { "http://127.0.0.1:\(port)/token" }
@@ -100,20 +90,9 @@ final class TokenServer {
         try Files.makeDirectories(directory, mode: 0o700)
         let made = try await ToolRunner().run("/bin/sh", [Self.script, directory, Self.service, repository])
         try #require(made.status == .exited(0), "make-token.sh: \(made.stderr)")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory]
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        process = try ChildProcess("/usr/bin/python3", ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory])
         try #require(try await portAccepts(port), "token server on \(port)")
     }
 
-    /// SIGKILL: a child of the test process may inherit SIGTERM blocked (python then ignores it).
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    func stop() { process?.killAndReap() }
 }

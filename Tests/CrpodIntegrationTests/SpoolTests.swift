@@ -59,12 +59,11 @@ struct SpoolTests {
             let spool = crpod.base + "/spool"
             try Files.makeDirectories(spool, mode: 0o700)
             let listener = try NotifyListener(path: crpod.base + "/notify.sock")
-            let daemon = Process()
-            daemon.executableURL = URL(fileURLWithPath: crpod.crpod)
-            daemon.arguments = ["daemon", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf", "--watch", spool + ":pb"]
-            daemon.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "300000"]) { $1 }
-            try daemon.run()
-            defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+            let daemon = try ChildProcess(
+                crpod.crpod, ["daemon", "--root", crpod.root, "--run-root", crpod.runRoot, "--config", crpod.base + "/crpod.conf", "--watch", spool + ":pb"],
+                environment: ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "300000"]) { $1 },
+                errorOutput: crpod.base + "/daemon.log")
+            defer { daemon.killAndReap() }
             let ready = try #require(await listener.receive { $0.contains("READY=1") })
             #expect(ready.hasSuffix("READY=1") && ready.contains("watching"), "notify: \(ready)")
 
@@ -91,7 +90,7 @@ struct SpoolTests {
             kill(daemon.processIdentifier, SIGTERM)
             #expect(await listener.receive { $0 != "WATCHDOG=1" }?.hasPrefix("STOPPING=1") == true)
             #expect(listener.pings > 0, "WATCHDOG=1 sent every half of WATCHDOG_USEC while it ran")
-            await waitForExit(daemon)
+            await daemon.exited()
             #expect(daemon.terminationStatus == 0)
         }
     }
