@@ -5,12 +5,28 @@ import CShims
 import CrpodCore
 import CrpodLinux
 
+/// What an extraction does with a symbolic-link member.
+public enum SymlinkMembers: Sendable {
+    /// Throws `memberTypeRefused` (checkpoint archives, layers handled elsewhere).
+    case refuse
+    /// Writes nothing and lists it in `ExtractionResult.members` (type `.symlink`, its target in
+    /// `linkTarget`), for a caller that resolves names among the members itself (image sources).
+    case record
+}
+
 /// What an extraction wrote.
 public struct ExtractionResult: Sendable {
     /// Every member in archive order (a `./` root entry excepted), as `ArchiveScanner` reports
-    /// it: canonical name, `.file` or `.directory`, size, SHA-256 of regular files, and the
-    /// header's mode and owner — recorded, never applied. `content` is nil; see `contents`.
+    /// it: canonical name, `.file`, `.directory` or (recorded only) `.symlink`, size, SHA-256 of
+    /// regular files, and the header's mode and owner — recorded, never applied. `content` is
+    /// nil; see `contents`.
     public var members: [ScannedMember]
+    /// The symbolic-link members recorded (`SymlinkMembers.record`): name → target.
+    public var symlinks: [String: String] {
+        var links: [String: String] = [:]
+        for member in members where member.type == .symlink { links[member.name] = member.linkTarget }
+        return links
+    }
     /// The bytes of the regular members `keepContentOf` chose that fit `contentLimit`.
     public var contents: [String: [UInt8]]
     public var summary: ScanSummary
@@ -19,10 +35,10 @@ public struct ExtractionResult: Sendable {
 /// Extracts a checkpoint archive (zstd, gzip, xz or plain tar, decompressed in-process) into
 /// an empty directory in one streaming pass, hashing every regular member as it is written.
 ///
-/// Archives are hostile input. Only regular files and directories are written; a symlink,
-/// hard link, device, fifo, socket or sparse member, an unsafe or repeated name, or a limit
-/// passed (`ExtractionLimits`, including the compression-ratio bomb guard) throws an
-/// `ArchiveError` naming the member. Files are created 0600 and directories 0700 through
+/// Archives are hostile input. Only regular files and directories are written; a symlink
+/// (unless `symlinks: .record`, which lists it without writing it), hard link, device, fifo,
+/// socket or sparse member, an unsafe or repeated name, or a limit passed (`ExtractionLimits`,
+/// including the compression-ratio bomb guard) throws an `ArchiveError` naming the member. Files are created 0600 and directories 0700 through
 /// `ExtractionRoot` (openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS), so nothing is
 /// written outside `target`; header modes, owners and times are not applied. Nothing is
 /// fsynced. After a failure `target` holds a partial tree: the caller removes it.
@@ -32,21 +48,21 @@ public enum ArchiveExtractor {
 
     /// `target` is created (mode 0700; its parent must exist) or must be an empty directory.
     public static func extract(
-        archive: String, into target: String, limits: ExtractionLimits = .default,
+        archive: String, into target: String, limits: ExtractionLimits = .default, symlinks: SymlinkMembers = .refuse,
         keepContentOf: (String) -> Bool = { _ in false }, contentLimit: Int = 1 << 20
     ) throws(ArchiveError) -> ExtractionResult {
         try extract(
-            archive: try ArchiveFile.open(path: archive), into: target, limits: limits, keepContentOf: keepContentOf,
-            contentLimit: contentLimit)
+            archive: try ArchiveFile.open(path: archive), into: target, limits: limits, symlinks: symlinks,
+            keepContentOf: keepContentOf, contentLimit: contentLimit)
     }
 
     /// `extract` of an archive already opened (and checked) as `archive`.
     public static func extract(
-        archive: OpenedFile, into target: String, limits: ExtractionLimits = .default,
+        archive: OpenedFile, into target: String, limits: ExtractionLimits = .default, symlinks: SymlinkMembers = .refuse,
         keepContentOf: (String) -> Bool = { _ in false }, contentLimit: Int = 1 << 20
     ) throws(ArchiveError) -> ExtractionResult {
         try extract(
-            archive: archive, into: target, limits: limits, keepContentOf: keepContentOf,
+            archive: archive, into: target, limits: limits, symlinks: symlinks, keepContentOf: keepContentOf,
             contentLimit: contentLimit, writer: ExtractionSession.writeAll, onWorkerStart: nil)
     }
 
@@ -57,14 +73,16 @@ public enum ArchiveExtractor {
     /// `extract` with the function that writes each chunk and one the hashing worker calls
     /// when it starts (seams for tests).
     static func extract(
-        archive: OpenedFile, into target: String, limits: ExtractionLimits,
+        archive: OpenedFile, into target: String, limits: ExtractionLimits, symlinks: SymlinkMembers = .refuse,
         keepContentOf: (String) -> Bool, contentLimit: Int, writer: @escaping ChunkWriter,
         onWorkerStart: (@Sendable () -> Void)?
     ) throws(ArchiveError) -> ExtractionResult {
-        let session = try ExtractionSession(archive: archive, target: target, limits: limits, writer: writer)
+        let session = try ExtractionSession(archive: archive, target: target, limits: limits, symlinks: symlinks, writer: writer)
         session.onWorkerStart = onWorkerStart
         while let member = try session.nextMember() {
-            if member.type == .directory {
+            if member.type == .symlink {
+                session.recordSymlink(member)
+            } else if member.type == .directory {
                 try session.writeDirectory(member)
             } else {
                 let keep = keepContentOf(member.name) && member.size <= UInt64(max(0, contentLimit))
@@ -84,13 +102,15 @@ final class ExtractionSession {
     /// The pipeline's buffers, allocated for the first large member and reused.
     private var pipelineBuffers: [UnsafeMutableRawBufferPointer] = []
     private let writer: ChunkWriter
+    private let symlinks: SymlinkMembers
     var onWorkerStart: (@Sendable () -> Void)?
     private var names: Set<String> = []
     private var members: [ScannedMember] = []
     private var contents: [String: [UInt8]] = [:]
 
-    init(archive: OpenedFile, target: String, limits: ExtractionLimits, writer: @escaping ChunkWriter) throws(ArchiveError) {
+    init(archive: OpenedFile, target: String, limits: ExtractionLimits, symlinks: SymlinkMembers, writer: @escaping ChunkWriter) throws(ArchiveError) {
         self.writer = writer
+        self.symlinks = symlinks
         // The archive first: one that cannot be read leaves no target directory behind.
         reader = try ArchiveReadHandle(file: archive)
         root = try ExtractionRoot(emptyDirectory: target)
@@ -120,6 +140,11 @@ final class ExtractionSession {
             try budget.admit(member: member.name, declaredSize: declared, streamPosition: reader.uncompressedPosition)
             return member
         }
+    }
+
+    /// A symbolic link (`SymlinkMembers.record`): listed, never written.
+    func recordSymlink(_ member: ScannedMember) {
+        members.append(member)
     }
 
     func writeDirectory(_ member: ScannedMember) throws(ArchiveError) {
@@ -243,7 +268,7 @@ final class ExtractionSession {
         switch member.type {
         case .file: type = archive_entry_sparse_count(entry) > 0 ? "sparse file" : nil
         case .directory: type = nil
-        case .symlink: type = "symbolic link"
+        case .symlink: type = symlinks == .record && member.linkTarget != nil ? nil : "symbolic link"
         case .hardlink: type = "hard link"
         case let .other(fileType): type = ScannedMember.describe(fileType: fileType)
         }

@@ -84,8 +84,7 @@ struct ImageImporter {
     var file: OpenedFile? = nil
 
     func run(source: String, name: String?, imported: String) throws -> ImageRecord {
-        let directory = try sourceDirectory(source)
-        var image = try ImageSource.read(directory: directory, name: name)
+        var image = try ImageSource.read(try sourceTree(source), name: name)
         let layers = try ingestLayers(&image)
         let config = try ingest(image.configFile, expected: image.manifest.config.digest, what: "config")
         let manifestBytes = try image.manifestBytes ?? OCIDocuments.encode(image.manifest)
@@ -101,16 +100,23 @@ struct ImageImporter {
             annotations: annotations)
     }
 
-    /// The source itself when a directory, else its tar (the opened `file` if given) extracted into staging.
-    private func sourceDirectory(_ source: String) throws -> String {
+    /// The source itself when a directory, else its tar (the opened `file` if given) extracted
+    /// into staging, its symbolic links recorded rather than written.
+    private func sourceTree(_ source: String) throws -> ImageSourceTree {
         let target = staging + "/source"
+        let extracted: ExtractionResult
         if let file {
-            _ = try step("extract \(source)") { try ArchiveExtractor.extract(archive: file, into: target, limits: ImageLayers.limits) }
-            return target
+            extracted = try step("extract \(source)") {
+                try ArchiveExtractor.extract(archive: file, into: target, limits: ImageLayers.limits, symlinks: .record)
+            }
+        } else if Files.isDirectory(source) {
+            return ImageSourceTree(directory: source, links: nil)
+        } else {
+            extracted = try step("extract \(source)") {
+                try ArchiveExtractor.extract(archive: source, into: target, limits: ImageLayers.limits, symlinks: .record)
+            }
         }
-        guard !Files.isDirectory(source) else { return source }
-        _ = try step("extract \(source)") { try ArchiveExtractor.extract(archive: source, into: target, limits: ImageLayers.limits) }
-        return target
+        return ImageSourceTree(directory: target, links: extracted.symlinks)
     }
 
     /// Each layer copied into the store, its blob digest checked (OCI) and its diff ID checked

@@ -19,13 +19,14 @@ struct StagedImage {
 }
 
 /// Reads the two source formats: an OCI image layout (`skopeo copy … oci:DIR`, `podman save
-/// --format oci-archive`) and a docker-save tree (`docker save`, `podman save`).
+/// --format oci-archive`) and a docker-save tree (`docker save`, `podman save`, whose
+/// `<id>/layer.tar` members may be symbolic links: see `ImageSourceTree`).
 enum ImageSource {
-    static func read(directory: String, name: String?) throws -> StagedImage {
-        if Files.exists(directory + "/" + OCILayout.indexFile) { return try readLayout(directory, name: name) }
-        if Files.exists(directory + "/" + OCILayout.dockerManifestFile) { return try readDockerSave(directory, name: name) }
+    static func read(_ tree: ImageSourceTree, name: String?) throws -> StagedImage {
+        if try tree.exists(OCILayout.indexFile) { return try readLayout(tree, name: name) }
+        if try tree.exists(OCILayout.dockerManifestFile) { return try readDockerSave(tree, name: name) }
         throw EngineError.invalidInput(
-            what: "image source", detail: "\(directory) holds neither \(OCILayout.indexFile) (OCI layout) nor \(OCILayout.dockerManifestFile) (docker save)")
+            what: "image source", detail: "\(tree.directory) holds neither \(OCILayout.indexFile) (OCI layout) nor \(OCILayout.dockerManifestFile) (docker save)")
     }
 
     static var hostPlatform: OCIPlatform {
@@ -38,14 +39,10 @@ enum ImageSource {
         #endif
     }
 
-    private static func document(_ path: String) throws -> [UInt8] {
-        try step("read \(path)") { try Files.read(path, limit: OCIDocuments.maxDocumentBytes) }
-    }
-
     /// A layout blob's bytes, checked against its descriptor's digest and size.
-    private static func blob(_ directory: String, _ descriptor: OCIDescriptor) throws -> [UInt8] {
-        let path = directory + "/" + OCILayout.blobPath(descriptor.digest)
-        let bytes = try document(path)
+    private static func blob(_ tree: ImageSourceTree, _ descriptor: OCIDescriptor) throws -> [UInt8] {
+        let path = tree.directory + "/" + OCILayout.blobPath(descriptor.digest)
+        let bytes = try tree.document(OCILayout.blobPath(descriptor.digest), source: path)
         let actual = try step("hash \(path)") { try SHA256Hasher.hash(bytes) }
         guard actual == descriptor.digest.hex, Int64(bytes.count) == descriptor.size else {
             throw EngineError.step("verify \(path)", cause: ArchiveError.digestMismatch(
@@ -54,41 +51,42 @@ enum ImageSource {
         return bytes
     }
 
-    private static func readLayout(_ directory: String, name: String?) throws -> StagedImage {
-        let indexPath = directory + "/" + OCILayout.indexFile
-        let index = try OCIDocuments.decode(OCIIndex.self, from: try document(indexPath), source: indexPath)
+    private static func readLayout(_ tree: ImageSourceTree, name: String?) throws -> StagedImage {
+        let indexPath = tree.directory + "/" + OCILayout.indexFile
+        let index = try OCIDocuments.decode(OCIIndex.self, from: try tree.document(OCILayout.indexFile, source: indexPath), source: indexPath)
         var chosen = try ImageSelection.manifest(in: index, platform: hostPlatform, source: indexPath, name: name)
         let names = ImageSelection.refName(chosen).map { [$0] } ?? []
         if OCIMediaType.indexes.contains(chosen.mediaType) {  // one level of nesting (a multi-platform image)
-            let nested = try OCIDocuments.decode(OCIIndex.self, from: try blob(directory, chosen), source: "\(chosen.digest)")
+            let nested = try OCIDocuments.decode(OCIIndex.self, from: try blob(tree, chosen), source: "\(chosen.digest)")
             chosen = try ImageSelection.manifest(in: nested, platform: hostPlatform, source: "index \(chosen.digest)")
             guard OCIMediaType.manifests.contains(chosen.mediaType) else {
                 throw CoreError.invalidImage(source: indexPath, reason: "indexes nested more than one level")
             }
         }
-        let manifestBytes = try blob(directory, chosen)
+        let manifestBytes = try blob(tree, chosen)
         let manifest = try OCIDocuments.decode(OCIManifest.self, from: manifestBytes, source: "manifest \(chosen.digest)")
-        let configBytes = try blob(directory, manifest.config)
+        let configBytes = try blob(tree, manifest.config)
         let config = try OCIDocuments.decode(OCIImageConfig.self, from: configBytes, source: "config \(manifest.config.digest)")
         try ImageSelection.validate(manifest: manifest, config: config, source: "manifest \(chosen.digest)")
         return StagedImage(
             manifest: manifest, manifestBytes: manifestBytes, configBytes: configBytes, config: config,
-            configFile: directory + "/" + OCILayout.blobPath(manifest.config.digest),
-            layerFiles: manifest.layers.map { directory + "/" + OCILayout.blobPath($0.digest) },
+            configFile: try tree.path(OCILayout.blobPath(manifest.config.digest), source: indexPath),
+            layerFiles: try manifest.layers.map { try tree.path(OCILayout.blobPath($0.digest), source: indexPath) },
             expectedLayerDigests: manifest.layers.map(\.digest), recordedNames: names)
     }
 
-    private static func readDockerSave(_ directory: String, name: String?) throws -> StagedImage {
-        let listPath = directory + "/" + OCILayout.dockerManifestFile
-        let entries = try OCIDocuments.decode([DockerSaveEntry].self, from: try document(listPath), source: listPath)
+    private static func readDockerSave(_ tree: ImageSourceTree, name: String?) throws -> StagedImage {
+        let listPath = tree.directory + "/" + OCILayout.dockerManifestFile
+        let entries = try OCIDocuments.decode([DockerSaveEntry].self, from: try tree.document(OCILayout.dockerManifestFile, source: listPath), source: listPath)
         let entry = try ImageSelection.dockerEntry(entries, name: name, source: listPath)
-        let configFile = directory + "/" + (try ImageSelection.dockerMember(entry.Config, source: listPath))
-        let configBytes = try document(configFile)
+        let configMember = try tree.resolve(try ImageSelection.dockerMember(entry.Config, source: listPath), source: listPath)
+        let configFile = tree.directory + "/" + configMember
+        let configBytes = try tree.document(configMember, source: listPath)
         let config = try OCIDocuments.decode(OCIImageConfig.self, from: configBytes, source: configFile)
         let configHex = try step("hash \(configFile)") { try SHA256Hasher.hash(configBytes) }
         guard let configDigest = ImageDigest(hex: configHex) else { throw EngineError.invalidInput(what: "config digest", detail: configHex) }
         var layers: [String] = []
-        for layer in entry.Layers { layers.append(directory + "/" + (try ImageSelection.dockerMember(layer, source: listPath))) }
+        for layer in entry.Layers { layers.append(try tree.path(try ImageSelection.dockerMember(layer, source: listPath), source: listPath)) }
         // Placeholder layer descriptors until the blobs are hashed (ImageImport fills them).
         let manifest = OCIManifest(
             config: OCIDescriptor(mediaType: OCIMediaType.config, digest: configDigest, size: Int64(configBytes.count)),

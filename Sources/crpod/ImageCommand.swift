@@ -27,8 +27,8 @@ func localEngine(_ global: GlobalOptions) throws -> Engine {
 struct ImageImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Import an OCI image layout (directory or tar) or a docker save archive (podman: save --format oci-archive); prints the image ID.",
-        discussion: "Sources: `skopeo copy … oci:DIR[:TAG]` output, `podman save --format oci-archive`, `docker save` (docker-archive; podman 4.3.1's docker-archive, whose layer.tar entries are symlinks, is refused today). The image is named by --name, else by the archive's own names (RepoTags, or an OCI ref.name that is a full reference); an image without a name is reached by its ID."
+        abstract: "Import an OCI image layout (directory or tar) or a docker save / podman save archive; prints the image ID.",
+        discussion: "Sources: `skopeo copy … oci:DIR[:TAG]` output, `podman save --format oci-archive`, `docker save` and `podman save` (docker-archive, the default). Members that are symbolic links (podman writes each layer once and links <id>/layer.tar to it) are followed inside the archive only: relative targets that stay inside, at most 8 links; others are refused. The image is named by --name, else by the archive's own names (RepoTags, or an OCI ref.name that is a full reference); an image without a name is reached by its ID."
     )
 
     @OptionGroup var global: GlobalOptions

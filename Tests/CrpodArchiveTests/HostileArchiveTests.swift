@@ -79,6 +79,22 @@ struct HostileArchiveTests {
         }
     }
 
+    @Test("symlinks: .record lists symbolic links (an image source's) without writing them, even one out of the target and one a file goes through")
+    func recordedSymlinksAreListedNotWritten() throws {
+        try Sandbox.run { box throws in
+            let members: [TarMember] = [
+                .file("4caf.tar", "layer"), .symlink("0970/layer.tar", to: "../4caf.tar"), .symlink("out", to: box.sibling), .file("out/x", "x"),
+            ]
+            try writeTar(box.archive, members)
+            let result = try ArchiveExtractor.extract(archive: box.archive, into: box.target, symlinks: .record)
+            #expect(result.symlinks == ["0970/layer.tar": "../4caf.tar", "out": box.sibling])
+            #expect(result.members.map(\.name) == ["4caf.tar", "0970/layer.tar", "out", "out/x"])
+            #expect(try listing(box.target) == ["4caf.tar", "out"], "no link written (nor its directory)")
+            #expect(fileBytes(box.target + "/out/x") == Array("x".utf8), "a real directory, not the link")
+            try box.expectNothingOutside()
+        }
+    }
+
     @Test func theDefaultLimitsRefuseALargeBomb() throws {
         try Sandbox.run { box throws in
             // 1 GiB of zeros: past the 256 MiB slack the default 1000:1 ratio applies.

@@ -12,7 +12,9 @@ import CrpodLinux
 import Testing
 
 /// Test images written offline from directory trees with GNU tar: an OCI image layout
-/// (what `skopeo copy … oci:DIR` writes) and a docker-save archive (what `podman save` writes).
+/// (what `skopeo copy … oci:DIR` writes) and a docker-save archive (what `docker save` writes:
+/// each layer a regular `<n>/layer.tar`; podman 4.3.1's `podman save` writes the layer once at
+/// the top and links `<id>/layer.tar` to it — PodmanSaveImportTests uses the real podman).
 struct ImageFixtures {
     let directory: String
     let runner = ToolRunner()
@@ -73,7 +75,8 @@ struct ImageFixtures {
         return configDigest
     }
 
-    /// Writes a docker-save tar (manifest.json, <id>.json, <n>/layer.tar) at `archive`.
+    /// Writes a docker-save tar (manifest.json, <id>.json, l<n>/layer.tar) at `archive`, from
+    /// the tree `<archive>.d` (left in place, for a test to change and `tar` again).
     @discardableResult
     func dockerSave(_ archive: String, layers: [Layer], tag: String) async throws -> String {
         let tree = archive + ".d"
@@ -89,9 +92,14 @@ struct ImageFixtures {
         }
         let list = #"[{"Config":"\#(configDigest).json","RepoTags":["\#(tag)"],"Layers":[\#(names.joined(separator: ","))]}]"#
         try Files.writeAtomically("\(tree)/manifest.json", Array(list.utf8), mode: 0o644)
+        try await tar(tree, into: archive)
+        return configDigest
+    }
+
+    /// A plain tar of the tree's content (`./…` members, symbolic links stored as links).
+    func tar(_ tree: String, into archive: String) async throws {
         let made = try await runner.run("/bin/tar", ["-C", tree, "-cf", archive, "."])
         try #require(made.status == .exited(0), "tar: \(made.stderr)")
-        return configDigest
     }
 }
 

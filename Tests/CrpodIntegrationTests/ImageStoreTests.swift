@@ -123,6 +123,32 @@ struct ImageStoreTests {
         }
     }
 
+    @Test("a docker-save tar whose member is a symbolic link out of it (a layer to ../../../etc/passwd, the config to /etc/shadow, manifest.json to itself) is refused naming the member and the link; nothing is left in the store")
+    func dockerSaveLinksOutRefused() async throws {
+        try await withCrpod { crpod in
+            let fixtures = ImageFixtures(directory: crpod.base)
+            let layer = try await fixtures.layer(of: PrivilegedHost.rootfs, named: "busybox", gzip: false)
+            let cases: [(member: String?, target: String, message: String)] = [
+                ("l0/layer.tar", "../../../etc/passwd", "which leads out of the image source"),
+                (nil, "/etc/shadow", "an absolute path"),  // the config, <digest>.json
+                ("manifest.json", "manifest.json", "more than 8 links deep"),
+            ]
+            for (index, hostile) in cases.enumerated() {
+                let archive = "\(crpod.base)/hostile-\(index).tar"
+                let configDigest = try await fixtures.dockerSave(archive, layers: [layer], tag: "localhost/hostile:1")
+                let member = hostile.member ?? configDigest + ".json"
+                #expect(unlink("\(archive).d/\(member)") == 0 && symlink(hostile.target, "\(archive).d/\(member)") == 0)
+                try await fixtures.tar(archive + ".d", into: archive)
+                let refused = try await crpod.run(["image", "import", archive])
+                #expect(!refused.ok && refused.stderr.contains("member \"\(member)\"") && refused.stderr.contains("\"\(hostile.target)\"")
+                        && refused.stderr.contains(hostile.message), "\(refused.stderr)")
+                #expect(try crpod.imageStoreContents() == [], "no blob, tree or staging left")
+            }
+            #expect(try await crpod.json([ImageJSON].self, ["image", "ls"]).isEmpty)
+            #expect(try await crpod.leftovers() == [])
+        }
+    }
+
     @Test("a podman archive finds its base image (rootfsImageName) in the store: restore --import without --rootfs continues its counter")
     func podmanArchiveRestoresFromTheStore() async throws {
         try await withCrpod { crpod in
