@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "CrpodService",
             dependencies: [
-                "CrpodEngine", "CrpodLinux", "CrpodCore", "CrpodArchive",
+                "CrpodEngine", "CrpodLinux", "CrpodCore", "CrpodArchive", "CrpodRegistry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "crpod",
             dependencies: [
-                "CrpodService", "CrpodEngine", "CrpodDrivers", "CrpodCore", "CrpodLinux",
+                "CrpodService", "CrpodEngine", "CrpodDrivers", "CrpodCore", "CrpodLinux", "CrpodRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -76,7 +76,7 @@ APT_PACKAGES=(
     libcap-dev libselinux1-dev libsystemd-dev libarchive-dev libzstd-dev zlib1g-dev nettle-dev
     iptables nftables iproute2 util-linux ca-certificates curl python3 zstd
     tar gzip gcc libc6-dev containernetworking-plugins
-    docker-registry openssl
+    docker-registry openssl apache2-utils
 )
 
 ORIGINAL_PATH=${PATH:-}
@@ -148,8 +148,9 @@ install_packages() {
     log "apt-get install ${missing[*]}"
     apt-get install -y -q --no-install-recommends "${missing[@]}" || die "apt-get install failed"
     command -v systemd-socket-activate >/dev/null || die "systemd-socket-activate still missing"
-    # docker-registry is for the image pull/push tests, which start their own on 127.0.0.1;
-    # the package's service would listen on :5000 for everyone.
+    # docker-registry is for the image pull/push tests, which start their own on 127.0.0.1
+    # (apache2-utils: htpasswd -B, the bcrypt file of the credentials tests); the package's
+    # service would listen on :5000 for everyone.
     if [ -d /run/systemd/system ]; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 }
 

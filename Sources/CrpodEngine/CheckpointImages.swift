@@ -4,6 +4,7 @@ import Glibc
 import CrpodArchive
 import CrpodCore
 import CrpodLinux
+import CrpodRegistry
 
 extension Engine {
     /// `crpod checkpoint NAME --create-image REF`: the container is checkpointed into an
@@ -49,10 +50,10 @@ extension Engine {
     /// unless it is a checkpoint image with one layer. Its layer (verified by digest when it
     /// was stored) is then restored exactly like `--import FILE`: the same scan, validation,
     /// image rule and policy, streamed, sizes not trusted.
-    public func restoreFromImage(_ reference: String, tlsVerify: Bool, request: RestoreRequest) async throws -> RestoreOutcome {
+    public func restoreFromImage(_ reference: String, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(), request: RestoreRequest) async throws -> RestoreOutcome {
         let store = images
         var found = try store.find(reference, in: try store.records())
-        if found == nil { found = try await pullImage(reference, tlsVerify: tlsVerify) }
+        if found == nil { found = try await pullImage(reference, tlsVerify: tlsVerify, auth: auth) }
         guard let record = found else { throw EngineError.imageNotFound(reference: reference, context: "restore --image") }
         guard record.checkpointName != nil else {
             throw EngineError.invalidInput(what: "restore --image", detail: "\(reference) is not a checkpoint image: its manifest has no \(CheckpointImage.podmanName) or \(CheckpointImage.crioName) annotation")

@@ -3,9 +3,11 @@ import Glibc
 #endif
 import CrpodDrivers
 import CrpodLinux
+import CrpodRegistry
 
 /// crpod's configuration file: `key = value` lines (values may be quoted), `#` comments.
-/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout, engine, cni_config_dir, cni_plugin_dir. The daemon's keys (see
+/// Engine keys: root, run_root, runtime, criu, cgroup_parent, runtime_timeout, engine, cni_config_dir, cni_plugin_dir,
+/// registry_auth_file. The daemon's keys (see
 /// contrib/crpod.conf.example) may repeat; the CLI ignores them.
 public struct ConfigFile: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
@@ -19,7 +21,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// The last value of each key.
     public var values: [String: String] { Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }) }
     public static let defaultPath = "/etc/crpod/crpod.conf"
-    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout", "engine", "cni_config_dir", "cni_plugin_dir"]
+    public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout", "engine", "cni_config_dir", "cni_plugin_dir",
+                                                   "registry_auth_file"]
     public static let daemonKeys: Set<String> = [
         "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs",
         "allow_bind_source", "allow_capability", "allow_privileged", "boot_restore", "boot_retries", "boot_retry_delay",
@@ -88,6 +91,10 @@ public struct EngineSettings: Sendable {
     public var cniConfigDirectory: String = CNINetworkConfigList.defaultDirectory
     /// `cni_plugin_dir` (repeatable; CNI_PATH order): where the CNI plugins are.
     public var cniPluginDirectories: [String] = CNINetworkConfigList.defaultPluginDirectories
+    /// Where pulls and pushes without `--creds`/`--authfile` look for registry credentials
+    /// (containers-auth.json): `$REGISTRY_AUTH_FILE`, else `registry_auth_file` (both must
+    /// exist), else podman's default for this user, only when it exists.
+    public var registryAuthFile: (path: String, mustExist: Bool)?
 
     public var runtimeStateRoot: String { runRoot + "/runc" }
     /// The native engine's state files (one directory per container it restored).
@@ -139,7 +146,13 @@ public struct EngineSettings: Sendable {
         if let directory = overrides.cniConfigDirectory ?? config.values["cni_config_dir"] { settings.cniConfigDirectory = directory }
         let pluginDirectories = config.all("cni_plugin_dir").map(\.value)
         if !pluginDirectories.isEmpty { settings.cniPluginDirectories = pluginDirectories }
+        settings.registryAuthFile = registryAuthFile(config: config, environment: environment)
         return settings
+    }
+
+    static func registryAuthFile(config: ConfigFile, environment: [String: String]) -> (path: String, mustExist: Bool)? {
+        if let path = environment["REGISTRY_AUTH_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) ?? config.values["registry_auth_file"] { return (path, true) }
+        return RegistryAuth.defaultAuthFile(environment: environment, uid: geteuid()).map { ($0, false) }
     }
 
     /// The directory of the running executable: crpod-pause and crpod-logger live beside it.

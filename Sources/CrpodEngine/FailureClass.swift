@@ -61,10 +61,11 @@ public struct FailureClass: Sendable, Equatable {
         }
     }
 
-    /// A registry's refusal or bad content is the request's problem; transport and files are the host's.
+    /// A registry's refusal, bad content or missing/refused credentials is the request's problem; transport and files are the host's.
     static func of(registry error: RegistryError) -> FailureClass {
         switch error {
-        case .status, .authentication, .digestMismatch, .tooLarge: return FailureClass(.badRequest, "registry_failed")
+        case .status, .authentication, .digestMismatch, .tooLarge, .credentials, .credentialsRefused, .noCredentials:
+            return FailureClass(.badRequest, "registry_failed")
         case .transport, .file: return .internalFailure
         }
     }

@@ -14,10 +14,10 @@ extension Engine {
     /// outside the state lock, then imported like any layout (verified again, unpacked once).
     /// The layout is removed afterwards, also on failure; after a kill -9 its lease is free
     /// and the next pull, import or rm removes it.
-    /// `progress` hears each blob's bytes as they arrive.
-    public func pullImage(_ text: String, tlsVerify: Bool, progress: BlobProgress? = nil) async throws -> ImageRecord {
+    /// `progress` hears each blob's bytes as they arrive; `auth` says where credentials are.
+    public func pullImage(_ text: String, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(), progress: BlobProgress? = nil) async throws -> ImageRecord {
         let reference = try ImageReference.parse(text)
-        let client = try RegistryClient(reference, secure: tlsVerify)
+        let client = try registryClient(reference, tlsVerify: tlsVerify, push: false, auth: auth)
         let store = images
         let (layout, lease) = try await locked {
             try store.ensureLayout()
@@ -62,13 +62,14 @@ extension Engine {
     /// `crpod image push IMAGE [DESTINATION]`: the stored blobs the registry lacks, then the
     /// stored manifest under the destination's tag. Returns the manifest digest. `progress`
     /// hears each uploaded blob's bytes.
-    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool, progress: BlobProgress? = nil) async throws -> ImageDigest {
+    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(),
+                          progress: BlobProgress? = nil) async throws -> ImageDigest {
         let record = try image(source)
         let target = try ImageReference.parse(destination ?? source)
         guard let tag = target.effectiveTag else {
             throw EngineError.invalidInput(what: "push destination", detail: "\(target) has no tag to push to")
         }
-        let client = try RegistryClient(target, secure: tlsVerify, push: true)
+        let client = try registryClient(target, tlsVerify: tlsVerify, push: true, auth: auth)
         let store = images
         let manifestBytes = try step("read manifest \(record.manifest)") { try Files.read(store.blobPath(record.manifest), limit: OCIDocuments.maxDocumentBytes) }
         let manifest = try OCIDocuments.decode(OCIManifest.self, from: manifestBytes, source: "manifest \(record.manifest)")
@@ -79,5 +80,17 @@ extension Engine {
             try await client.putManifest(manifestBytes, mediaType: manifest.mediaType ?? OCIMediaType.manifest, tag: tag)
         }
         return record.manifest
+    }
+
+    /// The client for `reference` with its credentials: `auth`'s own, else the entry for its
+    /// registry in the authfile (`auth`'s, else the settings' one), else none (anonymous).
+    func registryClient(_ reference: ImageReference, tlsVerify: Bool, push: Bool, auth: RegistryAuth) throws -> RegistryClient {
+        let paths = try RegistryPaths(reference, secure: tlsVerify)
+        if let credentials = auth.credentials { return RegistryClient(paths: paths, push: push, credentials: credentials) }
+        guard let file = auth.authFile.map({ (path: $0, mustExist: true) }) ?? settings.registryAuthFile else {
+            return RegistryClient(paths: paths, push: push, searched: "no authfile")
+        }
+        let credentials = try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository)
+        return RegistryClient(paths: paths, push: push, credentials: credentials, searched: "no entry for \(paths.host) in authfile \(file.path)")
     }
 }

@@ -41,18 +41,22 @@ public struct RegistryChallenge: Sendable, Equatable {
         return RegistryChallenge(scheme: scheme, parameters: parameters)
     }
 
-    /// The token endpoint's URL for `scope` (the challenge's own scope when it names one).
-    public func tokenURL(scope: String) -> String? {
+    /// The token endpoint's URL for `scope` (the challenge's own scope when it names one; none
+    /// for `login`, which asks for a token to check the credentials), with `account` (the
+    /// user name, as Docker's token protocol sends it) when there are credentials.
+    public func tokenURL(scope: String?, account: String? = nil) -> String? {
         guard scheme == "bearer", let realm, realm.hasPrefix("https://") || realm.hasPrefix("http://") else { return nil }
         var query: [String] = []
         if let service = parameters["service"] { query.append("service=" + RegistryPaths.percentEncoded(service)) }
-        query.append("scope=" + RegistryPaths.percentEncoded(parameters["scope"] ?? scope))
-        return realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
+        if let scope = parameters["scope"] ?? scope { query.append("scope=" + RegistryPaths.percentEncoded(scope)) }
+        if let account { query.append("account=" + RegistryPaths.percentEncoded(account)) }
+        return realm + (query.isEmpty ? "" : (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
     }
 }
 
 /// URL paths of the distribution API for one repository.
 public struct RegistryPaths: Sendable, Equatable {
+    public let host: String
     public let base: String
     public let repository: String
 
@@ -62,9 +66,18 @@ public struct RegistryPaths: Sendable, Equatable {
         guard let host = reference.host else {
             throw CoreError.invalidName(reference.description, what: "image reference", reason: "name the registry: host[:port]/path[:tag]")
         }
-        base = (secure ? "https://" : "http://") + host
-        repository = reference.path
+        self.init(host: host, repository: reference.path, secure: secure)
     }
+
+    /// The registry `host[:port]` itself (`login`): `repository` is empty.
+    public init(host: String, repository: String = "", secure: Bool) {
+        self.host = host
+        base = (secure ? "https://" : "http://") + host
+        self.repository = repository
+    }
+
+    /// `GET /v2/`: the API's version check, where `login` tests credentials.
+    public var versionCheck: String { "\(base)/v2/" }
 
     public func manifest(_ reference: String) -> String { "\(base)/v2/\(repository)/manifests/\(reference)" }
     public func blob(_ digest: ImageDigest) -> String { "\(base)/v2/\(repository)/blobs/\(digest)" }

@@ -12,12 +12,16 @@ import NIOPosix
 import Synchronization
 
 /// A client of one repository of an OCI distribution registry: manifests and blobs, each
-/// verified by digest; anonymous token auth (`Bearer` challenges) with the token cached.
+/// verified by digest; Basic and Bearer token auth (anonymous, or with credentials), the
+/// `Authorization` value cached.
 public final class RegistryClient: Sendable {
     public let paths: RegistryPaths
     private let http: HTTPClient
-    private let token = TokenBox()
+    private let authorization = AuthorizationBox()
     private let push: Bool
+    private let credentials: RegistryCredentials?
+    /// Where credentials were looked for when there are none, for the error that asks for them.
+    private let searched: String
 
     /// One client for the process, never shut down (like `HTTPClient.shared`), but failing
     /// fast: a connection (TCP and TLS) that cannot be made in 10 s fails the request, where
@@ -35,10 +39,28 @@ public final class RegistryClient: Sendable {
     static let timeout = TimeAmount.minutes(10)
     public static let manifestTypes = [OCIMediaType.index, OCIMediaType.manifest, OCIMediaType.dockerManifestList, OCIMediaType.dockerManifest]
 
-    public init(_ reference: ImageReference, secure: Bool, push: Bool = false) throws(CoreError) {
-        paths = try RegistryPaths(reference, secure: secure)
+    /// `credentials` answer a Basic challenge and ask a Bearer realm for a token; without them
+    /// both are anonymous, and a registry that insists is refused naming `searched`.
+    public convenience init(_ reference: ImageReference, secure: Bool, push: Bool = false,
+                            credentials: RegistryCredentials? = nil, searched: String = "no credentials given") throws(CoreError) {
+        self.init(paths: try RegistryPaths(reference, secure: secure), push: push, credentials: credentials, searched: searched)
+    }
+
+    public init(paths: RegistryPaths, push: Bool = false, credentials: RegistryCredentials? = nil, searched: String = "no credentials given") {
+        self.paths = paths
         http = Self.sharedClient
         self.push = push
+        self.credentials = credentials
+        self.searched = searched
+    }
+
+    /// `crpod login`: `GET /v2/` through the challenge flow; throws unless the registry
+    /// accepts the credentials (a registry that asks for none accepts any).
+    public func checkCredentials() async throws {
+        let request = HTTPClientRequest(url: paths.versionCheck)
+        let response = try await send(request)
+        if response.status == .unauthorized, let credentials { throw RegistryError.credentialsRefused(realm: paths.host, credentials: credentials) }
+        try expect(response, [200], request)
     }
 
     /// The manifest or index `reference` (a tag or a digest) names, with its media type and digest.
@@ -111,8 +133,8 @@ public final class RegistryClient: Sendable {
             var chunks = FileChunks(io: io, handle: handle, size: size)
             if let progress { chunks.progress = { bytes in progress(digest, bytes) } }
             put.body = .stream(chunks, length: .known(size))
-            // Not `send`: a streamed body cannot be replayed after a 401 (the POST got the token).
-            try expect(try await execute(withToken(put)), [201], put)
+            // Not `send`: a streamed body cannot be replayed after a 401 (the POST got the authorization).
+            try expect(try await execute(withAuthorization(put)), [201], put)
         }
     }
 
@@ -127,33 +149,62 @@ public final class RegistryClient: Sendable {
 
     // MARK: - Transport and auth
 
-    /// Sends with the cached token; a 401 with a Bearer challenge fetches a token and retries once.
+    /// Sends with the cached `Authorization`; a 401 with a challenge is answered (Basic: the
+    /// credentials; Bearer: a token from its realm) and the request retried once.
     func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
-        var attempt = withToken(request)
+        var attempt = withAuthorization(request)
         let response = try await execute(attempt)
-        guard response.status == .unauthorized, let header = response.headers.first(name: "WWW-Authenticate") else { return response }
-        guard let challenge = RegistryChallenge.parse(header), let url = challenge.tokenURL(scope: paths.scope(push: push)) else {
-            throw RegistryError.authentication(url: request.url, detail: "unsupported challenge \(header.prefix(200)) (crpod speaks anonymous token auth)")
+        guard response.status == .unauthorized else { return response }
+        let challenge = try await authorize(response, url: request.url)
+        attempt.headers.replaceOrAdd(name: "Authorization", value: authorization.value ?? "")
+        let retried = try await execute(attempt)
+        if retried.status == .unauthorized, challenge.scheme == "basic", let credentials {
+            throw RegistryError.credentialsRefused(realm: paths.host, credentials: credentials)
         }
-        token.value = try await fetchToken(url)
-        attempt.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token.value ?? "")")
-        return try await execute(attempt)
+        return retried
     }
 
-    private func withToken(_ request: HTTPClientRequest) -> HTTPClientRequest {
+    /// Turns the 401 `response` into the `Authorization` value its challenge asks for.
+    private func authorize(_ response: HTTPClientResponse, url: String) async throws -> RegistryChallenge {
+        guard let header = response.headers.first(name: "WWW-Authenticate"), let challenge = RegistryChallenge.parse(header) else {
+            throw RegistryError.authentication(url: url, detail: "HTTP 401 without a WWW-Authenticate challenge")
+        }
+        switch challenge.scheme {
+        case "basic":
+            guard let credentials else { throw RegistryError.noCredentials(host: paths.host, searched: searched) }
+            authorization.value = credentials.basicAuthorization
+        case "bearer":
+            let scope = paths.repository.isEmpty ? nil : paths.scope(push: push)
+            guard let tokenURL = challenge.tokenURL(scope: scope, account: credentials?.username) else {
+                throw RegistryError.authentication(url: url, detail: "unsupported Bearer realm \(challenge.realm ?? "(none)")")
+            }
+            authorization.value = "Bearer " + (try await fetchToken(tokenURL, realm: challenge.realm ?? tokenURL))
+        default:
+            throw RegistryError.authentication(url: url, detail: "unsupported challenge \(header.prefix(200)) (crpod speaks Basic and Bearer token auth)")
+        }
+        return challenge
+    }
+
+    private func withAuthorization(_ request: HTTPClientRequest) -> HTTPClientRequest {
         var request = request
-        if let token = token.value { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        if let value = authorization.value { request.headers.replaceOrAdd(name: "Authorization", value: value) }
         return request
     }
 
-    private func fetchToken(_ url: String) async throws -> String {
-        let request = HTTPClientRequest(url: url)
+    /// A token from the endpoint `url`, asked with HTTP Basic credentials when there are any.
+    private func fetchToken(_ url: String, realm: String) async throws -> String {
+        var request = HTTPClientRequest(url: url)
+        if let credentials { request.headers.add(name: "Authorization", value: credentials.basicAuthorization) }
         let response = try await execute(request)
-        guard response.status == .ok else { throw RegistryError.authentication(url: url, detail: "token endpoint answered HTTP \(response.status.code)") }
+        if response.status == .unauthorized || response.status == .forbidden {
+            if let credentials { throw RegistryError.credentialsRefused(realm: realm, credentials: credentials) }
+            throw RegistryError.noCredentials(host: paths.host, searched: searched)
+        }
+        guard response.status == .ok else { throw RegistryError.authentication(url: realm, detail: "token endpoint answered HTTP \(response.status.code)") }
         struct Token: Decodable { var token: String?; var access_token: String? }
-        let body = try await collect(response, limit: 1 << 20, url: url)
+        let body = try await collect(response, limit: 1 << 20, url: realm)
         guard let decoded = try? JSONDecoder().decode(Token.self, from: Data(body)), let value = decoded.token ?? decoded.access_token, !value.isEmpty else {
-            throw RegistryError.authentication(url: url, detail: "the token endpoint's answer holds no token")
+            throw RegistryError.authentication(url: realm, detail: "the token endpoint's answer holds no token")
         }
         return value
     }
@@ -183,8 +234,8 @@ public final class RegistryClient: Sendable {
     }
 }
 
-/// The bearer token of one client, shared by its requests.
-final class TokenBox: Sendable {
+/// The `Authorization` value (a Bearer token or Basic credentials) of one client, shared by its requests.
+final class AuthorizationBox: Sendable {
     private let stored = Mutex<String?>(nil)
 
     var value: String? {

@@ -12,6 +12,12 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case tooLarge(url: String, limit: Int64)
     /// A local file could not be read or written.
     case file(path: String, detail: String)
+    /// Credentials that cannot be used as given: `--creds` text, an authfile (`source`).
+    case credentials(source: String, detail: String)
+    /// The registry (or its token endpoint `realm`) answered 401 to these credentials.
+    case credentialsRefused(realm: String, credentials: RegistryCredentials)
+    /// The registry wants credentials and none were found; `searched` says where crpod looked.
+    case noCredentials(host: String, searched: String)
 
     public var description: String {
         switch self {
@@ -27,6 +33,12 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
             return "\(url) is larger than \(limit) bytes"
         case let .file(path, detail):
             return "\(path): \(detail)"
+        case let .credentials(source, detail):
+            return "\(source): \(detail)"
+        case let .credentialsRefused(realm, credentials):
+            return "credentials refused by \(realm) (\(credentials))"
+        case let .noCredentials(host, searched):
+            return "no credentials for \(host): use --creds or --authfile (\(searched))"
         }
     }
 }

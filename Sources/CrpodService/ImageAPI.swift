@@ -2,6 +2,7 @@ import CrpodArchive
 import CrpodCore
 import CrpodEngine
 import CrpodLinux
+import CrpodRegistry
 
 /// What the CLI's image commands (and `checkpoint --create-image`, `restore --image`) ask of
 /// crpod, locally or through the daemon.
@@ -39,11 +40,14 @@ public struct ImagePullCall: Codable, Sendable {
     public var tlsVerify: Bool?
     /// Bytes of each blob as they arrive (local only: the CLI's progress on a TTY).
     public var progress: BlobProgress?
+    /// `--creds`/`--authfile` (local only: the daemon uses its own authfile, never the caller's).
+    public var auth: RegistryAuth?
     enum CodingKeys: String, CodingKey { case reference, tlsVerify }
 
-    public init(reference: String, tlsVerify: Bool, progress: BlobProgress? = nil) {
+    public init(reference: String, tlsVerify: Bool, auth: RegistryAuth? = nil, progress: BlobProgress? = nil) {
         self.reference = reference
         self.tlsVerify = tlsVerify
+        self.auth = auth
         self.progress = progress
     }
 }
@@ -82,11 +86,14 @@ public struct ImageRestoreCall: Codable, Sendable {
     public var image: String?
     public var tlsVerify: Bool?
     public var request: RestoreRequest
+    /// `--creds`/`--authfile` (local only, like `ImagePullCall.auth`).
+    public var auth: RegistryAuth?
     enum CodingKeys: String, CodingKey { case image, tlsVerify }
 
-    public init(image: String, tlsVerify: Bool, request: RestoreRequest) {
+    public init(image: String, tlsVerify: Bool, auth: RegistryAuth? = nil, request: RestoreRequest) {
         self.image = image
         self.tlsVerify = tlsVerify
+        self.auth = auth
         self.request = request
     }
 
@@ -123,7 +130,7 @@ extension LocalClient {
     }
 
     public func pullImage(_ call: ImagePullCall) async throws -> ImageRecord {
-        try await engine.pullImage(call.reference, tlsVerify: call.tlsVerify ?? true, progress: call.progress)
+        try await engine.pullImage(call.reference, tlsVerify: call.tlsVerify ?? true, auth: call.auth ?? RegistryAuth(), progress: call.progress)
     }
 
     public func checkpointToImage(_ container: String, _ call: ImageCheckpointCall) async throws -> ImageCheckpointOutcome {
@@ -132,7 +139,7 @@ extension LocalClient {
     }
 
     public func restoreImage(_ call: ImageRestoreCall) async throws -> RestoreOutcome {
-        try await engine.restoreFromImage(call.image ?? "", tlsVerify: call.tlsVerify ?? true, request: call.request)
+        try await engine.restoreFromImage(call.image ?? "", tlsVerify: call.tlsVerify ?? true, auth: call.auth ?? RegistryAuth(), request: call.request)
     }
 }
 

@@ -12,7 +12,7 @@ struct Crpod: AsyncParsableCommand {
         version: crpodVersion,
         subcommands: [
             CheckCommand.self, PodCommand.self, RunCommand.self, PsCommand.self, InspectCommand.self,
-            LogsCommand.self, StopCommand.self, RmCommand.self, CheckpointCommand.self, RestoreCommand.self, ArchiveCommand.self, ImageCommand.self, DaemonCommand.self, ManualCommand.self,
+            LogsCommand.self, StopCommand.self, RmCommand.self, CheckpointCommand.self, RestoreCommand.self, ArchiveCommand.self, ImageCommand.self, LoginCommand.self, LogoutCommand.self, DaemonCommand.self, ManualCommand.self,
         ]
     )
 }

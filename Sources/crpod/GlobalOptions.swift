@@ -59,10 +59,14 @@ struct GlobalOptions: ParsableArguments {
             // One event, one line: names from outside (spool files) cannot forge log lines.
             return EscapingLogHandler(handler)
         }
+        return Engine(settings: try settings(), logger: Logger(label: "crpod"))
+    }
+
+    /// The engine's settings from these flags, the environment and the config file.
+    func settings() throws -> EngineSettings {
         let overrides = EngineSettings.Overrides(root: root, runRoot: runRoot, runtime: runtime, criu: criu, configPath: config, engine: engineName,
                                                  cniConfigDirectory: cniConfigDirectory)
-        let settings = try EngineSettings.resolve(overrides, environment: ProcessInfo.processInfo.environment)
-        return Engine(settings: settings, logger: Logger(label: "crpod"))
+        return try EngineSettings.resolve(overrides, environment: ProcessInfo.processInfo.environment)
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CrpodCore
 import CrpodEngine
+import CrpodLinux
+import CrpodRegistry
 import CrpodService
 import Synchronization
 #if canImport(Glibc)
@@ -12,7 +14,7 @@ struct ImageCommand: AsyncParsableCommand {
         commandName: "image",
         abstract: "Manage the local image store (rootfs trees for run --image and restore).",
         discussion: """
-            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with anonymous token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only. On a terminal, pull and push show a byte counter per blob on stderr.
+            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with Basic and Bearer token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). Credentials: --creds USER:PASSWORD (or --creds USER --password-stdin), else the registry's entry in the authfile (--authfile, else $REGISTRY_AUTH_FILE, else the config's registry_auth_file, else /run/containers/0/auth.json for root when it exists; crpod login writes it), else anonymous; a password is never printed. With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only; through the daemon --creds/--authfile are refused (it uses its registry_auth_file). On a terminal, pull and push show a byte counter per blob on stderr.
             """,
         subcommands: [ImageImportCommand.self, ImagePullCommand.self, ImagePushCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
     )
@@ -93,7 +95,8 @@ struct ImagePullCommand: AsyncParsableCommand {
 
     func run() async throws {
         let progress = global.remoteHost == nil && isatty(2) == 1 ? BlobCounter(verb: "pull") : nil
-        let record = try await global.client().pullImage(ImagePullCall(reference: reference, tlsVerify: registry.tlsVerify, progress: progress?.report))
+        let auth = try await registry.credentials.auth(remote: global.remoteHost != nil)
+        let record = try await global.client().pullImage(ImagePullCall(reference: reference, tlsVerify: registry.tlsVerify, auth: auth, progress: progress?.report))
         progress?.finish()
         print(record.id.hex)
     }
@@ -111,15 +114,48 @@ struct ImagePushCommand: AsyncParsableCommand {
 
     func run() async throws {
         let progress = isatty(2) == 1 ? BlobCounter(verb: "push") : nil
-        let digest = try await localEngine(global).pushImage(image, destination: destination, tlsVerify: registry.tlsVerify, progress: progress?.report)
+        let engine = try localEngine(global)
+        let auth = try await registry.credentials.auth(remote: false) ?? RegistryAuth()
+        let digest = try await engine.pushImage(image, destination: destination, tlsVerify: registry.tlsVerify, auth: auth, progress: progress?.report)
         progress?.finish()
         print(digest)
     }
 }
 
-/// What pull and push share.
+/// What pull, push and restore --image share.
 struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("tls-verify"), help: "false: plain HTTP, for a registry without TLS.") var tlsVerify = true
+    @OptionGroup var credentials: CredentialOptions
+}
+
+/// `--creds`, `--password-stdin`, `--authfile` (pull, push, restore --image; login has its own).
+struct CredentialOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Registry credentials (the password after the first colon; without it, --password-stdin).", valueName: "user[:password]"))
+    var creds: String?
+    @Flag(name: .customLong("password-stdin"), help: "Read the --creds password from stdin (the whole input, trailing newline dropped).")
+    var passwordStdin = false
+    @Option(help: ArgumentHelp("containers-auth.json to take credentials from (default: $REGISTRY_AUTH_FILE, else registry_auth_file, else /run/containers/0/auth.json when it exists).", valueName: "file"))
+    var authfile: String?
+
+    /// What the engine gets; nil through the daemon, which uses its own authfile (registry_auth_file).
+    func auth(remote: Bool) async throws -> RegistryAuth? {
+        if passwordStdin && creds == nil { throw ValidationError("--password-stdin reads the password of --creds USER") }
+        if creds != nil && authfile != nil { throw ValidationError("give --creds or --authfile, not both") }
+        guard creds != nil || authfile != nil else { return nil }
+        if remote {
+            throw ValidationError("--creds and --authfile work on this host; through --remote/CRPOD_HOST the daemon uses its own registry_auth_file")
+        }
+        let password = passwordStdin ? try await readPasswordFromStdin() : nil
+        return RegistryAuth(credentials: try creds.map { try RegistryCredentials.parse($0, password: password) }, authFile: authfile.map(absolutePath))
+    }
+}
+
+/// stdin up to EOF (at most 64 KiB) without its trailing newline, read on a thread of its own.
+func readPasswordFromStdin() async throws -> String {
+    let bytes = try await BlockingThread.run("read password from stdin") { _ in try Files.read("/dev/stdin", limit: 64 << 10) }
+    var text = String(decoding: bytes, as: UTF8.self)
+    while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+    return text
 }
 
 /// A byte counter per blob on stderr (the caller makes one only when stderr is a TTY): each

@@ -123,6 +123,22 @@ struct EngineSettingsTests {
         }
     }
 
+    @Test("registry authfile: $REGISTRY_AUTH_FILE over registry_auth_file (both must exist), else podman's default (only if present)")
+    func registryAuthFilePrecedence() throws {
+        try withTempTree { dir in
+            var (overrides, env) = try Self.isolated(dir, config: "registry_auth_file = /config/auth.json\n")
+            env["REGISTRY_AUTH_FILE"] = "/env/auth.json"
+            var file = try EngineSettings.resolve(overrides, environment: env).registryAuthFile
+            #expect(file?.path == "/env/auth.json" && file?.mustExist == true)
+            env["REGISTRY_AUTH_FILE"] = ""
+            file = try EngineSettings.resolve(overrides, environment: env).registryAuthFile
+            #expect(file?.path == "/config/auth.json" && file?.mustExist == true)
+            (overrides, env) = try Self.isolated(dir)
+            file = try EngineSettings.resolve(overrides, environment: env).registryAuthFile
+            #expect(geteuid() != 0 || (file?.path == "/run/containers/0/auth.json" && file?.mustExist == false))
+        }
+    }
+
     @Test func configPathFlagBeatsCrpodConfigEnvironment() throws {
         try withTempTree { dir in
             let fromFlag = try put(dir + "/flag.conf", "cgroup_parent = /from-flag\n")

@@ -16,7 +16,8 @@ final class RegistryProcess {
     var host: String { "127.0.0.1:\(port)" }
 
     /// `tokenRealm`: the registry wants Bearer tokens from there, signed by `tokenCertificate`.
-    init(_ crpod: CrpodInstance, tokenRealm: String? = nil, tokenCertificate: String? = nil) throws {
+    /// `htpasswd`: it wants HTTP Basic credentials from that (bcrypt) file instead.
+    init(_ crpod: CrpodInstance, tokenRealm: String? = nil, tokenCertificate: String? = nil, htpasswd: String? = nil) throws {
         try #require(Files.exists(Self.binary), "docker-registry is not installed: run contrib/provision.sh")
         port = 20000 + Int.random(in: 0..<20000)
         storage = crpod.base + "/registry-\(port)"
@@ -33,6 +34,12 @@ final class RegistryProcess {
 
                 auth:
                   token: {realm: "\(tokenRealm)", service: \(TokenServer.service), issuer: \(TokenServer.issuer), rootcertbundle: \(tokenCertificate)}
+                """
+        } else if let htpasswd {
+            config += """
+
+                auth:
+                  htpasswd: {realm: crpod-test-registry, path: \(htpasswd)}
                 """
         }
         try Files.writeAtomically(crpod.base + "/registry-\(port).yml", Array(config.utf8))
@@ -61,6 +68,16 @@ func portAccepts(_ port: Int) async throws -> Bool {
     }
 
 extension RegistryProcess {
+    /// A bcrypt htpasswd file (htpasswd -B, the only hash distribution accepts) for one user.
+    static func htpasswd(_ crpod: CrpodInstance, user: String, password: String) async throws -> String {
+        try #require(Files.exists("/usr/bin/htpasswd"), "htpasswd is not installed (apache2-utils): run contrib/provision.sh")
+        let made = try await ToolRunner().run("/usr/bin/htpasswd", ["-Bbn", user, password])
+        try #require(made.status == .exited(0), "htpasswd: \(made.stderr)")
+        let path = crpod.base + "/htpasswd"
+        try Files.writeAtomically(path, Array(made.stdout.utf8), mode: 0o644)
+        return path
+    }
+
     /// The registry's file of the blob `hex` (distribution's filesystem layout).
     func blobFile(_ hex: String) -> String {
         "\(storage)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
@@ -73,8 +90,9 @@ extension RegistryProcess {
 
 /// A token endpoint for the registry's Bearer auth: `Tests/Fixtures/registry/make-token.sh`
 /// makes a key, a self-signed certificate (the registry's root bundle) and a JWT granting
-/// pull and push on one repository; python3's http.server hands it out at `/token` (the
-/// query the client adds is ignored).
+/// pull and push on one repository; `token-server.py` hands it out at `/token` (the query
+/// the client adds is ignored), with `credentials` (USER:PASSWORD) only to a request that
+/// sends them as HTTP Basic.
 final class TokenServer {
     static let service = "crpod-test-registry"
     static let issuer = "crpod-test"
@@ -85,12 +103,12 @@ final class TokenServer {
     var realm: String { "http://127.0.0.1:\(port)/token" }
     var certificate: String { directory + "/cert.pem" }
 
-    init(_ crpod: CrpodInstance, repository: String) async throws {
+    init(_ crpod: CrpodInstance, repository: String, credentials: String? = nil) async throws {
         directory = crpod.base + "/token"
         try Files.makeDirectories(directory, mode: 0o700)
         let made = try await ToolRunner().run("/bin/sh", [Self.script, directory, Self.service, repository])
         try #require(made.status == .exited(0), "make-token.sh: \(made.stderr)")
-        process = try ChildProcess("/usr/bin/python3", ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory])
+        process = try ChildProcess("/usr/bin/python3", [Files.parent(of: Self.script) + "/token-server.py", "\(port)", directory] + (credentials.map { [$0] } ?? []))
         try #require(try await portAccepts(port), "token server on \(port)")
     }
 
