@@ -8,7 +8,7 @@ import Testing
 struct RegistryCredentialTests {
     static let password = "s3cret pw:with colon"
 
-    @Test("htpasswd registry: without credentials refused naming the host; a wrong password refused without echoing it; --creds, --password-stdin and --authfile work")
+    @Test("htpasswd registry: without credentials refused naming the host; a wrong password refused without echoing it; --creds, --password-stdin, --authfile, $REGISTRY_AUTH_FILE work, restore --image takes --creds")
     func basicAuth() async throws {
         try await withCrpod { crpod in
             let registry = try RegistryProcess(crpod, htpasswd: try await RegistryProcess.htpasswd(crpod, user: "alice", password: Self.password))
@@ -33,6 +33,12 @@ struct RegistryCredentialTests {
             try await crpod.ok(["image", "rm", id])
             let fromEnvironment = try await crpod.run(["image", "pull", "--tls-verify=false", remote], environment: ["REGISTRY_AUTH_FILE": authfile])
             #expect(fromEnvironment.ok && fromEnvironment.trimmed == id, "$REGISTRY_AUTH_FILE: \(fromEnvironment.stderr)")
+
+            try await crpod.ok(["image", "rm", id])
+            let restoreAnonymous = try await crpod.run(["restore", "--image", remote, "--tls-verify=false"])
+            #expect(!restoreAnonymous.ok && restoreAnonymous.stderr.contains("no credentials for \(registry.host)"), "\(restoreAnonymous.stderr)")
+            let restore = try await crpod.run(["restore", "--image", remote, "--tls-verify=false", "--creds", "alice:" + Self.password])
+            #expect(!restore.ok && restore.stderr.contains("is not a checkpoint image"), "restore --image pulls with --creds, then refuses busybox: \(restore.stderr)")
         }
     }
 
