@@ -17,7 +17,7 @@ extension Engine {
     /// `progress` hears each blob's bytes as they arrive; `auth` says where credentials are.
     public func pullImage(_ text: String, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(), progress: BlobProgress? = nil) async throws -> ImageRecord {
         let reference = try ImageReference.parse(text)
-        let client = try registryClient(reference, tlsVerify: tlsVerify, push: false, auth: auth)
+        let client = try await registryClient(reference, tlsVerify: tlsVerify, push: false, auth: auth)
         let store = images
         let (layout, lease) = try await locked {
             try store.ensureLayout()
@@ -69,7 +69,7 @@ extension Engine {
         guard let tag = target.effectiveTag else {
             throw EngineError.invalidInput(what: "push destination", detail: "\(target) has no tag to push to")
         }
-        let client = try registryClient(target, tlsVerify: tlsVerify, push: true, auth: auth)
+        let client = try await registryClient(target, tlsVerify: tlsVerify, push: true, auth: auth)
         let store = images
         let manifestBytes = try step("read manifest \(record.manifest)") { try Files.read(store.blobPath(record.manifest), limit: OCIDocuments.maxDocumentBytes) }
         let manifest = try OCIDocuments.decode(OCIManifest.self, from: manifestBytes, source: "manifest \(record.manifest)")
@@ -83,14 +83,17 @@ extension Engine {
     }
 
     /// The client for `reference` with its credentials: `auth`'s own, else the entry for its
-    /// registry in the authfile (`auth`'s, else the settings' one), else none (anonymous).
-    func registryClient(_ reference: ImageReference, tlsVerify: Bool, push: Bool, auth: RegistryAuth) throws -> RegistryClient {
+    /// registry in the authfile (`auth`'s, else the settings' one; read on a thread of its own:
+    /// the path may name a FIFO), else none (anonymous).
+    func registryClient(_ reference: ImageReference, tlsVerify: Bool, push: Bool, auth: RegistryAuth) async throws -> RegistryClient {
         let paths = try RegistryPaths(reference, secure: tlsVerify)
         if let credentials = auth.credentials { return RegistryClient(paths: paths, push: push, credentials: credentials) }
         guard let file = auth.authFile.map({ (path: $0, mustExist: true) }) ?? settings.registryAuthFile else {
             return RegistryClient(paths: paths, push: push, searched: "no authfile")
         }
-        let credentials = try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository)
+        let credentials = try await BlockingThread.run("read authfile \(file.path)") { _ in
+            try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository)
+        }
         return RegistryClient(paths: paths, push: push, credentials: credentials, searched: "no entry for \(paths.host) in authfile \(file.path)")
     }
 }
