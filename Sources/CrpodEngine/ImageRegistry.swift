@@ -91,9 +91,10 @@ extension Engine {
         guard let file = auth.authFile.map({ (path: $0, mustExist: true) }) ?? settings.registryAuthFile else {
             return RegistryClient(paths: paths, push: push, searched: "no authfile")
         }
-        let credentials = try await BlockingThread.run("read authfile \(file.path)") { _ in
-            try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository)
+        let (credentials, exists) = try await BlockingThread.run("read authfile \(file.path)") { _ in
+            (try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository), Files.exists(file.path))
         }
-        return RegistryClient(paths: paths, push: push, credentials: credentials, searched: "no entry for \(paths.host) in authfile \(file.path)")
+        let searched = exists ? "no entry for \(paths.host) in authfile \(file.path)" : "no authfile: \(file.path) does not exist"
+        return RegistryClient(paths: paths, push: push, credentials: credentials, searched: searched)
     }
 }
