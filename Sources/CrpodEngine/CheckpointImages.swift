@@ -50,7 +50,7 @@ extension Engine {
     /// unless it is a checkpoint image with one layer. Its layer (verified by digest when it
     /// was stored) is then restored exactly like `--import FILE`: the same scan, validation,
     /// image rule and policy, streamed, sizes not trusted.
-    public func restoreFromImage(_ reference: String, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(), request: RestoreRequest) async throws -> RestoreOutcome {
+    public func restoreFromImage(_ reference: String, tlsVerify: Bool?, auth: RegistryAuth = RegistryAuth(), request: RestoreRequest) async throws -> RestoreOutcome {
         let store = images
         var found = try store.find(reference, in: try store.records())
         if found == nil { found = try await pullImage(reference, tlsVerify: tlsVerify, auth: auth) }

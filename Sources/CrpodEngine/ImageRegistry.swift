@@ -15,7 +15,7 @@ extension Engine {
     /// The layout is removed afterwards, also on failure; after a kill -9 its lease is free
     /// and the next pull, import or rm removes it.
     /// `progress` hears each blob's bytes as they arrive; `auth` says where credentials are.
-    public func pullImage(_ text: String, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(), progress: BlobProgress? = nil) async throws -> ImageRecord {
+    public func pullImage(_ text: String, tlsVerify: Bool?, auth: RegistryAuth = RegistryAuth(), progress: BlobProgress? = nil) async throws -> ImageRecord {
         let reference = try ImageReference.parse(text)
         let client = try await registryClient(reference, tlsVerify: tlsVerify, push: false, auth: auth)
         let store = images
@@ -62,7 +62,7 @@ extension Engine {
     /// `crpod image push IMAGE [DESTINATION]`: the stored blobs the registry lacks, then the
     /// stored manifest under the destination's tag. Returns the manifest digest. `progress`
     /// hears each uploaded blob's bytes.
-    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool, auth: RegistryAuth = RegistryAuth(),
+    public func pushImage(_ source: String, destination: String?, tlsVerify: Bool?, auth: RegistryAuth = RegistryAuth(),
                           progress: BlobProgress? = nil) async throws -> ImageDigest {
         let record = try image(source)
         let target = try ImageReference.parse(destination ?? source)
@@ -85,7 +85,7 @@ extension Engine {
     /// The client for `reference` with its credentials: `auth`'s own, else the entry for its
     /// registry in the authfile (`auth`'s, else the settings' one; read on a thread of its own:
     /// the path may name a FIFO), else none (anonymous).
-    func registryClient(_ reference: ImageReference, tlsVerify: Bool, push: Bool, auth: RegistryAuth) async throws -> RegistryClient {
+    func registryClient(_ reference: ImageReference, tlsVerify: Bool?, push: Bool, auth: RegistryAuth) async throws -> RegistryClient {
         let paths = try RegistryPaths(reference, secure: tlsVerify)
         if let credentials = auth.credentials { return RegistryClient(paths: paths, push: push, credentials: credentials) }
         guard let file = auth.authFile.map({ (path: $0, mustExist: true) }) ?? settings.registryAuthFile else {

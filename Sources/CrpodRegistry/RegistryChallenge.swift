@@ -61,8 +61,9 @@ public struct RegistryPaths: Sendable, Equatable {
     public let repository: String
 
     /// `reference` must name its registry (`host[:port]/path`): crpod has no default registry.
-    /// `secure`: https; false is plain http (`--tls-verify=false`).
-    public init(_ reference: ImageReference, secure: Bool) throws(CoreError) {
+    /// `secure`: https; false is plain http (`--tls-verify=false`); nil: https, except plain
+    /// http for a registry on the loopback interface (Docker's default for 127.0.0.0/8).
+    public init(_ reference: ImageReference, secure: Bool?) throws(CoreError) {
         guard let host = reference.host else {
             throw CoreError.invalidName(reference.description, what: "image reference", reason: "name the registry: host[:port]/path[:tag]")
         }
@@ -70,10 +71,26 @@ public struct RegistryPaths: Sendable, Equatable {
     }
 
     /// The registry `host[:port]` itself (`login`): `repository` is empty.
-    public init(host: String, repository: String = "", secure: Bool) {
+    public init(host: String, repository: String = "", secure: Bool?) {
         self.host = host
-        base = (secure ? "https://" : "http://") + host
+        base = (secure ?? !Self.isLoopback(host) ? "https://" : "http://") + host
         self.repository = repository
+    }
+
+    /// Whether `host[:port]` is on the loopback interface: `localhost`, 127.0.0.0/8 or `[::1]`.
+    /// Such a registry is reached by plain http unless `--tls-verify` is given: a registry on
+    /// this machine (a test or a build cache) rarely has a certificate, and traffic never
+    /// leaves the host.
+    public static func isLoopback(_ host: String) -> Bool {
+        let name: Substring
+        if host.hasPrefix("[") {
+            name = host.dropFirst().prefix { $0 != "]" }
+        } else {
+            name = host.prefix { $0 != ":" }
+        }
+        if name.lowercased() == "localhost" || name == "::1" { return true }
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// `GET /v2/`: the API's version check, where `login` tests credentials.

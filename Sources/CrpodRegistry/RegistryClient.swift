@@ -41,7 +41,7 @@ public final class RegistryClient: Sendable {
 
     /// `credentials` answer a Basic challenge and ask a Bearer realm for a token; without them
     /// both are anonymous, and a registry that insists is refused naming `searched`.
-    public convenience init(_ reference: ImageReference, secure: Bool, push: Bool = false,
+    public convenience init(_ reference: ImageReference, secure: Bool?, push: Bool = false,
                             credentials: RegistryCredentials? = nil, searched: String = "no credentials given") throws(CoreError) {
         self.init(paths: try RegistryPaths(reference, secure: secure), push: push, credentials: credentials, searched: searched)
     }

@@ -35,7 +35,7 @@ extension APIRouter {
         let client = self.client
         let id = try await jobs.submit(kind: "image-pull", description: call.reference) { progress in
             await progress.report("pulling")
-            return try await client.pullImage(ImagePullCall(reference: call.reference, tlsVerify: call.tlsVerify ?? true))
+            return try await client.pullImage(ImagePullCall(reference: call.reference, tlsVerify: call.tlsVerify))
         }
         return try await answer(job: id, request)
     }

@@ -44,7 +44,7 @@ public struct ImagePullCall: Codable, Sendable {
     public var auth: RegistryAuth?
     enum CodingKeys: String, CodingKey { case reference, tlsVerify }
 
-    public init(reference: String, tlsVerify: Bool, auth: RegistryAuth? = nil, progress: BlobProgress? = nil) {
+    public init(reference: String, tlsVerify: Bool?, auth: RegistryAuth? = nil, progress: BlobProgress? = nil) {
         self.reference = reference
         self.tlsVerify = tlsVerify
         self.auth = auth
@@ -90,7 +90,7 @@ public struct ImageRestoreCall: Codable, Sendable {
     public var auth: RegistryAuth?
     enum CodingKeys: String, CodingKey { case image, tlsVerify }
 
-    public init(image: String, tlsVerify: Bool, auth: RegistryAuth? = nil, request: RestoreRequest) {
+    public init(image: String, tlsVerify: Bool?, auth: RegistryAuth? = nil, request: RestoreRequest) {
         self.image = image
         self.tlsVerify = tlsVerify
         self.auth = auth
@@ -130,7 +130,7 @@ extension LocalClient {
     }
 
     public func pullImage(_ call: ImagePullCall) async throws -> ImageRecord {
-        try await engine.pullImage(call.reference, tlsVerify: call.tlsVerify ?? true, auth: call.auth ?? RegistryAuth(), progress: call.progress)
+        try await engine.pullImage(call.reference, tlsVerify: call.tlsVerify, auth: call.auth ?? RegistryAuth(), progress: call.progress)
     }
 
     public func checkpointToImage(_ container: String, _ call: ImageCheckpointCall) async throws -> ImageCheckpointOutcome {
@@ -139,7 +139,7 @@ extension LocalClient {
     }
 
     public func restoreImage(_ call: ImageRestoreCall) async throws -> RestoreOutcome {
-        try await engine.restoreFromImage(call.image ?? "", tlsVerify: call.tlsVerify ?? true, auth: call.auth ?? RegistryAuth(), request: call.request)
+        try await engine.restoreFromImage(call.image ?? "", tlsVerify: call.tlsVerify, auth: call.auth ?? RegistryAuth(), request: call.request)
     }
 }
 

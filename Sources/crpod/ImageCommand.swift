@@ -14,7 +14,7 @@ struct ImageCommand: AsyncParsableCommand {
         commandName: "image",
         abstract: "Manage the local image store (rootfs trees for run --image and restore).",
         discussion: """
-            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with Basic and Bearer token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP (a local registry). Credentials: --creds USER:PASSWORD (or --creds USER --password-stdin), else the registry's entry in the authfile (--authfile, else $REGISTRY_AUTH_FILE, else the config's registry_auth_file, else /run/containers/0/auth.json for root when it exists; crpod login writes it), else anonymous; a password is never printed. With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only; through the daemon --creds/--authfile are refused (it uses its registry_auth_file). On a terminal, pull and push show a byte counter per blob on stderr.
+            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with Basic and Bearer token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP; a registry on loopback (localhost, 127.0.0.0/8, [::1]) is reached by plain HTTP unless --tls-verify=true is given, as Docker treats 127.0.0.0/8. Credentials: --creds USER:PASSWORD (or --creds USER --password-stdin), else the registry's entry in the authfile (--authfile, else $REGISTRY_AUTH_FILE, else the config's registry_auth_file, else /run/containers/0/auth.json for root when it exists; crpod login writes it), else anonymous; a password is never printed. With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only; through the daemon --creds/--authfile are refused (it uses its registry_auth_file). On a terminal, pull and push show a byte counter per blob on stderr.
             """,
         subcommands: [ImageImportCommand.self, ImagePullCommand.self, ImagePushCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
     )
@@ -124,7 +124,9 @@ struct ImagePushCommand: AsyncParsableCommand {
 
 /// What pull, push and restore --image share.
 struct RegistryOptions: ParsableArguments {
-    @Option(name: .customLong("tls-verify"), help: "false: plain HTTP, for a registry without TLS.") var tlsVerify = true
+    @Option(name: .customLong("tls-verify"),
+            help: "true: HTTPS with a verified certificate; false: plain HTTP. Default: HTTPS, but plain HTTP for a registry on loopback (localhost, 127.0.0.0/8, [::1]).")
+    var tlsVerify: Bool?
     @OptionGroup var credentials: CredentialOptions
 }
 

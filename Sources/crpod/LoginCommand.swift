@@ -18,7 +18,9 @@ struct LoginCommand: AsyncParsableCommand {
     var password: String?
     @Flag(name: .customLong("password-stdin"), help: "Read the password from stdin (the whole input, trailing newline dropped).") var passwordStdin = false
     @Option(help: ArgumentHelp("Authfile to write (containers-auth.json).", valueName: "file")) var authfile: String?
-    @Option(name: .customLong("tls-verify"), help: "false: plain HTTP, for a registry without TLS.") var tlsVerify = true
+    @Option(name: .customLong("tls-verify"),
+            help: "true: HTTPS with a verified certificate; false: plain HTTP. Default: HTTPS, but plain HTTP for a registry on loopback (localhost, 127.0.0.0/8, [::1]).")
+    var tlsVerify: Bool?
     @Argument(help: ArgumentHelp("The registry, optionally with a namespace the entry is limited to.", valueName: "host[:port][/namespace]")) var registry: String
 
     func validate() throws {

@@ -29,4 +29,15 @@ struct ChallengeTests {
         #expect(throws: CoreError.self) { try RegistryPaths(try ImageReference.parse("busybox"), secure: true) }
         #expect(try RegistryPaths(try ImageReference.parse("localhost/app"), secure: true).base == "https://localhost")
     }
+
+    @Test("without --tls-verify a loopback registry is plain http, any other https",
+          arguments: [("localhost:5000", true), ("LOCALHOST", true), ("127.0.0.1:5000", true), ("127.3.2.1", true), ("[::1]:5000", true),
+                      ("127.0.0.1.example:5000", false), ("127.0.0", false), ("128.0.0.1:5000", false), ("localhost.example", false),
+                      ("[::2]:5000", false), ("registry.test:5000", false), ("127.0.0.256", false)])
+    func loopbackDefault(host: String, loopback: Bool) throws {
+        #expect(RegistryPaths.isLoopback(host) == loopback)
+        #expect(RegistryPaths(host: host, secure: nil).base == (loopback ? "http://" : "https://") + host)
+        #expect(RegistryPaths(host: host, secure: true).base == "https://" + host, "an explicit --tls-verify=true wins")
+        #expect(RegistryPaths(host: host, secure: false).base == "http://" + host)
+    }
 }
