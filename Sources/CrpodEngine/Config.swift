@@ -24,7 +24,7 @@ public struct ConfigFile: Sendable, Equatable {
     public static let engineKeys: Set<String> = ["root", "run_root", "runtime", "criu", "cgroup_parent", "runtime_timeout", "engine", "cni_config_dir", "cni_plugin_dir",
                                                    "registry_auth_file"]
     public static let daemonKeys: Set<String> = [
-        "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs",
+        "socket", "socket_mode", "socket_group", "watch", "pod_map", "max_jobs", "max_queued", "api_dir", "allow_rootfs", "allow_registry",
         "allow_bind_source", "allow_capability", "allow_privileged", "boot_restore", "boot_retries", "boot_retry_delay",
         "max_request_bytes", "max_upload_bytes", "read_timeout",
     ]

@@ -1,3 +1,4 @@
+import CrpodCore
 import CrpodEngine
 
 /// The image store over the API: `GET /v1/images`, `GET|DELETE /v1/images/REF` (a reference
@@ -32,6 +33,7 @@ extension APIRouter {
     }
 
     func pullImage(_ call: ImagePullCall, _ request: APIRequest) async throws -> APIResponse {
+        try checkRegistry(of: call.reference)
         let client = self.client
         let id = try await jobs.submit(kind: "image-pull", description: call.reference) { progress in
             await progress.report("pulling")
@@ -52,4 +54,31 @@ extension APIRouter {
         }
         return try await answer(job: id, request)
     }
+}
+
+extension APIRouter {
+    /// With `allow_registry` lines, a pull (or a restore by an image not in the store) may only
+    /// contact the registries listed; a reference without a registry host never pulls.
+    func checkRegistry(of reference: String) throws {
+        let allowed = access().allowedRegistries
+        guard !allowed.isEmpty, let host = (try? ImageReference.parse(reference))?.host else { return }
+        guard !allowed.contains(where: { $0.lowercased() == host.lowercased() }) else { return }
+        throw APIRegistryError(host: host, reference: reference, allowed: allowed)
+    }
+
+    /// `checkRegistry` for `restore --image`: only when the image must be pulled.
+    func checkRegistryIfPulled(_ reference: String) throws {
+        if (try? client.engine.image(reference)) == nil { try checkRegistry(of: reference) }
+    }
+}
+
+/// A registry the daemon's `allow_registry` lines do not list.
+public struct APIRegistryError: ClassifiedError, CustomStringConvertible {
+    public var host: String
+    public var reference: String
+    public var allowed: [String]
+    public var description: String {
+        "registry \(host) (of \(reference)) is not allowed: the daemon pulls only from \(allowed.joined(separator: ", ")) (allow_registry in its config)"
+    }
+    public var failureClass: FailureClass { FailureClass(.forbidden, "registry_not_allowed") }
 }

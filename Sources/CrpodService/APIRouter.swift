@@ -19,11 +19,14 @@ public struct APIAccess: Sendable {
     public var allowedDirectories: [String]
     /// Applied to every restore the daemon does.
     public var policy: RestorePolicy
+    /// Registries (`host[:port]`) the daemon may pull from; empty: any.
+    public var allowedRegistries: [String]
 
-    public init(allowedGroup: UInt32? = nil, allowedDirectories: [String], policy: RestorePolicy) {
+    public init(allowedGroup: UInt32? = nil, allowedDirectories: [String], policy: RestorePolicy, allowedRegistries: [String] = []) {
         self.allowedGroup = allowedGroup
         self.allowedDirectories = allowedDirectories
         self.policy = policy
+        self.allowedRegistries = allowedRegistries
     }
 }
 
@@ -84,6 +87,7 @@ public struct APIRouter: APIHandling {
                 let imageCall = try Self.decode(ImageRestoreCall.self, request)
                 if imageCall.image != nil {
                     guard body.importPath == nil, body.container == nil else { throw EngineError.invalidInput(what: "image", detail: "image replaces importPath and container") }
+                    try checkRegistryIfPulled(imageCall.image ?? "")
                     return try await restore(body, request, image: imageCall)
                 }
                 if let path = body.importPath {

@@ -41,7 +41,8 @@ public final class Daemon: Sendable {
         return config
     }
 
-    /// SIGHUP: the API's access rules and the restore policy take the file's new values.
+    /// SIGHUP: the API's access rules (api_dir, socket_group, allow_registry) and the restore
+    /// policy take the file's new values.
     /// (Socket, spool directories and job limits need a restart.)
     public func reload() {
         notify([.reloading])
@@ -51,6 +52,7 @@ public final class Daemon: Sendable {
                 current.apiDirectories = fresh.apiDirectories
                 current.policy = fresh.policy
                 current.socketGroup = fresh.socketGroup
+                current.allowedRegistries = fresh.allowedRegistries
             }
             engine.logger.notice("configuration reloaded")
             warnAboutPolicy(fresh)

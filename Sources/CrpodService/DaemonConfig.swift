@@ -22,6 +22,8 @@ public struct DaemonConfig: Sendable {
     public var maxJobs = 2
     public var maxQueued = 64
     public var apiDirectories: [String]
+    /// `allow_registry` lines: the registries API pulls may contact (none: any).
+    public var allowedRegistries: [String] = []
     /// The daemon restores only onto base rootfs directories the config lists.
     public var policy: RestorePolicy = {
         var policy = RestorePolicy()
@@ -65,6 +67,7 @@ public struct DaemonConfig: Sendable {
         let dirs = file.all("api_dir").map(\.value)
         if !dirs.isEmpty { apiDirectories = dirs }
         policy.allowedRootfs = file.all("allow_rootfs").map(\.value)
+        allowedRegistries = file.all("allow_registry").map(\.value)
         policy.allowedBindSources = file.all("allow_bind_source").map(\.value)
         policy.allowedExtraCapabilities = file.all("allow_capability").map(\.value)
         policy.allowPrivileged = file.values["allow_privileged"] == "true"
@@ -102,7 +105,7 @@ public struct DaemonConfig: Sendable {
 
     /// What the API router needs, for reloads.
     public var access: APIAccess {
-        APIAccess(allowedGroup: socketGroup, allowedDirectories: apiDirectories, policy: policy)
+        APIAccess(allowedGroup: socketGroup, allowedDirectories: apiDirectories, policy: policy, allowedRegistries: allowedRegistries)
     }
 
     static func parse<T: FixedWidthInteger>(_ text: String, radix: Int, _ key: String, _ file: ConfigFile) throws -> T {

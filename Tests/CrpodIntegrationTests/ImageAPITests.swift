@@ -74,7 +74,7 @@ struct ImageAPITests {
         }
     }
 
-    @Test("pull through the daemon: image pull --remote, and POST /v1/images/pull?async=true as a job; a missing tag fails with registry_failed")
+    @Test("pull through the daemon: image pull --remote, and POST /v1/images/pull?async=true as a job; a missing tag fails with registry_failed; allow_registry limits the registries")
     func pullThroughTheAPI() async throws {
         try await withCrpod { crpod in
             let registry = try RegistryProcess(crpod)
@@ -100,6 +100,22 @@ struct ImageAPITests {
             #expect(finished.state == "succeeded" && pulled.hex == id, "\(finished)")
             let missing = try await daemon.json(ErrorJSON.self, "POST", "/v1/images/pull", body: #"{"reference":"\#(registry.host)/test/nothing:1","tlsVerify":false}"#, status: 400)
             #expect(missing.code == "registry_failed" && missing.error.contains("HTTP 404"), "\(missing)")
+            #expect(try Files.listDirectory(crpod.imageStore + "/pulls") == [])
+
+            // allow_registry (applied on SIGHUP): only the registries listed are contacted.
+            let config = try Files.readText(crpod.base + "/crpod.conf")
+            try Files.writeAtomically(crpod.base + "/crpod.conf", Array((config + "allow_registry = 127.0.0.1:1\n").utf8))
+            kill(daemon.pid, SIGHUP)
+            let pullBody = #"{"reference":"\#(remote)"}"#
+            var refused = try await daemon.request("POST", "/v1/images/pull", body: Array(pullBody.utf8))
+            #expect(try await eventually {
+                refused = try await daemon.request("POST", "/v1/images/pull", body: Array(pullBody.utf8))
+                return refused.status == 403
+            }, "after the reload a pull from \(registry.host) is refused: \(refused.status) \(refused.text)")
+            #expect(refused.text.contains("registry_not_allowed") && refused.text.contains("allow_registry"), "\(refused.text)")
+            let restoreBody = #"{"image":"\#(registry.host)/ckpt/none:1","pod":"nopod"}"#
+            let restore = try await daemon.request("POST", "/v1/restore", body: Array(restoreBody.utf8))
+            #expect(restore.status == 403 && restore.text.contains("registry_not_allowed"), "restore --image that would pull: \(restore.text)")
             #expect(try Files.listDirectory(crpod.imageStore + "/pulls") == [])
             #expect(await daemon.stop() == 0)
         }
