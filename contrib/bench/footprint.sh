@@ -48,6 +48,7 @@ trap cleanup EXIT
 
 # ------------------------------------------------------------ 1. size and sections
 strip -o "$WORK/crpod.stripped" "$CRPOD"
+sync  # a binary just built has page-cache pages not yet written back: smaps counts them as Private_Dirty
 echo "## $CRPOD"
 echo
 echo "stripped: $(stat -c %s "$WORK/crpod.stripped") bytes; sections of 64 KB and more:"
