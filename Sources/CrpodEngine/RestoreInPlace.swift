@@ -28,7 +28,8 @@ extension Engine {
             try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: pod?.shares.contains(NamespaceKind.ipc.rawValue) ?? false,
                                                        hostname: pod?.shares.contains(NamespaceKind.uts.rawValue) == true ? pod?.hostname : nil),
                                 images: paths.images)
-            var engine = RestoreEngineOptions(tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks,
+            let tcp = request.tcpEstablished ?? names.contains { $0.hasPrefix("tcp-stream-") }
+            var engine = RestoreEngineOptions(tcpEstablished: tcp, fileLocks: request.fileLocks,
                                               timeLimit: settings.runtimeTimeLimit)
             if SELinux.isEnabled {
                 engine.lsmProfile = pod?.processLabel.map { "selinux:" + $0 }
