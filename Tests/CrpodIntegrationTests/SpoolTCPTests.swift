@@ -11,15 +11,7 @@ extension PodNetworkTests {
     func spoolRestoresEstablishedConnections() async throws {
         try await withCrpod { crpod in
             let before = try await CNIHostView.current()
-            try await crpod.ok(["pod", "create"] + Self.cni + ["talk"])
-            let address = try #require(try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", "talk"]).address)
-            let reply = #"n=0; while read line; do n=$((n+1)); echo reply $n $line; done"#
-            try await crpod.ok(["run", "--name", "replier", "--pod", "talk", "--rootfs", PrivilegedHost.rootfs, "--", "sh", "-c",
-                                "printf '%s\\n' '\(reply)' > /tmp/reply.sh && exec nc -l -p 7001 -e sh /tmp/reply.sh"])
-            var connected: HostTCPClient?
-            #expect(try await eventually { connected = try await HostTCPClient.connect(address, 7001); return connected != nil })
-            let client = try #require(connected)
-            #expect(try await client.exchange("one") == "reply 1 one")
+            let (address, client) = try await Self.podWithHostClient(crpod, pod: "talk")
 
             let archive = crpod.base + "/talk.tar.zst"
             try await crpod.ok(["pod", "checkpoint", "--tcp-established", "--export", archive, "talk"])
