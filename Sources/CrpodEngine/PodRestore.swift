@@ -16,7 +16,8 @@ public struct PodRestoreRequest: Sendable, Codable {
     public var ignoreStaticMAC = false
     /// `--publish`; nil keeps the archive's published ports.
     public var publish: [CNIPortMapping]?
-    public var tcpEstablished = false
+    /// As `RestoreRequest.tcpEstablished`: nil decides from the archive.
+    public var tcpEstablished: Bool?
     public var fileLocks = false
     public var keep = false
     /// As `RestoreRequest`'s: set by the daemon, never on the wire.
@@ -32,7 +33,7 @@ public struct PodRestoreRequest: Sendable, Codable {
 
     /// The single-container request each member is restored with: into `pod`, under its own
     /// name with a new ID (the checkpointed pod may still exist).
-    func memberRequest(_ member: String, pod: PodRecord) -> RestoreRequest {
+    func memberRequest(_ member: String, pod: PodRecord, tcpEstablished: Bool) -> RestoreRequest {
         var request = RestoreRequest(importPath: importPath)
         request.pod = pod.id
         request.name = member
@@ -78,12 +79,12 @@ extension Engine {
         }, apply: { archive, rollback in
             let plan = try planPodRestore(archive, request)
             let pod = try await createPodLocked(podCreateRequest(plan, request), rollback: rollback)
-            let locked = request.tcpEstablished && pod.shares.contains(NamespaceKind.net.rawValue)
+            let locked = plan.tcpEstablished && pod.shares.contains(NamespaceKind.net.rawValue)
             if locked { try await setPodNetworkLock(pod, on: true) }
             var outcomes: [RestoreOutcome] = []
             for (member, imported) in zip(plan.members, archive.members) {
                 try await reservePodPIDs(pod, archive)
-                let single = request.memberRequest(member.name, pod: pod)
+                let single = request.memberRequest(member.name, pod: pod, tcpEstablished: plan.tcpEstablished)
                 let memberPlan = try await planRestore(imported, pod: pod, request: single, carriesPodIPC: member.carriesPodIPC)
                 outcomes.append(try await applyRestore(memberPlan, archive: imported, pod: pod, request: single, rollback: rollback))
             }
@@ -150,9 +151,9 @@ extension Engine {
     /// Gathers the pod-level facts and asks the pure planner; all problems at once.
     func planPodRestore(_ archive: ImportedPodArchive, _ request: PodRestoreRequest) throws -> PodRestorePlan {
         let description = archive.description
-        let tcp = archive.members.filter { member in
-            ((try? Files.listDirectory(member.imagesDirectory)) ?? []).contains { $0.hasPrefix("tcp-stream-") }
-        }.map { $0.config.name ?? "" }
+        let tcp = archive.members.compactMap { member in
+            member.planFacts.map { (member.config.name ?? "", $0.tcpConnections.count) }
+        }.filter { !$0.0.isEmpty && $0.1 > 0 }
         let attaching = archive.members.filter { member in
             let images = ((try? Files.listDirectory(member.imagesDirectory)) ?? []).filter { $0.hasPrefix("mm-") && $0.hasSuffix(".img") }
             return images.contains { name in
@@ -164,7 +165,7 @@ extension Engine {
         let configured = network.map { CNINetworkConfigList.exists(name: $0, directory: settings.cniConfigDirectory) ? [$0] : [] } ?? []
         let macCapable = network.flatMap { try? CNINetworkConfigList.load(name: $0, directory: settings.cniConfigDirectory) }?.declares("mac") ?? false
         let facts = PodRestoreFacts(
-            description: description, membersWithTCPConnections: Set(tcp.filter { !$0.isEmpty }),
+            description: description, membersWithTCPConnections: Dictionary(tcp, uniquingKeysWith: +),
             membersAttachingSysVShm: Set(attaching.filter { !$0.isEmpty }),
             existingPodNames: Set(try store.pods().map(\.name)), existingContainerNames: Set(try store.containers().map(\.name)),
             configuredNetworks: Set(configured))

@@ -12,7 +12,7 @@ extension RestoreRequest {
         name = try c.decodeIfPresent(String.self, forKey: .name)
         rootfs = try c.decodeIfPresent(String.self, forKey: .rootfs)
         ignoreRootfs = try c.decodeIfPresent(Bool.self, forKey: .ignoreRootfs) ?? false
-        tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished) ?? false
+        tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished)
         fileLocks = try c.decodeIfPresent(Bool.self, forKey: .fileLocks) ?? false
         keep = try c.decodeIfPresent(Bool.self, forKey: .keep) ?? false
         allowPrivatePID = try c.decodeIfPresent(Bool.self, forKey: .allowPrivatePID) ?? false
@@ -75,7 +75,8 @@ extension PodRestoreRequest {
         ignoreStaticIP = try c.decodeIfPresent(Bool.self, forKey: .ignoreStaticIP) ?? false
         ignoreStaticMAC = try c.decodeIfPresent(Bool.self, forKey: .ignoreStaticMAC) ?? false
         publish = try c.decodeIfPresent([CNIPortMapping].self, forKey: .publish)
-        tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished) ?? false
+        // Absent: decided from the archive (RestoreRequest.tcpEstablished), as the spool does.
+        tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished)
         fileLocks = try c.decodeIfPresent(Bool.self, forKey: .fileLocks) ?? false
         keep = try c.decodeIfPresent(Bool.self, forKey: .keep) ?? false
     }

@@ -14,7 +14,10 @@ public struct RestoreRequest: Sendable, Codable {
     /// `--rootfs`: the base rootfs (needed for podman archives, whose base is an image).
     public var rootfs: String?
     public var ignoreRootfs = false
-    public var tcpEstablished = false
+    /// `--tcp-established`: true restores established TCP connections, false refuses an
+    /// archive holding some; nil (the spool, an API request without the field) restores
+    /// them exactly when the archive holds some and the planner allows it (rule 10).
+    public var tcpEstablished: Bool?
     public var fileLocks = false
     public var keep = false
     /// `--allow-private-pid`: a private-PID checkpoint may go into a PID-sharing pod.

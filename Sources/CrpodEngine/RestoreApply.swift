@@ -67,7 +67,7 @@ extension Engine {
             containerDirectory: store.containerDirectory(plan.containerID),
             imageNames: (try? Files.listDirectory(archive.imagesDirectory)) ?? [],
             joinedByPath: Set(archive.spec.namespaces.filter { $0.path != nil }.map(\.type)),
-            rlimitCeilings: ceilings, tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks,
+            rlimitCeilings: ceilings, tcpEstablished: plan.tcpEstablished, fileLocks: request.fileLocks,
             timeLimit: settings.runtimeTimeLimit)
         return RestoreRecipe.make(plan: plan, input: input)
     }

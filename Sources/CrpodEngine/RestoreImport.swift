@@ -129,6 +129,7 @@ extension Engine {
             podReference: request.pod, newName: request.name, newID: ObjectID.generate().rawValue,
             allowPrivatePIDInSharedPod: request.allowPrivatePID, podLookupFailed: request.pod != nil && pod == nil)
         options.carriesPodIPC = carriesPodIPC
+        options.tcpEstablished = request.tcpEstablished
         switch RestorePlanner.plan(archive: archiveFacts, pod: podFacts, host: host, options: options) {
         case let .success(plan):
             if try store.containers().contains(where: { $0.id == plan.containerID }) {
@@ -146,7 +147,7 @@ extension Engine {
         let pstree = try step("read \(CheckpointMember.checkpointDirectory)/pstree.img") {
             try CRIUPstree.decode(Files.read(archive.imagesDirectory + "/pstree.img"))
         }
-        return ArchivePlanFacts(
+        var facts = ArchivePlanFacts(
             containerID: config.id ?? "", containerName: config.name ?? "", podID: config.pod,
             sharedNamespaces: Set(config.sharedNamespaceOwners.keys),
             privateNamespaces: Set(archive.spec.namespaces.filter { $0.path == nil || config.pod == nil }.map(\.type)),
@@ -154,6 +155,16 @@ extension Engine {
             annotations: archive.spec.annotations, checkpointPIDs: pstree.allPIDs,
             hostname: archive.spec.hostname ?? config.crpod?.hostname,
             hasIPCObjectImages: !CRIUIPCImages.objectImages(in: imageNames).isEmpty)
+        facts.tcpConnections = Self.tcpConnections(images: archive.imagesDirectory, names: imageNames)
+        return facts
+    }
+
+    /// The stream images counted; their addresses from files.img when it reads (an unreadable
+    /// one leaves them unknown, and CRIU has the last word).
+    static func tcpConnections(images: String, names: [String]) -> ArchiveTCPConnections {
+        guard names.contains(where: { $0.hasPrefix("tcp-stream-") }) else { return ArchiveTCPConnections() }
+        let sockets = (try? Files.read(images + "/files.img")).flatMap { try? CRIUFiles.tcpSockets($0) } ?? []
+        return ArchiveTCPConnections(imageNames: names, sockets: sockets)
     }
 
     func podPlanFacts(_ pod: PodRecord) throws -> PodPlanFacts {
@@ -164,10 +175,12 @@ extension Engine {
                 try PidNamespaces.pidsInUse(namespaceInode: NamespaceRef.of(pid: infra.pid, kind: .pid).inode)
             }
         }
-        return PodPlanFacts(
+        var facts = PodPlanFacts(
             id: pod.id, name: pod.name, shares: Set(pod.shares), infraPID: pod.infra?.pid, infraRunning: alive,
             cgroupPath: pod.cgroupPath, processLabel: pod.processLabel, mountLabel: pod.mountLabel,
             hostname: pod.hostname, pidsInUse: pidsInUse)
+        facts.addresses = pod.network?.mode == .host ? nil : (pod.network?.result?.ips ?? []).map(\.address)
+        return facts
     }
 
     func hostPlanFacts(needsPodSupport: Bool) async -> HostPlanFacts {

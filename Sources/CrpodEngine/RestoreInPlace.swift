@@ -23,12 +23,17 @@ extension Engine {
         // The overlay is not mounted while checkpointed: paths outside /proc and /sys are looked up in the base rootfs.
         try enforceImageRule(request, images: paths.images, spec: spec, rootPath: record.rootfs,
                              lsmProfileGiven: SELinux.isEnabled && pod?.processLabel != nil)
+        let streams = ArchiveTCPConnections(imageNames: (try? Files.listDirectory(paths.images)) ?? [], sockets: []).count
+        if request.tcpEstablished == false, streams > 0 {
+            throw EngineError.restoreRefused(problems: [RestoreProblem.tcpNeedsFlag(connections: streams).message])
+        }
         return try await withRollback("restore \(record.name)") { rollback in
             let names = try step("list \(paths.images)") { try Files.listDirectory(paths.images) }
             try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: pod?.shares.contains(NamespaceKind.ipc.rawValue) ?? false,
                                                        hostname: pod?.shares.contains(NamespaceKind.uts.rawValue) == true ? pod?.hostname : nil),
                                 images: paths.images)
-            var engine = RestoreEngineOptions(tcpEstablished: request.tcpEstablished, fileLocks: request.fileLocks,
+            let tcp = request.tcpEstablished ?? (streams > 0)
+            var engine = RestoreEngineOptions(tcpEstablished: tcp, fileLocks: request.fileLocks,
                                               timeLimit: settings.runtimeTimeLimit)
             if SELinux.isEnabled {
                 engine.lsmProfile = pod?.processLabel.map { "selinux:" + $0 }

@@ -202,7 +202,8 @@ public struct APIRouter: APIHandling {
         return APIResponse(status: 200, body: Array(result.utf8))
     }
 
-    /// `PUT /v1/restore/upload?pod=P&name=N&rootfs=DIR`: the streamed archive is restored.
+    /// `PUT /v1/restore/upload?pod=P&name=N&rootfs=DIR&tcpEstablished=true|false`: the streamed
+    /// archive is restored (`tcpEstablished` left out: decided from the archive, as the spool does).
     func uploadRequest(_ request: APIRequest) throws -> RestoreRequest {
         guard let upload = request.uploadPath else { throw EngineError.invalidInput(what: "upload", detail: "no archive was sent") }
         var restore = RestoreRequest(importPath: upload)
@@ -210,6 +211,10 @@ public struct APIRouter: APIHandling {
         restore.pod = request.query["pod"]
         restore.name = request.query["name"]
         restore.rootfs = request.query["rootfs"]
+        if let tcp = request.query["tcpEstablished"] {
+            guard let value = Bool(tcp) else { throw EngineError.invalidInput(what: "tcpEstablished", detail: "\(tcp) is not true or false") }
+            restore.tcpEstablished = value
+        }
         return restore
     }
 }

@@ -21,7 +21,7 @@ struct PodRestoreCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .customLong("publish")],
             help: ArgumentHelp("Publish these ports instead of the archive's: HOSTPORT:PORT[/tcp|udp] (repeatable).", valueName: "ports"))
     var publish: [String] = []
-    @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections (needs the pod's address).") var tcpEstablished = false
+    @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections (an archive holding some is refused without it; needs the pod's address, so not with --ignore-static-ip).") var tcpEstablished = false
     @Flag(name: .customLong("file-locks"), help: "Restore file locks.") var fileLocks = false
     @Flag(name: .customLong("trust-archive"), help: "Skip the image rule for every member (as crpod restore --trust-archive).") var trustArchive = false
     @Flag(name: .customLong("print-stats"), help: "Print the outcome as JSON.") var printStats = false

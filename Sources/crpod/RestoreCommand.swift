@@ -11,7 +11,7 @@ struct RestoreCommand: AsyncParsableCommand {
         crpod restore --image REF [--tls-verify=false] [--creds USER[:PASSWORD] | --authfile FILE] [--pod POD] [--name NAME] ...
         crpod restore NAME
 
-        Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. The base rootfs: --rootfs DIR, else the image the archive names (podman's and crpod's rootfsImageID/rootfsImageName) from the local image store (crpod image import), else the directory a crpod archive recorded.
+        Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. A checkpoint holding established TCP connections (taken with --tcp-established) is refused without --tcp-established, before anything is created; with it, the connections' local addresses must be loopback or the target pod's. The base rootfs: --rootfs DIR, else the image the archive names (podman's and crpod's rootfsImageID/rootfsImageName) from the local image store (crpod image import), else the directory a crpod archive recorded.
         """
     )
 
@@ -26,7 +26,7 @@ struct RestoreCommand: AsyncParsableCommand {
     var name: String?
     @Option(help: ArgumentHelp("Base rootfs directory (default: the archive's image from the store).", valueName: "dir")) var rootfs: String?
     @Flag(name: .customLong("ignore-rootfs"), help: "Do not apply the archive's rootfs changes.") var ignoreRootfs = false
-    @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections.") var tcpEstablished = false
+    @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections (an archive holding some is refused without it; each connection's address must be loopback or the pod's).") var tcpEstablished = false
     @Flag(name: .customLong("file-locks"), help: "Restore file locks.") var fileLocks = false
     @Flag(name: .customLong("allow-private-pid"), help: "Let a checkpoint with a private PID namespace into a pod that shares PID (it keeps a PID namespace of its own).")
     var allowPrivatePID = false

@@ -52,16 +52,7 @@ extension PodNetworkTests {
     func hostConnectionSurvives() async throws {
         try await withCrpod { crpod in
             let before = try await CNIHostView.current()
-            try await crpod.ok(["pod", "create"] + Self.cni + ["talk"])
-            let address = try #require(try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", "talk"]).address)
-            // One connection, one shell: each line the client sends is answered "reply N line".
-            let reply = #"n=0; while read line; do n=$((n+1)); echo reply $n $line; done"#
-            try await crpod.ok(["run", "--name", "replier", "--pod", "talk", "--rootfs", PrivilegedHost.rootfs, "--", "sh", "-c",
-                                "printf '%s\\n' '\(reply)' > /tmp/reply.sh && exec nc -l -p 7001 -e sh /tmp/reply.sh"])
-            var connected: HostTCPClient?
-            #expect(try await eventually { connected = try await HostTCPClient.connect(address, 7001); return connected != nil })
-            let client = try #require(connected)
-            #expect(try await client.exchange("one") == "reply 1 one")
+            let (address, client) = try await Self.podWithHostClient(crpod, pod: "talk")
             #expect(try await client.exchange("two") == "reply 2 two")
 
             let archive = crpod.base + "/talk.tar.zst"
@@ -88,6 +79,24 @@ extension PodNetworkTests {
             #expect(after == before, "no veth, lease or iptables rule left: \(before) → \(after)")
             #expect(try await crpod.leftovers() == [])
         }
+    }
+}
+
+extension PodNetworkTests {
+    /// Pod `pod` on the crpod CNI network with member `replier` (one connection, one shell: each
+    /// line the client sends is answered "reply N line"), and a host client connected to it
+    /// that has had "one" answered.
+    static func podWithHostClient(_ crpod: CrpodInstance, pod: String) async throws -> (address: String, client: HostTCPClient) {
+        try await crpod.ok(["pod", "create"] + cni + [pod])
+        let address = try #require(try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", pod]).address)
+        let reply = #"n=0; while read line; do n=$((n+1)); echo reply $n $line; done"#
+        try await crpod.ok(["run", "--name", "replier", "--pod", pod, "--rootfs", PrivilegedHost.rootfs, "--", "sh", "-c",
+                            "printf '%s\\n' '\(reply)' > /tmp/reply.sh && exec nc -l -p 7001 -e sh /tmp/reply.sh"])
+        var connected: HostTCPClient?
+        #expect(try await eventually { connected = try await HostTCPClient.connect(address, 7001); return connected != nil })
+        let client = try #require(connected)
+        #expect(try await client.exchange("one") == "reply 1 one")
+        return (address, client)
     }
 }
 

@@ -16,7 +16,7 @@ struct PodRestoreTests {
         try await withCrpod { crpod in
             let (archive, lastReceived, lastShm) = try await crpod.checkpointedTCPAndShmPod("pa")
 
-            try await crpod.expectRefusal(["pod", "restore", "--import", archive], "restore it with --tcp-established", archive: archive)
+            try await crpod.expectRefusal(["pod", "restore", "--import", archive], "restore with --tcp-established, which needs the same IP address", archive: archive)
             try await crpod.ok(["pod", "restore", "--tcp-established", "--import", archive])
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "srv"])) ?? 0) > lastReceived + 3 })
             let received = try await crpod.ok(["logs", "srv"]).split(separator: "\n").compactMap { Int($0.dropFirst(6)) }

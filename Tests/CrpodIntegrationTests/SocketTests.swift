@@ -38,7 +38,7 @@ struct SocketTests {
             try await crpod.ok(["checkpoint", "--tcp-established", "--export", archive, "pair"])
             let last = try #require(lastCount(try await crpod.ok(["logs", "pair"])))
             try await crpod.expectRefusal(["restore", "--import", archive, "--pod", "pb", "--name", "pair2"],
-                                          "restore it with --tcp-established", archive: archive)
+                                          "restore with --tcp-established, which needs the same IP address", archive: archive)
             try await crpod.ok(["restore", "--tcp-established", "--import", archive, "--pod", "pb", "--name", "pair2"])
 
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "pair2"])) ?? 0) > last + 3 })

@@ -32,26 +32,10 @@ public enum CRIUFiles {
     public static func rootDirectoryMode(_ filesImage: [UInt8], image: String = imageName) throws -> UInt32? {
         let start = try CRIUImage.payloadStart(filesImage, image: image, head: CRIUMagic.common, magic: CRIUMagic.files)
         for entry in try CRIUImage.entries(filesImage, from: start, image: image) {
-            guard let reg = try regularFile(entry) else { continue }
+            guard let reg = try nestedEntry(entry, type: regularType, field: 3) else { continue }
             if let mode = try rootMode(reg) { return mode }
         }
         return nil
-    }
-
-    /// The `reg` message of a `file_entry` of type `REG`, or nil for any other entry.
-    private static func regularFile(_ entry: ProtobufReader) throws -> ProtobufReader? {
-        var reader = entry
-        var type: UInt64?
-        var reg: Range<Int>?
-        while let (number, value) = try reader.nextField() {
-            switch number {
-            case 1: type = try reader.varint(value, field: number)
-            case 3: reg = try reader.bytesRange(value, field: number)
-            default: continue
-            }
-        }
-        guard type == regularType, let reg else { return nil }
-        return reader.nested(reg)
     }
 
     /// `mode` of a `reg_file_entry` named `/` (or `.`), or nil for another name or no mode.

@@ -2,8 +2,9 @@
 /// that matter to the pod as a whole, and this host's names and networks.
 public struct PodRestoreFacts: Sendable, Equatable {
     public var description: PodArchiveDescription
-    /// Member names whose images hold an established TCP connection (`tcp-stream-*.img`).
-    public var membersWithTCPConnections: Set<String>
+    /// Member name → how many established TCP connections its images hold (`tcp-stream-*.img`);
+    /// members without any are left out.
+    public var membersWithTCPConnections: [String: Int]
     /// Member names whose tasks have System V shm segments attached (`CRIUMemoryMap`).
     public var membersAttachingSysVShm: Set<String>
     public var existingPodNames: Set<String>
@@ -11,7 +12,7 @@ public struct PodRestoreFacts: Sendable, Equatable {
     /// CNI networks configured here, by name.
     public var configuredNetworks: Set<String>
 
-    public init(description: PodArchiveDescription, membersWithTCPConnections: Set<String> = [],
+    public init(description: PodArchiveDescription, membersWithTCPConnections: [String: Int] = [:],
                 membersAttachingSysVShm: Set<String> = [], existingPodNames: Set<String> = [],
                 existingContainerNames: Set<String> = [], configuredNetworks: Set<String> = []) {
         self.description = description
@@ -30,7 +31,9 @@ public struct PodRestoreOptions: Sendable, Equatable {
     public var ignoreStaticMAC = false
     /// `--publish`; nil keeps the archive's published ports.
     public var publish: [PodArchiveDescription.Port]?
-    public var tcpEstablished = false
+    /// `--tcp-established`; nil decides from the archive (on when a member holds connections
+    /// and the pod keeps its address), as `RestorePlanOptions.tcpEstablished`.
+    public var tcpEstablished: Bool?
 
     public init(newName: String? = nil) { self.newName = newName }
 }
@@ -54,6 +57,8 @@ public struct PodRestorePlan: Sendable, Equatable {
     public var staticMAC: String?
     public var publish: [PodArchiveDescription.Port]
     public var members: [Member]
+    /// Restore the members with `--tcp-established` (decided by `tcpProblems`' rule).
+    public var tcpEstablished: Bool
     public var notes: [String]
 }
 
@@ -88,7 +93,8 @@ public enum PodRestorePlanner {
         if pod.network.mode == "cni" && !facts.configuredNetworks.contains(network) {
             problems.append(.init(code: Code.networkMissing, message: "the pod was on CNI network \(quoted(network)), which is not configured here"))
         }
-        problems += tcpProblems(facts, options)
+        let tcp = tcpDecision(facts, options)
+        problems += tcp.problems
         let attaching = pod.members.map(\.name).filter(facts.membersAttachingSysVShm.contains)
         if pod.shares.contains("ipc") && attaching.count > 1 {
             problems.append(.init(code: Code.sharedSysVShm, message: "members \(attaching.joined(separator: ", ")) each have SysV shared memory attached: "
@@ -101,20 +107,27 @@ public enum PodRestorePlanner {
             podName: name, shares: pod.shares, hostname: pod.hostname, network: network, staticIP: staticIP,
             staticMAC: options.ignoreStaticMAC ? nil : pod.network.mac, publish: options.publish ?? pod.network.published,
             members: pod.members.map { .init(name: $0.name, carriesPodIPC: $0.name == carrier) },
-            notes: notes(pod, carrier: carrier, options)))
+            tcpEstablished: tcp.on, notes: notes(pod, carrier: carrier, options)))
     }
 
     /// A dumped connection continues only from the address it was dumped at; CRIU also
-    /// needs `--tcp-established` to restore one at all.
-    static func tcpProblems(_ facts: PodRestoreFacts, _ options: PodRestoreOptions) -> [Problem] {
-        let holders = facts.membersWithTCPConnections.sorted()
-        guard !holders.isEmpty else { return [] }
-        guard options.tcpEstablished else {
-            return [.init(code: Code.tcpNeedsFlag, message: "members \(holders.joined(separator: ", ")) hold established TCP connections: restore it with --tcp-established")]
+    /// needs `--tcp-established` to restore one at all. Explicit false refuses an archive
+    /// holding connections; nil (the spool, an API request without the field) turns it on then.
+    static func tcpDecision(_ facts: PodRestoreFacts, _ options: PodRestoreOptions) -> (on: Bool, problems: [Problem]) {
+        let counts = facts.membersWithTCPConnections.filter { $0.value > 0 }
+        let holders = counts.keys.sorted()
+        guard !holders.isEmpty else { return (options.tcpEstablished ?? false, []) }
+        guard options.tcpEstablished ?? true else {
+            let total = counts.values.reduce(0, +)
+            let addresses = facts.description.network.addresses
+            return (false, [.init(code: Code.tcpNeedsFlag, message: "the archive holds \(total) established TCP connection(s) "
+                + "(members \(holders.map { "\($0) (\(counts[$0] ?? 0))" }.joined(separator: ", ")); checkpointed with --tcp-established): "
+                + "restore with --tcp-established, which needs the same IP address"
+                + (addresses.isEmpty ? "" : " (the pod had \(addresses.joined(separator: ", ")))"))])
         }
-        guard options.ignoreStaticIP, !facts.description.network.addresses.isEmpty else { return [] }
-        return [.init(code: Code.tcpNeedsSameAddress, message: "--tcp-established needs the pod's address (\(facts.description.network.addresses.joined(separator: ", "))) "
-            + "and --ignore-static-ip gives it another: the connections of \(holders.joined(separator: ", ")) could not continue")]
+        guard options.ignoreStaticIP, !facts.description.network.addresses.isEmpty else { return (true, []) }
+        return (true, [.init(code: Code.tcpNeedsSameAddress, message: "--tcp-established needs the pod's address (\(facts.description.network.addresses.joined(separator: ", "))) "
+            + "and --ignore-static-ip gives it another: the connections of \(holders.joined(separator: ", ")) could not continue")])
     }
 
     static func notes(_ pod: PodArchiveDescription, carrier: String?, _ options: PodRestoreOptions) -> [String] {

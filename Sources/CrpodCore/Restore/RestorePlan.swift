@@ -29,6 +29,8 @@ public struct RestorePlan: Sendable, Equatable {
     /// The joined UTS namespace's hostname, which CRIU overwrites with the checkpoint's:
     /// the engine must put it back (or patch the utsns image). Nil when UTS is not joined.
     public var keepTargetHostname: String?
+    /// Restore established TCP connections (`--tcp-established`), as rule 10 decided.
+    public var tcpEstablished = false
     /// Decisions worth telling the user, one sentence each.
     public var notes: [String]
 

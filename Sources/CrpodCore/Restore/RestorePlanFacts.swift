@@ -19,6 +19,8 @@ public struct ArchivePlanFacts: Sendable, Equatable {
     public var hostname: String?
     /// Whether CRIU's ipcns-shm/msg/sem images are in the checkpoint.
     public var hasIPCObjectImages: Bool
+    /// Established TCP connections dumped with `--tcp-established` (rule 10).
+    public var tcpConnections = ArchiveTCPConnections()
 
     public init(
         containerID: String,
@@ -63,6 +65,9 @@ public struct PodPlanFacts: Sendable, Equatable {
     public var hostname: String?
     /// PIDs in use in the pod's PID namespace; only meaningful when the pod shares pid.
     public var pidsInUse: Set<Int32>
+    /// The pod's addresses (CNI's, a `/prefix` allowed; loopback is implied); [] with no
+    /// network of its own but loopback, nil when unknown (the host's network): not checked.
+    public var addresses: [String]? = []
 
     public init(
         id: String,
@@ -135,6 +140,9 @@ public struct RestorePlanOptions: Sendable, Equatable {
     /// member's images carry the old pod's SysV objects (CRIU dumps the shared namespace
     /// whole with each member), so CRIU re-creates them there; later members drop theirs.
     public var carriesPodIPC = false
+    /// `--tcp-established`: true restores established TCP connections, false refuses an archive
+    /// holding some; nil decides from the archive (the spool, an API request without the field).
+    public var tcpEstablished: Bool?
 
     public init(
         podReference: String? = nil,

@@ -5,7 +5,8 @@
 /// 1. a pod checkpoint needs `--pod`; 2. a non-pod checkpoint refuses `--pod`;
 /// 3. no dependencies; 4. into a pod: CRIU ≥ 31600 and a runtime that can do it;
 /// 5. the pod exists and its infra runs; 6–7. namespaces match (no shared cgroup namespace);
-/// 8. no checkpoint PID is taken in a shared PID namespace; 9. the name is valid and free.
+/// 8. no checkpoint PID is taken in a shared PID namespace; 9. the name is valid and free;
+/// 10. established TCP connections need `--tcp-established` and their address (`RestoreTCPRule`).
 public enum RestorePlanner {
     /// The CRIU version podman requires for restoring into pods (3.16.0).
     public static let minimumPodCRIUVersion = 31600
@@ -25,9 +26,12 @@ public enum RestorePlanner {
             problems += RestoreNamespaces.pidCollisions(archive: archive, pod: target)
         }
         problems += nameProblems(identity: identity, host: host)
+        let tcp = RestoreTCPRule.decide(archive: archive, target: target, options: options)
+        problems += tcp.problems
         guard problems.isEmpty else { return .failure(RestoreProblems(problems: problems)) }
-        let plan = RestorePlanContents.build(
+        var plan = RestorePlanContents.build(
             archive: archive, pod: target, host: host, layout: layout, identity: identity, carriesPodIPC: options.carriesPodIPC)
+        plan.tcpEstablished = tcp.on
         return .success(plan)
     }
 

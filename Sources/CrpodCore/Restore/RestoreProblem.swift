@@ -22,6 +22,10 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
     case invalidName(name: String, reason: String)
     /// The checkpoint's own container id is not an id (it would become paths and runc's id).
     case invalidID(id: String)
+    /// The checkpoint holds established TCP connections and `--tcp-established` was not given.
+    case tcpNeedsFlag(connections: Int)
+    /// The connections were made from `addresses`, which the target does not have.
+    case tcpAddressUnavailable(connections: Int, addresses: [String], target: String, targetAddresses: [String])
 
     /// The stable codes, one per case.
     public enum Code {
@@ -39,6 +43,8 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         public static let nameInUse = "name-in-use"
         public static let invalidName = "invalid-name"
         public static let invalidID = "invalid-id"
+        public static let tcpNeedsFlag = "tcp-needs-flag"
+        public static let tcpAddressUnavailable = "tcp-address-unavailable"
     }
 
     public var code: String {
@@ -57,6 +63,8 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         case .nameInUse: Code.nameInUse
         case .invalidName: Code.invalidName
         case .invalidID: Code.invalidID
+        case .tcpNeedsFlag: Code.tcpNeedsFlag
+        case .tcpAddressUnavailable: Code.tcpAddressUnavailable
         }
     }
 
@@ -96,6 +104,13 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
             "invalid container name \(quoted(name)): \(reason)"
         case let .invalidID(id):
             "the checkpoint's container ID \(quoted(String(id.prefix(80)))) is not 64 lowercase hex digits: restore with --name to get a new one"
+        case let .tcpNeedsFlag(connections):
+            "the archive holds \(connections) established TCP connection(s) (checkpointed with --tcp-established): "
+                + "restore with --tcp-established, which needs the same IP address the connections were made from"
+        case let .tcpAddressUnavailable(connections, addresses, target, targetAddresses):
+            "the archive's \(connections) established TCP connection(s) were made from \(addresses.joined(separator: ", ")), "
+                + "which \(target) does not have (" + (targetAddresses.isEmpty ? "it has only loopback" : "it has \(targetAddresses.joined(separator: ", "))")
+                + "): the peers know no other address, so the connections cannot continue"
         }
     }
 

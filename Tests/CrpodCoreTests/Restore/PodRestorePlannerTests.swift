@@ -59,7 +59,7 @@ struct PodRestorePlannerTests {
         var testDescription: String { name }
     }
 
-    static func options(tcp: Bool = false, ignoreIP: Bool = false, name: String? = nil) -> PodRestoreOptions {
+    static func options(tcp: Bool? = false, ignoreIP: Bool = false, name: String? = nil) -> PodRestoreOptions {
         var options = PodRestoreOptions(newName: name)
         options.tcpEstablished = tcp
         options.ignoreStaticIP = ignoreIP
@@ -75,19 +75,34 @@ struct PodRestorePlannerTests {
              options: options(), codes: [PodRestorePlanner.Code.containerNameInUse, PodRestorePlanner.Code.containerNameInUse], mention: "\"shm\""),
         Case(name: "the CNI network is not configured", facts: PodRestoreFacts(description: description(network: cni)),
              options: options(), codes: [PodRestorePlanner.Code.networkMissing], mention: "\"crpod\""),
-        Case(name: "TCP connections without --tcp-established", facts: PodRestoreFacts(description: description(), membersWithTCPConnections: ["srv", "cli"]),
-             options: options(), codes: [PodRestorePlanner.Code.tcpNeedsFlag], mention: "cli, srv"),
-        Case(name: "--tcp-established with a new address", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["srv"], configuredNetworks: ["crpod"]),
+        Case(name: "TCP connections without --tcp-established", facts: PodRestoreFacts(description: description(), membersWithTCPConnections: ["srv": 2, "cli": 1]),
+             options: options(), codes: [PodRestorePlanner.Code.tcpNeedsFlag], mention: "3 established TCP connection(s) (members cli (1), srv (2)"),
+        Case(name: "--tcp-established with a new address", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["srv": 1], configuredNetworks: ["crpod"]),
              options: options(tcp: true, ignoreIP: true), codes: [PodRestorePlanner.Code.tcpNeedsSameAddress], mention: "10.89.0.7/24"),
-        Case(name: "--tcp-established, same address", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["srv"], configuredNetworks: ["crpod"]),
+        Case(name: "--tcp-established, same address", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["srv": 1], configuredNetworks: ["crpod"]),
              options: options(tcp: true), codes: [], mention: ""),
-        Case(name: "--tcp-established, no address at all (lo only)", facts: PodRestoreFacts(description: description(), membersWithTCPConnections: ["srv"]),
+        Case(name: "--tcp-established, no address at all (lo only)", facts: PodRestoreFacts(description: description(), membersWithTCPConnections: ["srv": 1]),
              options: options(tcp: true, ignoreIP: true), codes: [], mention: ""),
+        Case(name: "TCP connections, flag absent (spool): same address", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["srv": 1], configuredNetworks: ["crpod"]),
+             options: options(tcp: nil), codes: [], mention: ""),
+        Case(name: "TCP connections, flag absent (spool), new address", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["srv": 1], configuredNetworks: ["crpod"]),
+             options: options(tcp: nil, ignoreIP: true), codes: [PodRestorePlanner.Code.tcpNeedsSameAddress], mention: "--ignore-static-ip"),
         Case(name: "two members attach SysV shm", facts: PodRestoreFacts(description: description(), membersAttachingSysVShm: ["shm", "srv"]),
              options: options(), codes: [PodRestorePlanner.Code.sharedSysVShm], mention: "srv, shm"),
-        Case(name: "every problem at once", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["cli"], existingPodNames: ["pa"]),
+        Case(name: "every problem at once", facts: PodRestoreFacts(description: description(network: cni), membersWithTCPConnections: ["cli": 1], existingPodNames: ["pa"]),
              options: options(), codes: [PodRestorePlanner.Code.podNameInUse, PodRestorePlanner.Code.networkMissing, PodRestorePlanner.Code.tcpNeedsFlag], mention: "pa"),
     ]
+
+    /// (connections per member, --tcp-established given as) → whether members get the flag.
+    @Test(arguments: [
+        ([:], nil, false), ([:], true, true), ([:], false, false),
+        (["srv": 2], nil, true), (["srv": 2], true, true), (["srv": 0], nil, false),
+    ] as [([String: Int], Bool?, Bool)])
+    func tcpEstablishedIsDecided(_ connections: [String: Int], _ flag: Bool?, _ expected: Bool) throws {
+        let facts = PodRestoreFacts(description: Self.description(network: Self.cni), membersWithTCPConnections: connections, configuredNetworks: ["crpod"])
+        let plan = try PodRestorePlanner.plan(facts, Self.options(tcp: flag)).get()
+        #expect(plan.tcpEstablished == expected)
+    }
 
     @Test(arguments: cases)
     func rules(_ testCase: Case) {
