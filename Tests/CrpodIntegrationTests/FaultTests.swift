@@ -215,7 +215,7 @@ extension CrpodInstance {
     /// `--engine` for a restore when the tests restore natively, with a `criu` that waits a
     /// second before `criu restore` (a bare CRIU restore is over before a poll can see it).
     func restoreEngineArguments() throws -> [String] {
-        guard let engine = PrivilegedHost.restoreEngine else { return [] }
+        let engine = PrivilegedHost.restoreEngine ?? "native"  // unset: crpod's default engine
         guard engine == "native", let real = ToolRunner.which("criu", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "") else {
             return ["--engine", engine]
         }
@@ -229,7 +229,7 @@ extension CrpodInstance {
     /// Whether `pid` runs a restore of this instance: runc, or (natively) CRIU or its wrapper
     /// script, with an argument under the instance's directory (other tests restore too).
     func isRestoreTool(_ pid: Int32) -> Bool {
-        guard PrivilegedHost.restoreEngine == "native" else { return isRunc(pid) && isOurs(pid) }
+        guard (PrivilegedHost.restoreEngine ?? "native") == "native" else { return isRunc(pid) && isOurs(pid) }
         return isCRIU(pid) && isOurs(pid)
     }
 
