@@ -17,6 +17,14 @@ let package = Package(
         .library(name: "CrpodLinux", targets: ["CrpodLinux"]),
         .library(name: "CrpodArchive", targets: ["CrpodArchive"]),
     ],
+    // `Registry` (default): the registry client (image pull/push, login, restore --image's
+    // pull) on async-http-client. `contrib/build-static.sh --without-registry` builds without
+    // it (--disable-default-traits): async-http-client (BoringSSL, NIOHTTP2, …) is not linked,
+    // and those commands refuse with a clear error (Sources/CrpodRegistry/RegistryClient+Absent.swift).
+    traits: [
+        .trait(name: "Registry", description: "The OCI registry client: image pull/push, login, restore --image pulls."),
+        .default(enabledTraits: ["Registry"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -60,7 +68,7 @@ let package = Package(
             name: "CrpodRegistry",
             dependencies: [
                 "CrpodCore", "CrpodArchive", "CrpodLinux",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Registry"])),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -97,7 +105,7 @@ let package = Package(
         .testTarget(name: "CrpodArchiveTests", dependencies: ["CrpodArchive", "CrpodCore", "CrpodLinux"]),
         .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),
         .testTarget(name: "CrpodRegistryTests", dependencies: ["CrpodRegistry", "CrpodCore"]),
-        .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore"]),
+        .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore", "CrpodRegistry"]),
         .testTarget(
             name: "CrpodIntegrationTests",
             dependencies: ["CrpodEngine", "CrpodLinux", "CrpodDrivers", "CrpodArchive", "CrpodService"]

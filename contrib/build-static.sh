@@ -4,7 +4,15 @@
 # dynamic), tuned for size. Measured in BENCHMARKS.md "Appliance footprint (issue 14)".
 #
 # Usage (from anywhere):
-#   contrib/build-static.sh [--scratch-path DIR] [--show-bin-path]
+#   contrib/build-static.sh [--without-registry] [--scratch-path DIR] [--show-bin-path]
+#     --without-registry  the lean appliance build: the package trait Registry off
+#                         (--disable-default-traits), so async-http-client (BoringSSL, NIOHTTP2,
+#                         swift-algorithms, swift-configuration) is not linked; image pull,
+#                         image push, login and restore --image of an image not in the store
+#                         refuse with "built without registry support". Restore on boot, spool,
+#                         API restores, image import, run --image, checkpoint --create-image and
+#                         restore --image of a stored image work. Default scratch path
+#                         <repo>/.build-static-lean. Without it the build is complete.
 #     --scratch-path DIR  SwiftPM's build directory (default <repo>/.build-static; switching
 #                         flags in one directory rebuilds everything, so keep one per recipe)
 #     --show-bin-path     print the directory holding the binaries and build nothing
@@ -26,17 +34,21 @@ set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
 
-scratch=.build-static show=0
+scratch= show=0 traits=()
 while (( $# )); do
     case "$1" in
+        --without-registry) traits=(--disable-default-traits); shift ;;
         --scratch-path) scratch=$2; shift 2 ;;
         --show-bin-path) show=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-static.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
-flags=(-c release --static-swift-stdlib --scratch-path "$scratch"
+if [[ -z $scratch ]]; then
+    scratch=.build-static${traits:+-lean}
+fi
+flags=(-c release --static-swift-stdlib --scratch-path "$scratch" "${traits[@]}"
        -Xswiftc -Osize -Xswiftc -Xfrontend -Xswiftc -function-sections
        -Xlinker --no-export-dynamic -Xlinker --icf=safe)
 if (( show )); then

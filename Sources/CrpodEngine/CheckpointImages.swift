@@ -53,7 +53,10 @@ extension Engine {
     public func restoreFromImage(_ reference: String, tlsVerify: Bool?, auth: RegistryAuth = RegistryAuth(), request: RestoreRequest) async throws -> RestoreOutcome {
         let store = images
         var found = try store.find(reference, in: try store.records())
-        if found == nil { found = try await pullImage(reference, tlsVerify: tlsVerify, auth: auth) }
+        if found == nil {
+            try RegistryError.requireClient(for: "restore --image \(reference) (not in the image store, so it would be pulled)")
+            found = try await pullImage(reference, tlsVerify: tlsVerify, auth: auth)
+        }
         guard let record = found else { throw EngineError.imageNotFound(reference: reference, context: "restore --image") }
         guard record.checkpointName != nil else {
             throw EngineError.invalidInput(what: "restore --image", detail: "\(reference) is not a checkpoint image: its manifest has no \(CheckpointImage.podmanName) or \(CheckpointImage.crioName) annotation")

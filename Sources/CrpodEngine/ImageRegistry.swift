@@ -17,6 +17,7 @@ extension Engine {
     /// `progress` hears each blob's bytes as they arrive; `auth` says where credentials are.
     public func pullImage(_ text: String, tlsVerify: Bool?, auth: RegistryAuth = RegistryAuth(), progress: BlobProgress? = nil) async throws -> ImageRecord {
         let reference = try ImageReference.parse(text)
+        try RegistryError.requireClient(for: "image pull \(reference)")
         let client = try await registryClient(reference, tlsVerify: tlsVerify, push: false, auth: auth)
         let store = images
         let (layout, lease) = try await locked {
@@ -64,6 +65,7 @@ extension Engine {
     /// hears each uploaded blob's bytes.
     public func pushImage(_ source: String, destination: String?, tlsVerify: Bool?, auth: RegistryAuth = RegistryAuth(),
                           progress: BlobProgress? = nil) async throws -> ImageDigest {
+        try RegistryError.requireClient(for: "image push \(source)")
         let record = try image(source)
         let target = try ImageReference.parse(destination ?? source)
         guard let tag = target.effectiveTag else {

@@ -1,3 +1,6 @@
+// The client proper: only in a build with the `Registry` trait (the default; Package.swift).
+// Without it, RegistryClient+Absent.swift provides the same API, refusing.
+#if Registry
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -15,6 +18,9 @@ import Synchronization
 /// verified by digest; Basic and Bearer token auth (anonymous, or with credentials), the
 /// `Authorization` value cached.
 public final class RegistryClient: Sendable {
+    /// This build has the client (see `RegistryError.requireClient`).
+    public static let isBuiltIn = true
+
     public let paths: RegistryPaths
     private let http: HTTPClient
     private let authorization = AuthorizationBox()
@@ -269,3 +275,4 @@ struct FileChunks: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: self) }
 }
+#endif

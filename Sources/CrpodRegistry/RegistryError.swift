@@ -18,6 +18,8 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case credentialsRefused(realm: String, credentials: RegistryCredentials)
     /// The registry wants credentials and none were found; `searched` says where crpod looked.
     case noCredentials(host: String, searched: String)
+    /// This crpod was built without the `Registry` trait: `operation` needs the client.
+    case notBuiltIn(operation: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,14 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
             return "credentials refused by \(realm) (\(credentials))"
         case let .noCredentials(host, searched):
             return "no credentials for \(host): use --creds or --authfile (\(searched))"
+        case let .notBuiltIn(operation):
+            return "this crpod was built without registry support (contrib/build-static.sh --without-registry): "
+                + "\(operation) needs a registry; bring images in with crpod image import (or use a full build)"
         }
+    }
+
+    /// Throws `.notBuiltIn` before `operation` starts when this build has no registry client.
+    public static func requireClient(for operation: String) throws(RegistryError) {
+        if !RegistryClient.isBuiltIn { throw .notBuiltIn(operation: operation) }
     }
 }

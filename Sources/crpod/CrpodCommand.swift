@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrpodRegistry
 import CrpodService
 
 @main
@@ -8,7 +9,7 @@ struct Crpod: AsyncParsableCommand {
         abstract: "Checkpoint containers out of pods and restore them into pods, with runc and CRIU.",
         discussion: """
         State lives under --root (default /var/lib/crpod, or CRPOD_ROOT) and --run-root (default /run/crpod, or CRPOD_RUNROOT). CRIU is found by --criu, then the config file (/etc/crpod/crpod.conf or CRPOD_CONFIG), then PATH. --engine (env CRPOD_ENGINE, config key engine) says who runs CRIU: auto (crpod itself when CRIU >= 3.19, else runc), native or runc.
-        """,
+        """ + (RegistryClient.isBuiltIn ? "" : "\n\n" + withoutRegistryNote),
         version: crpodVersion,
         subcommands: [
             CheckCommand.self, PodCommand.self, RunCommand.self, PsCommand.self, InspectCommand.self,
@@ -33,3 +34,8 @@ struct ArchiveCommand: AsyncParsableCommand {
         subcommands: [ArchiveInspectCommand.self]
     )
 }
+
+/// The root --help's note in a build without the `Registry` trait.
+let withoutRegistryNote = """
+    This crpod was built without registry support (contrib/build-static.sh --without-registry): image pull, image push, login and restore --image of an image not in the store refuse (with --remote, a daemon built with it still pulls). image import, run --image, checkpoint --create-image and restore --image of a stored image work.
+    """

@@ -29,6 +29,7 @@ struct LoginCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try RegistryError.requireClient(for: "login \(registry)")
         let key = try registryKey(registry)
         let path = try authFilePath(authfile, global: global)
         var secret = password ?? ""

@@ -34,4 +34,17 @@ struct ContribTests {
         #expect(socket.contains("ListenStream=/run/crpod/crpod.sock"))
         #expect(DaemonConfig.defaultSocket(runRoot: "/run/crpod") == "/run/crpod/crpod.sock")
     }
+
+    @Test("build-static.sh --without-registry: documented in its --help, it turns off the default trait Registry that alone brings async-http-client")
+    func theLeanApplianceBuildIsTheRegistryTrait() throws {
+        let script = try Files.readText(Self.repository + "/contrib/build-static.sh")
+        let header = script.split(separator: "\n").prefix { !$0.hasPrefix("set -Eeuo") }.joined(separator: "\n")
+        #expect(header.contains("contrib/build-static.sh [--without-registry]") && header.contains("--without-registry  the lean appliance build"))
+        #expect(script.contains("--without-registry) traits=(--disable-default-traits)"))
+        let package = try Files.readText(Self.repository + "/Package.swift")
+        #expect(package.contains(".default(enabledTraits: [\"Registry\"])"))
+        let conditional = "package: \"async-http-client\", condition: .when(traits: [\"Registry\"])"
+        #expect(package.components(separatedBy: "package: \"async-http-client\"").count == 2, "one product of async-http-client is used")
+        #expect(package.contains(conditional), "and only with the trait")
+    }
 }

@@ -13,6 +13,7 @@
 #   3. idle RSS: a daemon (with an API socket and a watched spool, like daemon-bench.sh) is
 #      started STARTS times; VmRSS 3 s after /v1/health answers, the median, and for the
 #      last start smaps_rollup and the resident/private-dirty kB per mapped file.
+# The lean build: CRPOD=$(contrib/build-static.sh --without-registry --show-bin-path)/crpod.
 # Environment: CRPOD, CRPOD_TEST_ROOTFS, CRPOD_BENCH_TMP (default /var/tmp), and any
 # environment for the daemon itself (e.g. MALLOC_ARENA_MAX) is passed through.
 set -Eeuo pipefail
