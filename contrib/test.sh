@@ -29,6 +29,11 @@ fi
 # CRPOD_TEST_ENGINES="native" runs one engine only.
 read -r -a engines <<< "${CRPOD_TEST_ENGINES:-native runc}"
 swift build
+# The appliance's lean variant (package trait Registry off: no registry client, see
+# contrib/build-static.sh --without-registry) must keep compiling: every RegistryClient call
+# needs its refusing twin in RegistryClient+Absent.swift. A debug build, about a minute.
+echo "test.sh: building crpod without the Registry trait (.build-lean)" >&2
+swift build --disable-default-traits --scratch-path .build-lean --product crpod
 CRPOD_ENGINE=${engines[0]} swift test "$@"
 if (( $# == 0 )); then
     for engine in "${engines[@]:1}"; do
