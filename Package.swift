@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         .target(
@@ -69,6 +70,7 @@ let package = Package(
             dependencies: [
                 "CrpodCore", "CrpodArchive", "CrpodLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Registry"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Registry"])),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,7 +106,7 @@ let package = Package(
         .testTarget(name: "CrpodCoreTests", dependencies: ["CrpodCore"]),
         .testTarget(name: "CrpodArchiveTests", dependencies: ["CrpodArchive", "CrpodCore", "CrpodLinux"]),
         .testTarget(name: "CrpodDriversTests", dependencies: ["CrpodDrivers"]),
-        .testTarget(name: "CrpodRegistryTests", dependencies: ["CrpodRegistry", "CrpodCore"]),
+        .testTarget(name: "CrpodRegistryTests", dependencies: ["CrpodRegistry", "CrpodCore", "CrpodLinux"]),
         .testTarget(name: "CrpodEngineTests", dependencies: ["CrpodEngine", "CrpodLinux", "CrpodCore", "CrpodRegistry"]),
         .testTarget(
             name: "CrpodIntegrationTests",

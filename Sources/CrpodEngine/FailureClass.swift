@@ -61,11 +61,11 @@ public struct FailureClass: Sendable, Equatable {
         }
     }
 
-    /// A registry's refusal, bad content or missing/refused credentials is the request's problem; transport and files are the host's;
+    /// A registry's refusal, bad content, an untrusted certificate or missing/refused credentials is the request's problem; transport and files are the host's;
     /// a build without the registry client refuses (422).
     static func of(registry error: RegistryError) -> FailureClass {
         switch error {
-        case .status, .authentication, .digestMismatch, .tooLarge, .credentials, .credentialsRefused, .noCredentials:
+        case .status, .authentication, .digestMismatch, .tooLarge, .credentials, .credentialsRefused, .noCredentials, .untrustedCertificate:
             return FailureClass(.badRequest, "registry_failed")
         case .transport, .file: return .internalFailure
         case .notBuiltIn: return FailureClass(.refused, "registry_not_built")

@@ -85,18 +85,21 @@ extension Engine {
     }
 
     /// The client for `reference` with its credentials: `auth`'s own, else the entry for its
-    /// registry in the authfile (`auth`'s, else the settings' one; read on a thread of its own:
-    /// the path may name a FIFO), else none (anonymous).
+    /// registry in the authfile (`auth`'s, else the settings' one), else none (anonymous); and
+    /// with the registry's CA files (`auth.certDir`, else certs.d). Both are read on a thread of
+    /// their own (the authfile path may name a FIFO).
     func registryClient(_ reference: ImageReference, tlsVerify: Bool?, push: Bool, auth: RegistryAuth) async throws -> RegistryClient {
         let paths = try RegistryPaths(reference, secure: tlsVerify)
-        if let credentials = auth.credentials { return RegistryClient(paths: paths, push: push, credentials: credentials) }
-        guard let file = auth.authFile.map({ (path: $0, mustExist: true) }) ?? settings.registryAuthFile else {
-            return RegistryClient(paths: paths, push: push, searched: "no authfile")
+        let file = auth.credentials != nil ? nil : auth.authFile.map { (path: $0, mustExist: true) } ?? settings.registryAuthFile
+        let (trust, found) = try await BlockingThread.run("read CA files and authfile for \(paths.host)") { _ in
+            let trust = try RegistryTrust.load(host: paths.host, certDir: auth.certDir)
+            guard let file else { return (trust, nil as (credentials: RegistryCredentials?, exists: Bool)?) }
+            return (trust, (try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository),
+                            Files.exists(file.path)))
         }
-        let (credentials, exists) = try await BlockingThread.run("read authfile \(file.path)") { _ in
-            (try AuthFile.load(file.path, mustExist: file.mustExist).credentials(host: paths.host, repository: paths.repository), Files.exists(file.path))
-        }
-        let searched = exists ? "no entry for \(paths.host) in authfile \(file.path)" : "no authfile: \(file.path) does not exist"
-        return RegistryClient(paths: paths, push: push, credentials: credentials, searched: searched)
+        if let credentials = auth.credentials { return try RegistryClient(paths: paths, push: push, credentials: credentials, trust: trust) }
+        guard let file, let found else { return try RegistryClient(paths: paths, push: push, searched: "no authfile", trust: trust) }
+        let searched = found.exists ? "no entry for \(paths.host) in authfile \(file.path)" : "no authfile: \(file.path) does not exist"
+        return try RegistryClient(paths: paths, push: push, credentials: found.credentials, searched: searched, trust: trust)
     }
 }

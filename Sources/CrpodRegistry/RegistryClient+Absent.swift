@@ -11,12 +11,13 @@ public final class RegistryClient: Sendable {
 
     public let paths: RegistryPaths
 
-    public convenience init(_ reference: ImageReference, secure: Bool?, push: Bool = false,
-                            credentials: RegistryCredentials? = nil, searched: String = "no credentials given") throws(CoreError) {
-        self.init(paths: try RegistryPaths(reference, secure: secure), push: push, credentials: credentials, searched: searched)
+    public convenience init(_ reference: ImageReference, secure: Bool?, push: Bool = false, credentials: RegistryCredentials? = nil,
+                            searched: String = "no credentials given", trust: RegistryTrust = RegistryTrust()) throws {
+        try self.init(paths: try RegistryPaths(reference, secure: secure), push: push, credentials: credentials, searched: searched, trust: trust)
     }
 
-    public init(paths: RegistryPaths, push: Bool = false, credentials: RegistryCredentials? = nil, searched: String = "no credentials given") {
+    public init(paths: RegistryPaths, push: Bool = false, credentials: RegistryCredentials? = nil, searched: String = "no credentials given",
+                trust: RegistryTrust = RegistryTrust()) throws(RegistryError) {
         self.paths = paths
     }
 

@@ -12,6 +12,7 @@ import CrpodCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A client of one repository of an OCI distribution registry: manifests and blobs, each
@@ -28,6 +29,9 @@ public final class RegistryClient: Sendable {
     private let credentials: RegistryCredentials?
     /// Where credentials were looked for when there are none, for the error that asks for them.
     private let searched: String
+    /// The system roots plus the registry's CA files (nil without any: the client's default).
+    private let tlsConfiguration: TLSConfiguration?
+    private let trustDirectories: [String]
 
     /// One client for the process, never shut down (like `HTTPClient.shared`), but failing
     /// fast: a connection (TCP and TLS) that cannot be made in 10 s fails the request, where
@@ -46,18 +50,36 @@ public final class RegistryClient: Sendable {
     public static let manifestTypes = [OCIMediaType.index, OCIMediaType.manifest, OCIMediaType.dockerManifestList, OCIMediaType.dockerManifest]
 
     /// `credentials` answer a Basic challenge and ask a Bearer realm for a token; without them
-    /// both are anonymous, and a registry that insists is refused naming `searched`.
-    public convenience init(_ reference: ImageReference, secure: Bool?, push: Bool = false,
-                            credentials: RegistryCredentials? = nil, searched: String = "no credentials given") throws(CoreError) {
-        self.init(paths: try RegistryPaths(reference, secure: secure), push: push, credentials: credentials, searched: searched)
+    /// both are anonymous, and a registry that insists is refused naming `searched`. `trust`'s
+    /// CA files are trusted besides the system roots; one that is not PEM is an error naming it.
+    public convenience init(_ reference: ImageReference, secure: Bool?, push: Bool = false, credentials: RegistryCredentials? = nil,
+                            searched: String = "no credentials given", trust: RegistryTrust = RegistryTrust()) throws {
+        try self.init(paths: try RegistryPaths(reference, secure: secure), push: push, credentials: credentials, searched: searched, trust: trust)
     }
 
-    public init(paths: RegistryPaths, push: Bool = false, credentials: RegistryCredentials? = nil, searched: String = "no credentials given") {
+    public init(paths: RegistryPaths, push: Bool = false, credentials: RegistryCredentials? = nil, searched: String = "no credentials given",
+                trust: RegistryTrust = RegistryTrust()) throws(RegistryError) {
         self.paths = paths
         http = Self.sharedClient
         self.push = push
         self.credentials = credentials
         self.searched = searched
+        tlsConfiguration = try Self.tlsConfiguration(trust)
+        trustDirectories = trust.directories.isEmpty ? RegistryTrust.directories(host: paths.host, certDir: nil) : trust.directories
+    }
+
+    /// The client default (system roots) with `trust`'s CA certificates added; nil without any.
+    static func tlsConfiguration(_ trust: RegistryTrust) throws(RegistryError) -> TLSConfiguration? {
+        guard !trust.caFiles.isEmpty else { return nil }
+        var certificates: [NIOSSLCertificate] = []
+        for file in trust.caFiles {
+            let parsed = try? NIOSSLCertificate.fromPEMBytes(file.pem)
+            guard let parsed, !parsed.isEmpty else { throw .file(path: file.path, detail: "not a PEM CA certificate") }
+            certificates += parsed
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.additionalTrustRoots = [.certificates(certificates)]
+        return configuration
     }
 
     /// `crpod login`: `GET /v2/` through the challenge flow; throws unless the registry
@@ -216,9 +238,21 @@ public final class RegistryClient: Sendable {
     }
 
     private func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        var request = request
+        if let tlsConfiguration { request.tlsConfiguration = tlsConfiguration }
         do { return try await http.execute(request, timeout: Self.timeout) } catch let error as RegistryError { throw error } catch {
+            if let detail = Self.certificateFailure(error) {
+                throw RegistryError.untrustedCertificate(host: paths.host, url: request.url, detail: detail, directories: trustDirectories)
+            }
             throw RegistryError.transport(method: request.method.rawValue, url: request.url, detail: "\(error)")
         }
+    }
+
+    /// What failed when `error` is a certificate that did not verify (its chain, or its name).
+    static func certificateFailure(_ error: any Error) -> String? {
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname { return "its name does not match" }
+        guard case NIOSSLError.handshakeFailed = error, "\(error)".contains("CERTIFICATE_VERIFY_FAILED") else { return nil }
+        return "certificate verify failed: no trusted CA signed it"
     }
 
     private func expect(_ response: HTTPClientResponse, _ statuses: [UInt], _ request: HTTPClientRequest) throws {

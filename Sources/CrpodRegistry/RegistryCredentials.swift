@@ -57,10 +57,13 @@ public struct RegistryAuth: Sendable, Equatable {
     public var credentials: RegistryCredentials?
     /// An authfile named by the user (a flag or the config): it must exist.
     public var authFile: String?
+    /// `--cert-dir`: the registry's CA files are read from here instead of certs.d (RegistryTrust).
+    public var certDir: String?
 
-    public init(credentials: RegistryCredentials? = nil, authFile: String? = nil) {
+    public init(credentials: RegistryCredentials? = nil, authFile: String? = nil, certDir: String? = nil) {
         self.credentials = credentials
         self.authFile = authFile
+        self.certDir = certDir
     }
 
     /// podman's default authfile for this user: `$REGISTRY_AUTH_FILE`, else

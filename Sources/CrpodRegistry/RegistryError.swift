@@ -18,6 +18,9 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case credentialsRefused(realm: String, credentials: RegistryCredentials)
     /// The registry wants credentials and none were found; `searched` says where crpod looked.
     case noCredentials(host: String, searched: String)
+    /// The registry's TLS certificate did not verify against the system roots and the CA
+    /// files in `directories` (RegistryTrust).
+    case untrustedCertificate(host: String, url: String, detail: String, directories: [String])
     /// This crpod was built without the `Registry` trait: `operation` needs the client.
     case notBuiltIn(operation: String)
 
@@ -41,6 +44,10 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
             return "credentials refused by \(realm) (\(credentials))"
         case let .noCredentials(host, searched):
             return "no credentials for \(host): use --creds or --authfile (\(searched))"
+        case let .untrustedCertificate(host, url, detail, directories):
+            return "\(url): the TLS certificate of registry \(host) does not verify (\(detail)); "
+                + "trust its CA with --cert-dir DIR or a CA.crt in \(directories.joined(separator: " or ")), "
+                + "or use --tls-verify=false (plain HTTP) if the registry serves HTTP"
         case let .notBuiltIn(operation):
             return "this crpod was built without registry support (contrib/build-static.sh --without-registry): "
                 + "\(operation) needs a registry; bring images in with crpod image import (or use a full build)"

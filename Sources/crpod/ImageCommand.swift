@@ -14,7 +14,7 @@ struct ImageCommand: AsyncParsableCommand {
         commandName: "image",
         abstract: "Manage the local image store (rootfs trees for run --image and restore).",
         discussion: """
-            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with Basic and Bearer token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP; a registry on loopback (localhost, 127.0.0.0/8, [::1]) is reached by plain HTTP unless --tls-verify=true is given, as Docker treats 127.0.0.0/8. Credentials: --creds USER:PASSWORD (or --creds USER --password-stdin), else the registry's entry in the authfile (--authfile, else $REGISTRY_AUTH_FILE, else the config's registry_auth_file, else /run/containers/0/auth.json for root when it exists; crpod login writes it), else anonymous; a password is never printed. With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only; through the daemon --creds/--authfile are refused (it uses its registry_auth_file). On a terminal, pull and push show a byte counter per blob on stderr.
+            Images live under <root>/images: blobs by SHA-256, each layer stack unpacked once into rootfs/<key>, images.json naming them. Every blob is verified by digest and every layer by its diff ID before it is used; layers are unpacked by libarchive with the archive extraction's limits and checks (no path escapes, no writes through symlinks, no devices), OCI whiteouts applied. pull and push speak the OCI distribution API over HTTPS with Basic and Bearer token auth; the reference names its registry (host[:port]/path[:tag], crpod has no default registry); --tls-verify=false uses plain HTTP; a registry's certificate is verified against the system roots plus the CA certificates (*.crt) in /etc/containers/certs.d/HOST[:PORT]/ and /etc/docker/certs.d/HOST[:PORT]/, or in --cert-dir DIR instead (podman's convention; client certificates are not read); a registry on loopback (localhost, 127.0.0.0/8, [::1]) is reached by plain HTTP unless --tls-verify=true is given, as Docker treats 127.0.0.0/8. Credentials: --creds USER:PASSWORD (or --creds USER --password-stdin), else the registry's entry in the authfile (--authfile, else $REGISTRY_AUTH_FILE, else the config's registry_auth_file, else /run/containers/0/auth.json for root when it exists; crpod login writes it), else anonymous; a password is never printed. With --remote (CRPOD_HOST) import, pull, ls, inspect and rm go to the daemon's store (an import's file must lie under its api_dir); push works on this host's store only; through the daemon --creds/--authfile are refused (it uses its registry_auth_file). On a terminal, pull and push show a byte counter per blob on stderr.
             """,
         subcommands: [ImageImportCommand.self, ImagePullCommand.self, ImagePushCommand.self, ImageListCommand.self, ImageInspectCommand.self, ImageRemoveCommand.self]
     )
@@ -95,7 +95,7 @@ struct ImagePullCommand: AsyncParsableCommand {
 
     func run() async throws {
         let progress = global.remoteHost == nil && isatty(2) == 1 ? BlobCounter(verb: "pull") : nil
-        let auth = try await registry.credentials.auth(remote: global.remoteHost != nil)
+        let auth = try await registry.auth(remote: global.remoteHost != nil)
         let record = try await global.client().pullImage(ImagePullCall(reference: reference, tlsVerify: registry.tlsVerify, auth: auth, progress: progress?.report))
         progress?.finish()
         print(record.id.hex)
@@ -115,7 +115,7 @@ struct ImagePushCommand: AsyncParsableCommand {
     func run() async throws {
         let progress = isatty(2) == 1 ? BlobCounter(verb: "push") : nil
         let engine = try localEngine(global)
-        let auth = try await registry.credentials.auth(remote: false) ?? RegistryAuth()
+        let auth = try await registry.auth(remote: false) ?? RegistryAuth()
         let digest = try await engine.pushImage(image, destination: destination, tlsVerify: registry.tlsVerify, auth: auth, progress: progress?.report)
         progress?.finish()
         print(digest)
@@ -127,7 +127,23 @@ struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("tls-verify"),
             help: "true: HTTPS with a verified certificate; false: plain HTTP. Default: HTTPS, but plain HTTP for a registry on loopback (localhost, 127.0.0.0/8, [::1]).")
     var tlsVerify: Bool?
+    /// `--cert-dir` (login too).
+    static let certDirHelp = ArgumentHelp(
+        "Trust the registry's CA certificates (*.crt) in this directory, besides the system's, instead of /etc/containers/certs.d/HOST[:PORT]/ and /etc/docker/certs.d/HOST[:PORT]/.",
+        valueName: "dir")
+    @Option(name: .customLong("cert-dir"), help: certDirHelp) var certDir: String?
     @OptionGroup var credentials: CredentialOptions
+
+    /// What the engine gets: credentials and --cert-dir; nil when neither is given (through the
+    /// daemon: always, as it reads its own authfile and certs.d).
+    func auth(remote: Bool) async throws -> RegistryAuth? {
+        let auth = try await credentials.auth(remote: remote)
+        guard let certDir else { return auth }
+        if remote { throw ValidationError("--cert-dir works on this host; through --remote/CRPOD_HOST the daemon reads /etc/containers/certs.d") }
+        var withTrust = auth ?? RegistryAuth()
+        withTrust.certDir = absolutePath(certDir)
+        return withTrust
+    }
 }
 
 /// `--creds`, `--password-stdin`, `--authfile` (pull, push, restore --image; login has its own).

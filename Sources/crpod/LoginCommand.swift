@@ -21,6 +21,7 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-verify"),
             help: "true: HTTPS with a verified certificate; false: plain HTTP. Default: HTTPS, but plain HTTP for a registry on loopback (localhost, 127.0.0.0/8, [::1]).")
     var tlsVerify: Bool?
+    @Option(name: .customLong("cert-dir"), help: RegistryOptions.certDirHelp) var certDir: String?
     @Argument(help: ArgumentHelp("The registry, optionally with a namespace the entry is limited to.", valueName: "host[:port][/namespace]")) var registry: String
 
     func validate() throws {
@@ -36,7 +37,9 @@ struct LoginCommand: AsyncParsableCommand {
         if passwordStdin { secret = try await readPasswordFromStdin() }
         let credentials = try RegistryCredentials.parse(username ?? "", password: secret, source: "crpod login")
         let host = String(key.prefix { $0 != "/" })
-        try await RegistryClient(paths: RegistryPaths(host: host, secure: tlsVerify), credentials: credentials).checkCredentials()
+        let certDir = certDir.map(absolutePath)
+        let trust = try await BlockingThread.run("read CA files for \(host)") { _ in try RegistryTrust.load(host: host, certDir: certDir) }
+        try await RegistryClient(paths: RegistryPaths(host: host, secure: tlsVerify), credentials: credentials, trust: trust).checkCredentials()
         var file = try AuthFile.load(path, mustExist: false)
         file.set(key, credentials)
         try file.save(path)

@@ -8,7 +8,7 @@ struct RestoreCommand: AsyncParsableCommand {
         abstract: "Restore a checkpoint archive or checkpoint image (into a pod with --pod), or a container checkpointed in place.",
         discussion: """
         crpod restore --import FILE [--pod POD] [--name NAME] [--rootfs DIR] ...
-        crpod restore --image REF [--tls-verify=false] [--creds USER[:PASSWORD] | --authfile FILE] [--pod POD] [--name NAME] ...
+        crpod restore --image REF [--tls-verify=false] [--cert-dir DIR] [--creds USER[:PASSWORD] | --authfile FILE] [--pod POD] [--name NAME] ...
         crpod restore NAME
 
         Every problem the restore plan finds is reported at once; nothing is changed then. The image rule: what CRIU restores from the checkpoint images (credentials, capability sets, no_new_privs, seccomp, mounts) may not exceed what the final spec gives a freshly started container; --trust-archive turns it off. The archive is only read. A failed restore leaves no runtime state, cgroup, mount, directory or record behind. A checkpoint holding established TCP connections (taken with --tcp-established) is refused without --tcp-established, before anything is created; with it, the connections' local addresses must be loopback or the target pod's. The base rootfs: --rootfs DIR, else the image the archive names (podman's and crpod's rootfsImageID/rootfsImageName) from the local image store (crpod image import), else the directory a crpod archive recorded.
@@ -64,7 +64,7 @@ extension RestoreCommand {
     func restore(_ request: RestoreRequest) async throws -> RestoreOutcome {
         guard let image else { return try await global.client().restore(request) }
         if importPath != nil || container != nil { throw ValidationError("--image replaces --import and a container name") }
-        let auth = try await registry.credentials.auth(remote: global.remoteHost != nil)
+        let auth = try await registry.auth(remote: global.remoteHost != nil)
         return try await global.client().restoreImage(ImageRestoreCall(image: image, tlsVerify: registry.tlsVerify, auth: auth, request: request))
     }
 }

@@ -57,4 +57,27 @@ struct ImageRegistryTests {
             #expect(!other.ok && other.stderr.contains("HTTP 401"), "a token without access to the repository is refused: \(other.stderr)")
         }
     }
+
+    @Test("HTTPS with a private CA: push, pull and login with --tls-verify=true --cert-dir; without the CA the push is refused naming the registry and the fixes")
+    func privateCA() async throws {
+        try await withCrpod { crpod in
+            let ca = try await TestCA(crpod.base + "/tls")
+            let registry = try RegistryProcess(crpod, tls: (ca.serverCertificate, ca.serverKey))
+            defer { registry.stop() }
+            #expect(try await registry.waitListening())
+            let id = try await crpod.importBusybox(as: "localhost/busybox:it").id
+            let remote = "\(registry.host)/test/busybox:tls"
+            let untrusted = try await crpod.run(["image", "push", "--tls-verify=true", id, remote])
+            #expect(!untrusted.ok && untrusted.stderr.contains("the TLS certificate of registry \(registry.host) does not verify")
+                && untrusted.stderr.contains("--cert-dir") && untrusted.stderr.contains("/etc/containers/certs.d/\(registry.host)")
+                && untrusted.stderr.contains("--tls-verify=false"), "\(untrusted.stderr)")
+            let pushed = try await crpod.ok(["image", "push", "--tls-verify=true", "--cert-dir", ca.certDir, id, remote])
+            #expect(pushed.hasPrefix("sha256:"))
+            try await crpod.ok(["image", "rm", id])
+            #expect(try await crpod.ok(["image", "pull", "--tls-verify=true", "--cert-dir", ca.certDir, remote]) == id)
+            try await crpod.ok(["login", "--tls-verify=true", "--cert-dir", ca.certDir, "--authfile", crpod.base + "/auth.json", "-u", "u", "-p", "p", registry.host])
+            let absent = try await crpod.run(["image", "pull", "--tls-verify=true", "--cert-dir", crpod.base + "/no-certs", remote])
+            #expect(!absent.ok && absent.stderr.contains(crpod.base + "/no-certs: --cert-dir: no such directory"), "\(absent.stderr)")
+        }
+    }
 }

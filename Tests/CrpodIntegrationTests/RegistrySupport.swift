@@ -6,8 +6,8 @@ import CrpodDrivers
 import CrpodLinux
 import Testing
 
-/// Debian's `docker-registry` (distribution 2.8) serving plain HTTP on 127.0.0.1 from the
-/// test instance's directory, the way DaemonProcess runs the crpod daemon.
+/// Debian's `docker-registry` (distribution 2.8) serving plain HTTP (or HTTPS with `tls`) on
+/// 127.0.0.1 from the test instance's directory, the way DaemonProcess runs the crpod daemon.
 final class RegistryProcess {
     static let binary = "/usr/bin/docker-registry"
     let process: ChildProcess
@@ -17,7 +17,9 @@ final class RegistryProcess {
 
     /// `tokenRealm`: the registry wants Bearer tokens from there, signed by `tokenCertificate`.
     /// `htpasswd`: it wants HTTP Basic credentials from that (bcrypt) file instead.
-    init(_ crpod: CrpodInstance, tokenRealm: String? = nil, tokenCertificate: String? = nil, htpasswd: String? = nil) throws {
+    /// `tls`: it serves HTTPS with that certificate and key (PEM files).
+    init(_ crpod: CrpodInstance, tokenRealm: String? = nil, tokenCertificate: String? = nil, htpasswd: String? = nil,
+         tls: (certificate: String, key: String)? = nil) throws {
         try #require(Files.exists(Self.binary), "docker-registry is not installed: run contrib/provision.sh")
         port = 20000 + Int.random(in: 0..<20000)
         storage = crpod.base + "/registry-\(port)"
@@ -29,6 +31,7 @@ final class RegistryProcess {
             http:
               addr: 127.0.0.1:\(port)
             """
+        if let tls { config += "\n  tls: {certificate: \(tls.certificate), key: \(tls.key)}" }
         if let tokenRealm, let tokenCertificate {
             config += """
 
@@ -86,6 +89,29 @@ extension RegistryProcess {
     /// SIGKILL and reap: bounded by the kernel's exit of a killed process, so a `defer` in an
     /// async test may call it (a SIGTERM'd registry could take its time on a pool thread).
     func stop() { process.killAndReap() }
+}
+
+/// A throwaway CA (`directory/ca/ca.crt`, the --cert-dir) and a server certificate it signed
+/// for IP 127.0.0.1 (`directory/server.crt`, `server.key`), made by openssl with P-256 keys.
+struct TestCA {
+    let directory: String
+    var certDir: String { directory + "/ca" }
+    var serverCertificate: String { directory + "/server.crt" }
+    var serverKey: String { directory + "/server.key" }
+
+    init(_ directory: String) async throws {
+        self.directory = directory
+        try Files.makeDirectories(directory + "/ca", mode: 0o700)
+        let script = """
+            set -e; cd "$1"; key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+            openssl req -x509 $key -keyout ca.key -out ca/ca.crt -days 1 -subj /CN=crpod-test-ca
+            openssl req $key -keyout server.key -out server.csr -subj /CN=127.0.0.1
+            printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca/ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile server.ext -out server.crt
+            """
+        let made = try await ToolRunner().run("/bin/sh", ["-c", script, "sh", directory])
+        try #require(made.status == .exited(0), "openssl: \(made.stderr)")
+    }
 }
 
 /// A token endpoint for the registry's Bearer auth: `Tests/Fixtures/registry/make-token.sh`
