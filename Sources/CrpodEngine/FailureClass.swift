@@ -69,6 +69,7 @@ public struct FailureClass: Sendable, Equatable {
             return FailureClass(.badRequest, "registry_failed")
         case .transport, .file: return .internalFailure
         case .notBuiltIn: return FailureClass(.refused, "registry_not_built")
+        case .notAllowed: return FailureClass(.forbidden, "registry_not_allowed")
         }
     }
 

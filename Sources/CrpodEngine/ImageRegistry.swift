@@ -90,6 +90,7 @@ extension Engine {
     /// their own (the authfile path may name a FIFO).
     func registryClient(_ reference: ImageReference, tlsVerify: Bool?, push: Bool, auth: RegistryAuth) async throws -> RegistryClient {
         let paths = try RegistryPaths(reference, secure: tlsVerify)
+        try auth.checkAllowed(host: paths.host, reference: reference.description)  // before any file or connection
         let file = auth.credentials != nil ? nil : auth.authFile.map { (path: $0, mustExist: true) } ?? settings.registryAuthFile
         let (trust, found) = try await BlockingThread.run("read CA files and authfile for \(paths.host)") { _ in
             let trust = try RegistryTrust.load(host: paths.host, certDir: auth.certDir)

@@ -59,11 +59,21 @@ public struct RegistryAuth: Sendable, Equatable {
     public var authFile: String?
     /// `--cert-dir`: the registry's CA files are read from here instead of certs.d (RegistryTrust).
     public var certDir: String?
+    /// The registries (`host[:port]`) this call may contact — the daemon's `allow_registry`
+    /// lines; nil: any.
+    public var allowedHosts: [String]?
 
-    public init(credentials: RegistryCredentials? = nil, authFile: String? = nil, certDir: String? = nil) {
+    public init(credentials: RegistryCredentials? = nil, authFile: String? = nil, certDir: String? = nil, allowedHosts: [String]? = nil) {
         self.credentials = credentials
         self.authFile = authFile
         self.certDir = certDir
+        self.allowedHosts = allowedHosts
+    }
+
+    /// Throws `.notAllowed` unless `host` is among `allowedHosts` (case-insensitive) or they are nil.
+    public func checkAllowed(host: String, reference: String) throws(RegistryError) {
+        guard let allowedHosts, !allowedHosts.contains(where: { $0.lowercased() == host.lowercased() }) else { return }
+        throw .notAllowed(host: host, reference: reference, allowed: allowedHosts)
     }
 
     /// podman's default authfile for this user: `$REGISTRY_AUTH_FILE`, else

@@ -23,6 +23,8 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case untrustedCertificate(host: String, url: String, detail: String, directories: [String])
     /// This crpod was built without the `Registry` trait: `operation` needs the client.
     case notBuiltIn(operation: String)
+    /// The daemon's `allow_registry` lines do not list `host` (RegistryAuth.allowedHosts).
+    case notAllowed(host: String, reference: String, allowed: [String])
 
     public var description: String {
         switch self {
@@ -51,6 +53,8 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
         case let .notBuiltIn(operation):
             return "this crpod was built without registry support (contrib/build-static.sh --without-registry): "
                 + "\(operation) needs a registry; bring images in with crpod image import (or use a full build)"
+        case let .notAllowed(host, reference, allowed):
+            return "registry \(host) (of \(reference)) is not allowed: the daemon pulls only from \(allowed.joined(separator: ", ")) (allow_registry in its config)"
         }
     }
 

@@ -1,5 +1,5 @@
-import CrpodCore
 import CrpodEngine
+import CrpodRegistry
 
 /// The image store over the API: `GET /v1/images`, `GET|DELETE /v1/images/REF` (a reference
 /// holds slashes: everything after `/v1/images/` is the reference), `POST /v1/images/import`
@@ -33,11 +33,11 @@ extension APIRouter {
     }
 
     func pullImage(_ call: ImagePullCall, _ request: APIRequest) async throws -> APIResponse {
-        try checkRegistry(of: call.reference)
         let client = self.client
+        let auth = registryAuth
         let id = try await jobs.submit(kind: "image-pull", description: call.reference) { progress in
             await progress.report("pulling")
-            return try await client.pullImage(ImagePullCall(reference: call.reference, tlsVerify: call.tlsVerify))
+            return try await client.pullImage(ImagePullCall(reference: call.reference, tlsVerify: call.tlsVerify, auth: auth))
         }
         return try await answer(job: id, request)
     }
@@ -57,28 +57,11 @@ extension APIRouter {
 }
 
 extension APIRouter {
-    /// With `allow_registry` lines, a pull (or a restore by an image not in the store) may only
-    /// contact the registries listed; a reference without a registry host never pulls.
-    func checkRegistry(of reference: String) throws {
+    /// What the daemon's pulls (API pulls, restores by an image not in the store) may use: its
+    /// own authfile (settings) and only the registries its `allow_registry` lines list (none: any).
+    /// The engine checks the host where it connects, so a pull decided later is covered too.
+    var registryAuth: RegistryAuth {
         let allowed = access().allowedRegistries
-        guard !allowed.isEmpty, let host = (try? ImageReference.parse(reference))?.host else { return }
-        guard !allowed.contains(where: { $0.lowercased() == host.lowercased() }) else { return }
-        throw APIRegistryError(host: host, reference: reference, allowed: allowed)
+        return RegistryAuth(allowedHosts: allowed.isEmpty ? nil : allowed)
     }
-
-    /// `checkRegistry` for `restore --image`: only when the image must be pulled.
-    func checkRegistryIfPulled(_ reference: String) throws {
-        if (try? client.engine.image(reference)) == nil { try checkRegistry(of: reference) }
-    }
-}
-
-/// A registry the daemon's `allow_registry` lines do not list.
-public struct APIRegistryError: ClassifiedError, CustomStringConvertible {
-    public var host: String
-    public var reference: String
-    public var allowed: [String]
-    public var description: String {
-        "registry \(host) (of \(reference)) is not allowed: the daemon pulls only from \(allowed.joined(separator: ", ")) (allow_registry in its config)"
-    }
-    public var failureClass: FailureClass { FailureClass(.forbidden, "registry_not_allowed") }
 }

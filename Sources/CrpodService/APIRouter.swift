@@ -84,10 +84,10 @@ public struct APIRouter: APIHandling {
         if route.match("POST", "/v1/restore") != nil {
             return try await loggingRefusal(of: request) {
                 var body = try Self.decode(RestoreRequest.self, request)
-                let imageCall = try Self.decode(ImageRestoreCall.self, request)
+                var imageCall = try Self.decode(ImageRestoreCall.self, request)
                 if imageCall.image != nil {
                     guard body.importPath == nil, body.container == nil else { throw EngineError.invalidInput(what: "image", detail: "image replaces importPath and container") }
-                    try checkRegistryIfPulled(imageCall.image ?? "")
+                    imageCall.auth = registryAuth
                     return try await restore(body, request, image: imageCall)
                 }
                 if let path = body.importPath {
