@@ -14,7 +14,7 @@ struct ImagePullInterruptTests {
     @Test("kill -9 during a blob download: the download stays until the next pull, which removes it (and a live pull's is kept)")
     func killedPullIsClearedByTheNextPull() async throws {
         try await withCrpod { crpod in
-            let port = 20000 + Int.random(in: 0..<20000)
+            let port = TestPorts.unused()
             let marker = crpod.base + "/blob-started"
             let registry = try ChildProcess("/usr/bin/python3", [Self.script, "\(port)", marker])
             defer { registry.killAndReap() }

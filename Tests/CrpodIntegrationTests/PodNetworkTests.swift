@@ -91,7 +91,7 @@ struct PodNetworkTests {
     func defaultNetworkServesHTTP() async throws {
         try await withCrpod { crpod in
             let before = try await CNIHostView.current()
-            let hostPort = 20000 + Int.random(in: 0..<20000)
+            let hostPort = TestPorts.unused()
             let id = try await crpod.ok(["pod", "create"] + Self.cni + ["--publish", "\(hostPort):8080", "web"])
             let pod = try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", "web"])
             #expect(pod.network == "crpod")
@@ -165,7 +165,7 @@ struct PodNetworkTests {
     func killedAfterAdd(point: String) async throws {
         try await withCrpod { crpod in
             let before = try await CNIHostView.current()
-            let outcome = try await crpod.run(["pod", "create"] + Self.cni + ["--publish", "\(20000 + Int.random(in: 0..<20000)):80", "victim"],
+            let outcome = try await crpod.run(["pod", "create"] + Self.cni + ["--publish", "\(TestPorts.unused()):80", "victim"],
                                               environment: ["CRPOD_FAULT": point])
             #expect(outcome.status == .signaled(SIGKILL))
             let crashed = try await CNIHostView.current()
@@ -227,7 +227,7 @@ struct PodNetworkTests {
             let created = try await daemon.json(PodNetworkJSON.self, "POST", "/v1/pods", body: #"{"name":"api","staticIP":"10.90.0.222"}"#, status: 201)
             #expect(created.network == "crpod" && created.address == "10.90.0.222")
             #expect(try await daemon.json(PodNetworkJSON.self, "GET", "/v1/pods/api?check=true").address == "10.90.0.222")
-            let hostPort = 20000 + Int.random(in: 0..<20000)
+            let hostPort = TestPorts.unused()
             let body = #"{"name":"pub","publish":[{"hostPort":\#(hostPort),"containerPort":80,"protocol":"udp"}]}"#
             let published = try await daemon.json(PodNetworkJSON.self, "POST", "/v1/pods", body: body, status: 201)
             #expect(published.publishedPorts?.map { "\($0.hostPort):\($0.containerPort)/\($0.protocol)" } == ["\(hostPort):80/udp"])

@@ -16,7 +16,7 @@ extension PodNetworkTests {
     func addressComesBack() async throws {
         try await withCrpod { crpod in
             let cni = Self.cni
-            let hostPort = 20000 + Int.random(in: 0..<20000)
+            let hostPort = TestPorts.unused()
             try await crpod.ok(["pod", "create"] + cni + ["--publish", "\(hostPort):8080", "web"])
             let before = try await crpod.json(PodNetworkJSON.self, ["pod", "inspect", "web"])
             let address = try #require(before.address)

@@ -21,7 +21,7 @@ final class RegistryProcess {
     init(_ crpod: CrpodInstance, tokenRealm: String? = nil, tokenCertificate: String? = nil, htpasswd: String? = nil,
          tls: (certificate: String, key: String)? = nil) throws {
         try #require(Files.exists(Self.binary), "docker-registry is not installed: run contrib/provision.sh")
-        port = 20000 + Int.random(in: 0..<20000)
+        port = TestPorts.unused()
         storage = crpod.base + "/registry-\(port)"
         var config = """
             version: 0.1
@@ -49,9 +49,12 @@ final class RegistryProcess {
         process = try ChildProcess(Self.binary, ["serve", crpod.base + "/registry-\(port).yml"], output: crpod.base + "/registry-\(port).log")
     }
 
-    /// Waits until the port accepts connections.
+    /// Waits until the port accepts connections, and the registry is the one listening: one that
+    /// could not bind its port has exited.
     func waitListening() async throws -> Bool {
-        try await portAccepts(port)
+        let accepts = try await portAccepts(port)
+        try await Task.sleep(for: .milliseconds(200))
+        return accepts && process.isRunning
     }
 }
 
@@ -124,7 +127,7 @@ final class TokenServer {
     static let issuer = "crpod-test"
     static let script = Files.parent(of: Files.parent(of: Files.parent(of: #filePath))) + "/Tests/Fixtures/registry/make-token.sh"
     var process: ChildProcess?
-    let port = 20000 + Int.random(in: 0..<20000)
+    let port = TestPorts.unused()
     let directory: String
     var realm: String { "http://127.0.0.1:\(port)/token" }
     var certificate: String { directory + "/cert.pem" }
