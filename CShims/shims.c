@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/inotify.h>
@@ -73,6 +74,10 @@ int crpod_mount(const char *source, const char *target, const char *fstype,
 }
 
 int crpod_umount2(const char *target, int flags) { return neg_errno(umount2(target, flags)); }
+
+int crpod_rename_noreplace(const char *from, const char *to) {
+    return neg_errno(renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE));
+}
 
 int crpod_cap_effective(int capability) {
     cap_t caps = cap_get_proc();

@@ -47,6 +47,8 @@ int crpod_mount(const char *source, const char *target, const char *fstype,
                 unsigned long flags, const char *data);
 int crpod_umount2(const char *target, int flags);
 extern const int crpod_mnt_detach;
+// renameat2(RENAME_NOREPLACE): glibc declares it only under _GNU_SOURCE. -EEXIST when `to` exists.
+int crpod_rename_noreplace(const char *from, const char *to);
 
 // Capabilities (libcap): 1 if the effective set holds the capability, 0 if not, -errno on error.
 int crpod_cap_effective(int capability);

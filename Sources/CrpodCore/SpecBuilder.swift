@@ -31,6 +31,8 @@ public struct ContainerSpecRequest: Sendable {
     public var annotations: [String: String]
     /// The syscall filter; crpod's default profile unless the caller chose otherwise.
     public var seccomp: SeccompChoice
+    /// A host directory bound at /dev/shm (a pod's shared shm); nil = a private tmpfs there.
+    public var devShmSource: String? = nil
 
     /// `privateNamespaces: nil` means every pod-shareable type (cgroup, ipc, network, pid,
     /// uts) that is not joined — the safe default for a container of its own.
@@ -93,7 +95,7 @@ public enum SpecBuilder {
             "ociVersion": .string(ociVersion),
             "process": process(request),
             "root": ["path": .string(request.rootfsPath), "readonly": false],
-            "mounts": mounts,
+            "mounts": mounts(devShmSource: request.devShmSource),
             "linux": try linux(request),
         ]
         if let hostname = request.hostname, isPrivate(OCINamespaceType.uts, in: request) {
@@ -205,7 +207,15 @@ public enum SpecBuilder {
         return linux
     }
 
-    private static let mounts: JSONValue = [
+    /// runc's default mounts; /dev/shm is a bind of `devShmSource` when there is one, with the
+    /// options podman gives a pod member's shm bind.
+    static func mounts(devShmSource: String?) -> JSONValue {
+        guard let devShmSource, case let .array(entries) = defaultMounts else { return defaultMounts }
+        let shared = mount("/dev/shm", type: "bind", source: devShmSource, options: ["bind", "rprivate", "nosuid", "noexec", "nodev"])
+        return .array(entries.map { $0["destination"]?.stringValue == "/dev/shm" ? shared : $0 })
+    }
+
+    private static let defaultMounts: JSONValue = [
         mount("/proc", type: "proc", source: "proc"),
         mount("/dev", type: "tmpfs", source: "tmpfs",
               options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),

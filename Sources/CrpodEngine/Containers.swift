@@ -144,10 +144,13 @@ extension Engine {
             annotations["io.kubernetes.cri-o.SandboxID"] = pod.id
             annotations["io.crpod.pod.name"] = pod.name
         }
-        return ContainerSpecRequest(
+        var request = ContainerSpecRequest(
             args: record.command, env: record.env, workdir: record.workdir, rootfsPath: record.overlay.target,
             hostname: pod == nil ? record.name : nil, joinNamespaces: joins, privateNamespaces: privates,
             cgroupsPath: record.cgroupPath, rlimits: limits, annotations: annotations, seccomp: seccomp)
+        // Members in the pod's IPC namespace share its /dev/shm too, as podman's do.
+        if joins[NamespaceKind.ipc.ociType] != nil { request.devShmSource = pod?.shmDirectory }
+        return request
     }
 
     /// Logger first (it holds the read end of the output pipe), then runtime create + start.

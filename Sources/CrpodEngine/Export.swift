@@ -50,9 +50,12 @@ extension Engine {
         /// nil with --ignore-rootfs.
         let diffTar: String?
         let deleted: [String]
+        /// The content of a bound /dev/shm (a pod's), as devshm-checkpoint.tar; nil without one.
+        var devShmTar: String? = nil
     }
 
-    func exportMember(_ record: ContainerRecord, paths: CheckpointPaths, ignoreRootfs: Bool) async throws -> ExportedMember {
+    /// `withDevShm`: false when the caller writes the pod's /dev/shm once for all members.
+    func exportMember(_ record: ContainerRecord, paths: CheckpointPaths, ignoreRootfs: Bool, withDevShm: Bool = true) async throws -> ExportedMember {
         let pod = try record.podID.flatMap { try? store.pod($0) } ?? nil
         let diffTar = paths.rootfsDiffDirectory + "/" + CheckpointMember.rootfsDiff
         var deleted: [String] = []
@@ -65,8 +68,22 @@ extension Engine {
             }
         }
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
-        let spec = try step("read \(record.bundle)/config.json") { try exportedSpec(Files.read(record.bundle + "/config.json")) }
-        return ExportedMember(paths: paths, config: config, spec: spec, diffTar: ignoreRootfs ? nil : diffTar, deleted: deleted)
+        let bundleSpec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
+        let spec = try step("read \(record.bundle)/config.json") { try exportedSpec(bundleSpec) }
+        var member = ExportedMember(paths: paths, config: config, spec: spec, diffTar: ignoreRootfs ? nil : diffTar, deleted: deleted)
+        if withDevShm, let shm = try boundDevShm(bundleSpec), Files.isDirectory(shm) {
+            let tar = paths.rootfsDiffDirectory + "/" + CheckpointMember.devShm
+            try await snapshotDevShm(shm, to: tar)
+            member.devShmTar = tar
+        }
+        return member
+    }
+
+    /// The host directory bound at /dev/shm in a container's config.json, if it is a bind.
+    func boundDevShm(_ configJSON: [UInt8]) throws -> String? {
+        let spec = try OCISpec(data: Data(configJSON), context: "config.json")
+        let mount = spec.json["mounts"]?.arrayValue?.first { $0["destination"]?.stringValue == "/dev/shm" && Self.isBind($0) }
+        return mount?["source"]?.stringValue
     }
 
     /// One container's members, each name under `prefix` ("" for a single-container archive).
@@ -81,6 +98,7 @@ extension Engine {
             try writer.addFile(at: diffTar, as: at(CheckpointMember.rootfsDiff))
             try writer.addBytes(Array(try JSONEncoder().encode(member.deleted)), as: at(CheckpointMember.deletedFiles))
         }
+        if let devShmTar = member.devShmTar { try writer.addFile(at: devShmTar, as: at(CheckpointMember.devShm)) }
         try writer.addBytes(Array("null".utf8), as: at(CheckpointMember.networkStatus))
         if Files.exists(paths.work + "/stats-dump") { try writer.addFile(at: paths.work + "/stats-dump", as: at(CheckpointMember.statsDump)) }
     }

@@ -10,13 +10,15 @@ import CrpodLinux
 
 extension Engine {
     /// The whole-pod archive (see `PodArchiveMember`): `pod.json`, each member's files under
-    /// `members/<name>/` in the single-container layout, one manifest over all, last.
-    func exportPodArchive(_ pod: PodRecord, members: [PodCheckpointMember], paths: [CheckpointPaths], request: CheckpointRequest) async throws {
+    /// `members/<name>/` in the single-container layout, one manifest over all, last. The pod's
+    /// /dev/shm (`devShmTar`, taken at the cut) is written once, at the top, as podman names it.
+    func exportPodArchive(_ pod: PodRecord, members: [PodCheckpointMember], paths: [CheckpointPaths], request: CheckpointRequest,
+                          devShmTar: String?) async throws {
         guard let destination = request.export else { return }
         var exported: [(String, ExportedMember)] = []
         for (member, memberPaths) in zip(members, paths) {
             let directory = PodArchiveMember.directory(ofMember: member.record.name)
-            exported.append((directory, try await exportMember(member.record, paths: memberPaths, ignoreRootfs: request.ignoreRootfs)))
+            exported.append((directory, try await exportMember(member.record, paths: memberPaths, ignoreRootfs: request.ignoreRootfs, withDevShm: false)))
         }
         let description = podArchiveDescription(pod, members: members.map(\.record))
         let bytes = try step("encode \(PodArchiveMember.description)") { Array(try description.data()) }
@@ -24,6 +26,7 @@ extension Engine {
         try await writeArchive(to: destination, request: request) { [exported] writer in
             try writer.addBytes(bytes, as: PodArchiveMember.description)
             try writer.addBytes(status, as: CheckpointMember.networkStatus)
+            if let devShmTar { try writer.addFile(at: devShmTar, as: CheckpointMember.devShm) }
             for (directory, member) in exported { try addMember(writer, member, prefix: directory) }
         }
     }

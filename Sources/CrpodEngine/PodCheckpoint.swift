@@ -89,8 +89,10 @@ extension Engine {
             for (member, memberPaths) in zip(members, paths) {
                 outcomes.append(try await dumpFrozen(member, paths: memberPaths, dumper: dumper, freezer: freezer, request: single))
             }
+            // The pod's /dev/shm at the cut too: every member is still frozen.
+            let devShm = try await snapshotPodDevShm(pod, into: paths[0].rootfsDiffDirectory)
             if request.leaveRunning { thaw(members, freezer: freezer) }
-            try await exportPodArchive(pod, members: members, paths: paths, request: single)
+            try await exportPodArchive(pod, members: members, paths: paths, request: single, devShmTar: devShm)
         } catch {
             thaw(members, freezer: freezer)
             throw error
@@ -100,6 +102,14 @@ extension Engine {
         for index in outcomes.indices { outcomes[index].archive = request.export; outcomes[index].imagesKept = nil }
         logger.info("pod checkpointed", metadata: ["pod": "\(pod.name)", "archive": "\(request.export)"])
         return PodCheckpointOutcome(podID: pod.id, podName: pod.name, archive: request.export, members: outcomes, frozenDuration: frozen)
+    }
+
+    /// The pod's /dev/shm as `<directory>/devshm-checkpoint.tar`; nil when it has none.
+    private func snapshotPodDevShm(_ pod: PodRecord, into directory: String) async throws -> String? {
+        guard let shm = pod.shmDirectory, Files.isDirectory(shm) else { return nil }
+        let tar = directory + "/" + CheckpointMember.devShm
+        try await snapshotDevShm(shm, to: tar)
+        return tar
     }
 
     /// The pod's members in creation order, each running (a pod checkpoint moves all or nothing).

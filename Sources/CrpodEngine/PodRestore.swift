@@ -60,6 +60,8 @@ struct ImportedPodArchive: Sendable {
     let description: PodArchiveDescription
     /// In `description.members` order.
     let members: [ImportedArchive]
+    /// Where the archive was extracted: the pod's devshm-checkpoint.tar is at its top.
+    let directory: String
 }
 
 extension Engine {
@@ -79,6 +81,7 @@ extension Engine {
         }, apply: { archive, rollback in
             let plan = try planPodRestore(archive, request)
             let pod = try await createPodLocked(podCreateRequest(plan, request), rollback: rollback)
+            let shmNotes = try await seedPodDevShm(pod, archive: archive, rollback: rollback)
             let locked = plan.tcpEstablished && pod.shares.contains(NamespaceKind.net.rawValue)
             if locked { try await setPodNetworkLock(pod, on: true) }
             var outcomes: [RestoreOutcome] = []
@@ -90,8 +93,20 @@ extension Engine {
             }
             if locked { try await setPodNetworkLock(pod, on: false) }
             logger.info("pod restored", metadata: ["pod": "\(pod.name)", "archive": "\(path)"])
-            return PodRestoreOutcome(podID: pod.id, podName: pod.name, members: outcomes, notes: plan.notes)
+            return PodRestoreOutcome(podID: pod.id, podName: pod.name, members: outcomes, notes: plan.notes + shmNotes)
         })
+    }
+
+    /// The new pod's /dev/shm gets the archive's (taken at the pod's cut) before any member
+    /// is restored: files members hold open or mapped there must exist for CRIU.
+    private func seedPodDevShm(_ pod: PodRecord, archive: ImportedPodArchive, rollback: Rollback) async throws -> [String] {
+        let tar = archive.directory + "/" + CheckpointMember.devShm
+        guard Files.exists(tar) else { return [] }
+        guard let shm = pod.shmDirectory else {
+            return ["the archive's /dev/shm content is not restored: pod \(pod.name) does not share IPC, so it has no /dev/shm of its own"]
+        }
+        _ = try await seedDevShm(shm, fromTar: tar, rollback: rollback)
+        return []
     }
 
     /// The lock-free stage: the whole archive extracted into a work directory and validated
@@ -107,7 +122,7 @@ extension Engine {
                 archive.imageFacts = trust ? nil : ImageRuleCheck.readFacts(images: archive.imagesDirectory)
                 return archive
             }
-            return ImportedPodArchive(path: file.path, description: description, members: members)
+            return ImportedPodArchive(path: file.path, description: description, members: members, directory: work + "/archive")
         }
     }
 

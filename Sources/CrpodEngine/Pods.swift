@@ -61,6 +61,7 @@ extension Engine {
             cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
             processLabel: nil, mountLabel: nil, created: timestamp())
         try await startInfra(&pod, rollback: rollback)
+        try createPodShm(&pod, rollback: rollback)
         try await attachNetwork(&pod, plan: network, rollback: rollback)
         // Undone only when a larger operation (a pod restore) fails after the pod exists.
         try rollback.add(.removeTree("\(store.podsDirectory)/\(pod.id).json"))
@@ -147,6 +148,7 @@ extension Engine {
             }
             let cgroups = try cgroups()
             try step("remove pod cgroup \(pod.cgroupPath)") { try cgroups.killAndRemove(pod.cgroupPath) }
+            removePodShm(pod)
             try store.deletePod(pod.id)
             logger.info("pod removed", metadata: ["pod": "\(pod.name)"])
             return pod

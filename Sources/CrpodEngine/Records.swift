@@ -18,6 +18,10 @@ public struct PodRecord: Codable, Sendable, Equatable {
     public var created: String
     /// nil in records written before pods had networks: a lo-only netns (or none shared).
     public var network: PodNetwork? = nil
+    /// The pod's /dev/shm (a directory on its own tmpfs, see `createPodShm`), bound into every
+    /// member that joins its IPC namespace; nil when the pod does not share IPC, and in records
+    /// written before pods had one (members then get a private /dev/shm).
+    public var shmDirectory: String? = nil
 
     public var sharedKinds: [NamespaceKind] { shares.map { NamespaceKind(rawValue: $0) } }
 }

@@ -19,6 +19,7 @@ extension Engine {
         try prepareRootfs(record, recipe: recipe, archive: archive, ignoreRootfs: request.ignoreRootfs, rollback: rollback)
         FaultPoint.restoreAfterRootfs.hit()
         var spec = try restoredSpec(archive.spec, recipe: recipe)
+        let shmNotes = try await placeDevShm(&spec, archive: archive, pod: pod, containerDirectory: recipe.layout.directory, rollback: rollback)
         try replaceMissingBindSources(&spec, containerDirectory: recipe.layout.directory, hostname: pod?.hostname ?? plan.containerName)
         try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
         try enforceImageRule(request, images: archive.imagesDirectory, facts: archive.imageFacts, spec: spec, rootPath: recipe.layout.rootfs, lsmProfileGiven: plan.lsmProfile != nil)
@@ -31,7 +32,7 @@ extension Engine {
             try await restoreThroughEngine(recipe, record: record, images: archive.imagesDirectory, stdio: output, keepWork: request.keep,
                                            rollback: rollback) { try verifyRestoredPlacement($0, strays: strays) }
         }
-        outcome.notes += limitNotes
+        outcome.notes += shmNotes + limitNotes
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
         return outcome
     }

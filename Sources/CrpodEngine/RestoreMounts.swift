@@ -38,4 +38,40 @@ extension Engine {
         }
         spec.json.setValue(.array(mounts), atPath: ["mounts"])
     }
+
+    /// Where a restored container's /dev/shm comes from, when the checkpoint had it as a bind
+    /// (a pod member's shared shm, podman's or crpod's): the target pod's /dev/shm when the
+    /// container joins the pod's IPC namespace, else a fresh directory of its own. Either is
+    /// seeded with the archive's devshm-checkpoint.tar (`seedDevShm`: entries the pod already
+    /// has are kept), so files the tasks hold open or mapped there are present for CRIU. A
+    /// private tmpfs /dev/shm is left alone: CRIU carries its content in the images.
+    func placeDevShm(_ spec: inout OCISpec, archive: ImportedArchive, pod: PodRecord?, containerDirectory: String,
+                     rollback: Rollback) async throws -> [String] {
+        guard var mounts = spec.json["mounts"]?.arrayValue,
+              let index = mounts.firstIndex(where: { $0["destination"]?.stringValue == "/dev/shm" && Self.isBind($0) }),
+              case var .object(mount) = mounts[index] else { return [] }
+        let joinsPodIPC = spec.namespacePath(type: OCINamespaceType.ipc) != nil
+        let source: String
+        if joinsPodIPC, let shared = pod?.shmDirectory, Files.isDirectory(shared) {
+            source = shared
+        } else {
+            source = containerDirectory + "/mounts/dev-shm"
+            try step("create \(source)") {
+                try Files.makeDirectories(source, mode: 0o755)
+                try Files.copyMode(from: source, to: source, override: 0o1777)
+            }
+        }
+        mount["source"] = .string(source)
+        mounts[index] = .object(mount)
+        spec.json.setValue(.array(mounts), atPath: ["mounts"])
+        let tar = archive.directory + "/" + CheckpointMember.devShm
+        guard Files.exists(tar) else { return [] }
+        let seeding = try await seedDevShm(source, fromTar: tar, rollback: rollback)
+        return seeding.kept.isEmpty ? [] : ["/dev/shm: the pod's own \(seeding.kept.joined(separator: ", ")) kept; the archive's copies were not restored"]
+    }
+
+    static func isBind(_ mount: JSONValue) -> Bool {
+        mount["type"]?.stringValue == "bind" || (mount["options"]?.arrayValue ?? []).contains(.string("bind"))
+            || (mount["options"]?.arrayValue ?? []).contains(.string("rbind"))
+    }
 }

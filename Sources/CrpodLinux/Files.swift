@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 import SystemPackage
 
 /// Small file helpers over raw fds: every call goes through `sysCall`, fds are O_CLOEXEC.
@@ -120,6 +121,15 @@ public enum Files {
 
     /// rm -rf that never crosses into another filesystem's mount point: a directory on
     /// another device than `path` makes it fail with EXDEV instead of emptying that mount.
+    /// Renames `from` to `to` unless `to` exists (renameat2 RENAME_NOREPLACE): false then,
+    /// and `from` stays. Both must be on one filesystem.
+    public static func renameIfAbsent(_ from: String, to: String) throws(LinuxError) -> Bool {
+        let rc = crpod_rename_noreplace(from, to)
+        if rc == -EEXIST { return false }
+        _ = try shimCall("rename \(from) to", path: to) { rc }
+        return true
+    }
+
     public static func removeTree(_ path: String) throws(LinuxError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }

@@ -42,6 +42,14 @@ public enum Mounts {
         }
     }
 
+    /// A tmpfs for a pod's /dev/shm: nosuid, nodev, noexec, as podman mounts a container's shm.
+    public static func mountShmTmpfs(at target: String, sizeBytes: UInt64) throws(LinuxError) {
+        let nosuidNodevNoexec: UInt = 0x2 | 0x4 | 0x8
+        try shimCall("mount tmpfs", path: target) {
+            crpod_mount("shm", target, "tmpfs", nosuidNodevNoexec, "size=\(sizeBytes),mode=0755")
+        }
+    }
+
     /// Lazily unmounts; a path that is not mounted counts as done.
     public static func unmount(_ target: String) throws(LinuxError) {
         let rc = crpod_umount2(target, crpod_mnt_detach)
