@@ -8,6 +8,8 @@ import Glibc
 enum FaultPoint: String, CaseIterable {
     case podAfterCgroup = "pod-after-cgroup"
     case podAfterInfra = "pod-after-infra"
+    /// The pod's /dev/shm tmpfs mounted, before its network.
+    case podAfterShm = "pod-after-shm"
     /// After the first CNI plugin's ADD (and its result journaled), before the next plugin.
     case podDuringNetwork = "pod-during-network"
     case podAfterNetwork = "pod-after-network"

@@ -62,6 +62,7 @@ extension Engine {
             processLabel: nil, mountLabel: nil, created: timestamp())
         try await startInfra(&pod, rollback: rollback)
         try createPodShm(&pod, rollback: rollback)
+        FaultPoint.podAfterShm.hit()
         try await attachNetwork(&pod, plan: network, rollback: rollback)
         // Undone only when a larger operation (a pod restore) fails after the pod exists.
         try rollback.add(.removeTree("\(store.podsDirectory)/\(pod.id).json"))

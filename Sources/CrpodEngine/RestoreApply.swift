@@ -21,7 +21,7 @@ extension Engine {
         var spec = try restoredSpec(archive.spec, recipe: recipe)
         let shmNotes = try await placeDevShm(&spec, archive: archive, pod: pod, containerDirectory: recipe.layout.directory, rollback: rollback)
         try replaceMissingBindSources(&spec, containerDirectory: recipe.layout.directory, hostname: pod?.hostname ?? plan.containerName)
-        try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id)
+        try enforce(request.policy, spec: spec, rootfs: base, containerID: record.id, podShmDirectory: pod?.shmDirectory)
         try enforceImageRule(request, images: archive.imagesDirectory, facts: archive.imageFacts, spec: spec, rootPath: recipe.layout.rootfs, lsmProfileGiven: plan.lsmProfile != nil)
         record.namespaceHolder = try await holdNamespaces(&spec, recipe: recipe, owner: record.name, rollback: rollback)
         spec = spec.clampingRLimits(to: recipe.rlimitCeilings)
@@ -97,10 +97,11 @@ extension Engine {
     }
 
     /// Refuses the restore, listing every violation, when the spec breaks the policy.
-    func enforce(_ policy: RestorePolicy?, spec: OCISpec, rootfs: String, containerID: String) throws {
+    func enforce(_ policy: RestorePolicy?, spec: OCISpec, rootfs: String, containerID: String, podShmDirectory: String? = nil) throws {
         guard let policy else { return }
         let effective = images.holds(rootfs: rootfs) ? policy.forStoreImage() : policy
-        let violations = effective.violations(spec: spec, rootfs: rootfs, containerDirectory: store.containerDirectory(containerID))
+        let violations = effective.violations(spec: spec, rootfs: rootfs, containerDirectory: store.containerDirectory(containerID),
+                                              podShmDirectory: podShmDirectory)
         if !violations.isEmpty { throw EngineError.policyRefused(problems: violations) }
     }
 

@@ -24,6 +24,7 @@ struct PodInspectCommand: AsyncParsableCommand {
         print("Cgroup:        \(summary.cgroupPath)")
         print("Process label: \(summary.processLabel ?? "- (SELinux off)")")
         print("Mount label:   \(summary.mountLabel ?? "- (SELinux off)")")
+        print("Shm:           \(summary.shmDirectory ?? "- (IPC not shared: members have their own /dev/shm)")")
         print("Created:       \(summary.created)")
         print("Containers:    \(summary.containers.isEmpty ? "none" : summary.containers.joined(separator: ", "))")
         printNetwork(summary)

@@ -53,6 +53,21 @@ struct RestorePolicyTests {
         #expect(privileged.violations(spec: try spec(json), rootfs: "/r", containerDirectory: "/c").count == 1)
     }
 
+    @Test func thePodsShmIsAllowedOnlyAtDevShm() throws {
+        let shm = "/run/crpod/pods/p1/shm-fs/shm"
+        let json = """
+        {"mounts":[{"destination":"/dev/shm","type":"bind","source":"\(shm)","options":["bind"]},
+                   {"destination":"/etc/x","type":"bind","source":"\(shm)"},
+                   {"destination":"/dev//shm/","options":["rbind"],"source":"/run/crpod/pods/p2/shm-fs/shm"}]}
+        """
+        let problems = RestorePolicy().violations(spec: try spec(json), rootfs: "/r", containerDirectory: "/c", podShmDirectory: shm)
+        #expect(problems == [
+            "bind mount of host path \(shm) is outside the allowed bind-mount sources (none allowed)",
+            "bind mount of host path /run/crpod/pods/p2/shm-fs/shm is outside the allowed bind-mount sources (none allowed)",
+        ], "the target pod's shm at /dev/shm only; another pod's shm nowhere")
+        #expect(RestorePolicy().violations(spec: try spec(json), rootfs: "/r", containerDirectory: "/c").count == 3, "without a pod shm every bind counts")
+    }
+
     @Test func hooksAndForeignNamespacesAreNeverAllowed() throws {
         let json = """
         {"hooks":{"prestart":[{"path":"/bin/sh"}]},"linux":{"namespaces":[{"type":"mount","path":"/proc/1/ns/mnt"},{"type":"network","path":"/proc/9/ns/net"}]}}

@@ -50,7 +50,7 @@ struct FaultTests {
         }
     }
 
-    @Test("pod create and run killed midway leave no infra, cgroup or runtime state", arguments: ["pod-after-cgroup", "pod-after-infra", "run-after-create"])
+    @Test("pod create and run killed midway leave no infra, cgroup or runtime state", arguments: ["pod-after-cgroup", "pod-after-infra", "pod-after-shm", "run-after-create"])
     func createKilled(point: String) async throws {
         try await withCrpod { crpod in
             let victim = "victim-" + ObjectIDs.random().prefix(8)
@@ -170,8 +170,11 @@ struct FaultTests {
 
 extension CrpodInstance {
     /// Mounts below the run root (an export's private tmpfs while it lives).
+    /// Mounts under the run root other than the pods' own /dev/shm tmpfs (`<runRoot>/pods/`).
     func mountsUnderRunRoot() throws -> [MountEntry] {
-        try MountTable.parse(Files.readText("/proc/self/mounts")).filter { $0.mountPoint.hasPrefix(runRoot + "/") }
+        try MountTable.parse(Files.readText("/proc/self/mounts")).filter {
+            $0.mountPoint.hasPrefix(runRoot + "/") && !$0.mountPoint.hasPrefix(runRoot + "/pods/")
+        }
     }
 
     /// Pod `pod` with the busy counter `name` running in it, and an empty exports directory;

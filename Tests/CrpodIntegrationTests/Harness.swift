@@ -131,6 +131,9 @@ final class CrpodInstance: @unchecked Sendable {
         found += try cgroupDirectories(below: 1).map { "cgroup \($0)" }
         let mounts = try MountTable.parse(Files.readText("/proc/self/mounts"))
         found += mounts.filter { $0.mountPoint.hasPrefix(base) }.map { "mount \($0.mountPoint)" }
+        if Files.isDirectory(runRoot + "/pods") {
+            found += try Files.listDirectory(runRoot + "/pods").map { "pod run dir \($0) (its /dev/shm)" }
+        }
         if Files.isDirectory(root + "/containers") {
             found += try Files.listDirectory(root + "/containers").map { "container dir \($0)" }
         }

@@ -18,15 +18,15 @@ let fileCounter = ["sh", "-c",
 @Suite("CRIUDriver against real CRIU: dump in pod A, restore into pod B without runc", .serialized,
        .enabled(if: PrivilegedHost.enabled, "needs root, runc, criu and the test rootfs"))
 struct NativeCRIUTests {
-    /// With `externalShm`, /dev/shm is not dumped but recorded by key, and bound at restore from
-    /// a tmpfs the test mounts (the external-mount path a native engine needs).
+    /// The container's /dev/shm is a bind of pod A's shm, so CRIU records it by key (external)
+    /// at dump; at restore it is bound from pod B's shm, or with `externalShm` from a tmpfs the
+    /// test mounts (holding a marker file the restored task must see).
     @Test("a crpod container dumped and restored by CRIUDriver continues in pod B's namespaces and a new cgroup",
           arguments: [false, true])
     func dumpInPodARestoreInPodB(externalShm: Bool) async throws {
         try await withCrpod { crpod in
             let (source, criu) = try await NativeSubject.countingInPodA(crpod)
-            var dumpOptions = try source.dumpOptions(base: crpod.base)
-            if externalShm { dumpOptions.externalMounts = [CRIUExternalMount(key: "shm", path: "/dev/shm")] }
+            let dumpOptions = try source.dumpOptions(base: crpod.base)
             let dumpTime = try await ContinuousClock().measure { try await criu.dump(dumpOptions) }
             #expect(try await eventually { try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state != "running" })
             let dumpedCount = try #require(source.count())
@@ -118,6 +118,8 @@ struct NativeSubject {
         options.manageCgroups = .soft
         options.networkLock = .skip
         options.externalNamespaces = [.net(inode: try #require(namespaces["net"])), .pid(inode: try #require(namespaces["pid"]))]
+        // A bind of pod A's /dev/shm (crpod binds the pod's into members): external, as runc makes binds.
+        options.externalMounts = [CRIUExternalMount(key: "shm", path: "/dev/shm")]
         return options
     }
 }
@@ -138,7 +140,7 @@ struct NativeTarget {
         let cgroups = try CgroupSet(layout: CgroupLayout.current())
         let cgroup = summary.cgroupPath + "/native-c"
         try cgroups.create(cgroup)
-        var hostShm: String? = nil
+        var hostShm = summary.shmDirectory
         if externalShm {
             let path = crpod.base + "/shm"
             try Files.makeDirectories(path, mode: 0o1777)
@@ -206,9 +208,12 @@ struct NativeTarget {
         }
         #expect(placement.count == cgroups.layout.hierarchies.count && placement.allSatisfy { $0.path == cgroup },
                 "in \(cgroup) in every managed hierarchy: \(placement.map(\.path))")
-        if let hostShm {
+        if let hostShm, hostShm == crpod.base + "/shm" {
             #expect(try Files.readText("/proc/\(pid)/root/dev/shm/marker") == "from the host\n",
                     "/dev/shm is the tmpfs bound by --external mnt[shm]:\(hostShm)")
+        } else if let hostShm {
+            try Files.writeAtomically(hostShm + "/pod-b", Array("pod B\n".utf8))
+            #expect(try Files.readText("/proc/\(pid)/root/dev/shm/pod-b") == "pod B\n", "/dev/shm is pod B's (\(hostShm))")
         }
         #expect(try await crpod.hostname(ofProcess: infra) == hostname, "pod B keeps its hostname")
     }
@@ -222,7 +227,7 @@ struct NativeTarget {
         }
         #expect(try await eventually { cgroups.processes(cgroup).isEmpty }, "the restored tree is gone")
         if !cgroups.existingDirectories(cgroup).isEmpty { try cgroups.remove(cgroup) }
-        if let hostShm, Mounts.isMountPoint(hostShm) { try Mounts.unmount(hostShm) }
+        if let hostShm, hostShm == crpod.base + "/shm", Mounts.isMountPoint(hostShm) { try Mounts.unmount(hostShm) }
     }
 }
 

@@ -17,6 +17,7 @@ struct PodJSON: Decodable {
     var cgroupPath: String
     var namespaces: [NamespaceJSON]
     var containers: [String]
+    var shmDirectory: String?
 }
 
 struct NamespaceJSON: Decodable {

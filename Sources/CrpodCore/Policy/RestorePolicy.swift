@@ -31,10 +31,12 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     public static let deviceInjectionKeys = ["cdi.k8s.io/", "io.kubernetes.cri-o.Devices", "io.podman.annotations.device", "run.oci.devices"]
 
     /// Every violation of the policy in `spec` (empty: allowed). `containerDirectory` holds
-    /// crpod's own stand-ins; `rootfs` is the base rootfs the restore will use.
-    public func violations(spec: OCISpec, rootfs: String, containerDirectory: String) -> [String] {
+    /// crpod's own stand-ins; `rootfs` is the base rootfs the restore will use; `podShmDirectory`
+    /// is the target pod's /dev/shm, which crpod itself binds at /dev/shm (and only there).
+    public func violations(spec: OCISpec, rootfs: String, containerDirectory: String, podShmDirectory: String? = nil) -> [String] {
         var found = rootfsViolation(rootfs).map { [$0] } ?? []
-        for source in Self.bindSources(spec) where !Self.isUnder(source, anyOf: allowedBindSources + [containerDirectory]) {
+        for (destination, source) in Self.binds(spec) where !Self.isUnder(source, anyOf: allowedBindSources + [containerDirectory]) {
+            if podShmDirectory == source && PathText.components(destination) == ["dev", "shm"] { continue }
             found.append("bind mount of host path \(source) is outside the allowed bind-mount sources" + (allowedBindSources.isEmpty ? " (none allowed)" : " (\(allowedBindSources.joined(separator: ", ")))"))
         }
         if let hooks = spec.json["hooks"]?.objectValue, !hooks.isEmpty {
@@ -99,11 +101,12 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
         return prefixes.contains { PathText.isUnder(path, $0) }
     }
 
-    static func bindSources(_ spec: OCISpec) -> [String] {
+    /// Each bind mount of the spec as (destination, source).
+    static func binds(_ spec: OCISpec) -> [(destination: String, source: String)] {
         (spec.json["mounts"]?.arrayValue ?? []).compactMap { mount in
             let options = mount["options"]?.stringArrayValue ?? []
             guard mount["type"]?.stringValue == "bind" || options.contains("bind") || options.contains("rbind") else { return nil }
-            return mount["source"]?.stringValue ?? ""
+            return (mount["destination"]?.stringValue ?? "", mount["source"]?.stringValue ?? "")
         }
     }
 
