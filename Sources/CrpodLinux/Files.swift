@@ -119,17 +119,21 @@ public enum Files {
         return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// rm -rf that never crosses into another filesystem's mount point: a directory on
-    /// another device than `path` makes it fail with EXDEV instead of emptying that mount.
     /// Renames `from` to `to` unless `to` exists (renameat2 RENAME_NOREPLACE): false then,
     /// and `from` stays. Both must be on one filesystem.
     public static func renameIfAbsent(_ from: String, to: String) throws(LinuxError) -> Bool {
-        let rc = crpod_rename_noreplace(from, to)
-        if rc == -EEXIST { return false }
-        _ = try shimCall("rename \(from) to", path: to) { rc }
-        return true
+        // The call sits inside the funnel so EINTR repeats it; EEXIST is an answer, not an error.
+        var targetExists = false
+        try shimCall("rename \(from) to", path: to) {
+            let rc = crpod_rename_noreplace(from, to)
+            targetExists = rc == -EEXIST
+            return targetExists ? 0 : rc
+        }
+        return !targetExists
     }
 
+    /// rm -rf that never crosses into another filesystem's mount point: a directory on
+    /// another device than `path` makes it fail with EXDEV instead of emptying that mount.
     public static func removeTree(_ path: String) throws(LinuxError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }

@@ -148,4 +148,47 @@ struct SpecBuilderTests {
         let req = request(join: ["network": "/proc/1/ns/net"])
         #expect(req.privateNamespaces == ["ipc", "pid", "uts", "cgroup"])
     }
+
+    // MARK: /dev/shm: runc's private tmpfs, or a bind of the pod's shared shm directory
+
+    static let privateShm: JSONValue = [
+        "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+        "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    ]
+
+    @Test func withoutASourceDevShmIsRuncsPrivateTmpfs() throws {
+        let mounts = try SpecBuilder.build(request(join: infraJoins)).json["mounts"]?.arrayValue ?? []
+        #expect(mounts.filter { $0["destination"] == "/dev/shm" } == [Self.privateShm])
+        #expect(SpecBuilder.mounts(devShmSource: nil) == .array(mounts))
+    }
+
+    /// The source as given (podman's pod member bind), whatever the spec's namespaces are; every
+    /// other mount, and every other part of the spec, is what the same request without it builds.
+    @Test(arguments: [
+        ("/run/crpod/pods/p1/shm-fs/shm", infraJoins),
+        ("/var/lib/crpod/containers/c1/mounts/dev-shm", [:]),
+        ("/run/a dir with spaces/shm", ["ipc": "/proc/42/ns/ipc"]),
+    ])
+    func aSourceBindsDevShmAndChangesNothingElse(_ source: String, _ joins: [String: String]) throws {
+        var shared = request(join: joins)
+        shared.devShmSource = source
+        let plain = try SpecBuilder.build(request(join: joins)).json
+        let built = try SpecBuilder.build(shared).json
+        let before = plain["mounts"]?.arrayValue ?? []
+        let after = built["mounts"]?.arrayValue ?? []
+        let bind: JSONValue = [
+            "destination": "/dev/shm", "type": "bind", "source": .string(source),
+            "options": ["bind", "rprivate", "nosuid", "noexec", "nodev"],
+        ]
+        let index = try #require(before.firstIndex(of: Self.privateShm))
+        #expect(after.count == before.count)
+        #expect(after[index] == bind)
+        #expect(after.enumerated().filter { $0.offset != index }.map(\.element)
+            == before.enumerated().filter { $0.offset != index }.map(\.element), "the other mounts, in order")
+        var rest = built, plainRest = plain
+        rest.setValue(nil, atPath: ["mounts"])
+        plainRest.setValue(nil, atPath: ["mounts"])
+        #expect(rest == plainRest)
+        #expect(SpecBuilder.mounts(devShmSource: source) == .array(after))
+    }
 }

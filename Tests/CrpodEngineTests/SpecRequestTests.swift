@@ -72,4 +72,23 @@ struct SpecRequestTests {
         #expect(namespaces.contains { $0.type == "cgroup" && $0.path == nil })
         _ = try SpecBuilder.build(request)
     }
+
+    /// A member in the pod's IPC namespace binds the pod's /dev/shm (podman's rule); a member
+    /// that does not join it (IPC not shared, no infra to join) keeps a private one even when
+    /// the record has a shm directory, and a record without one gives a private one too.
+    @Test(arguments: [
+        (["ipc", "net", "uts"], true, "/run/crpod/pods/p/shm-fs/shm", "/run/crpod/pods/p/shm-fs/shm"),
+        (["ipc", "net", "uts"], true, nil, nil),
+        (["net", "uts"], true, "/run/crpod/pods/p/shm-fs/shm", nil),
+        (["ipc", "net", "uts"], false, "/run/crpod/pods/p/shm-fs/shm", nil),
+    ] as [([String], Bool, String?, String?)])
+    func devShmSourceFollowsTheJoinedIPCNamespace(shares: [String], hasInfra: Bool, shm: String?, expected: String?) throws {
+        var pod = podRecord(id: fakeID("abcd"), name: "web", shares: shares,
+                            infra: hasInfra ? ProcessIdentity(pid: 4242, startTime: 99) : nil)
+        pod.shmDirectory = shm
+        let request = Self.engine.specRequest(for: containerRecord(id: fakeID("c1"), name: "app", pod: pod), pod: pod)
+        #expect(request.devShmSource == expected)
+        #expect((request.joinNamespaces["ipc"] != nil) == (shares.contains("ipc") && hasInfra))
+        #expect(Self.engine.specRequest(for: containerRecord(id: fakeID("c2"), name: "solo"), pod: nil).devShmSource == nil)
+    }
 }
