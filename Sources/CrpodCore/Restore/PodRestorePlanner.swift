@@ -98,7 +98,8 @@ public enum PodRestorePlanner {
         let attaching = pod.members.map(\.name).filter(facts.membersAttachingSysVShm.contains)
         if pod.shares.contains("ipc") && attaching.count > 1 {
             problems.append(.init(code: Code.sharedSysVShm, message: "members \(attaching.joined(separator: ", ")) each have SysV shared memory attached: "
-                + "CRIU maps a segment only in the restore that re-creates it, so members restored one by one cannot share one"))
+                + "CRIU maps a segment only in the restore that re-creates it, so members restored one by one cannot share one "
+                + "(members that share memory through /dev/shm — POSIX shm_open/mmap — are carried)"))
         }
         guard problems.isEmpty else { return .failure(PodRestoreProblems(problems: problems)) }
         let staticIP = options.ignoreStaticIP ? nil : pod.network.addresses.first.map(addressWithoutPrefix)
