@@ -80,6 +80,28 @@ extension PodNetworkTests {
             #expect(try await crpod.leftovers() == [])
         }
     }
+
+    @Test("a line the host client sends while the pod is gone (checkpointed, removed) is retransmitted by the host's TCP into the restored pod and answered in order")
+    func dataSentDuringTheGapArrives() async throws {
+        try await withCrpod { crpod in
+            let (_, client) = try await Self.podWithHostClient(crpod, pod: "gap")
+            let archive = crpod.base + "/gap.tar.zst"
+            try await crpod.ok(["pod", "checkpoint", "--tcp-established", "--export", archive, "gap"])
+            try await crpod.ok(["pod", "rm", "-f", "gap"])
+            try client.sendLine("while-gone")
+            try await Task.sleep(for: .seconds(1))
+            #expect(client.state == .established, "unacknowledged, retransmitting, not reset: nothing answers for the pod's address")
+            #expect(try client.pendingLine() == nil)
+
+            try await crpod.ok(["pod", "restore"] + Self.cni + ["--tcp-established", "--import", archive])
+            // The host retransmits with exponential backoff: the next try after the restore lands.
+            #expect(try await client.awaitLine(seconds: 40) == "reply 2 while-gone", "the restored shell got the retransmitted line")
+            #expect(try await client.exchange("after") == "reply 3 after")
+            client.close()
+            try await crpod.ok(["pod", "rm", "-f", "gap"])
+            #expect(try await crpod.leftovers() == [])
+        }
+    }
 }
 
 extension PodNetworkTests {
@@ -149,8 +171,18 @@ final class HostTCPClient {
 
     /// Sends `line` and waits up to `seconds` for the answering line.
     func exchange(_ line: String, seconds: Double = 10) async throws -> String? {
+        try sendLine(line)
+        return try await awaitLine(seconds: seconds)
+    }
+
+    /// Queues `line` (and a newline) on the socket.
+    func sendLine(_ line: String) throws {
         let bytes = Array((line + "\n").utf8)
         guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw Failure(description: "send: errno \(errno)") }
+    }
+
+    /// The next line received within `seconds`, or nil.
+    func awaitLine(seconds: Double) async throws -> String? {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if let answer = try pendingLine() { return answer }
