@@ -43,9 +43,11 @@ extension Engine {
         let described = PodArchiveDescription.Network(
             mode: (network?.mode ?? .none).rawValue, name: network?.attachment?.network.name,
             addresses: (network?.result?.ips ?? []).map(\.address), mac: sandboxed?.mac, published: ports)
-        return PodArchiveDescription(
+        var description = PodArchiveDescription(
             name: pod.name, id: pod.id, shares: pod.shares, hostname: pod.hostname, network: described,
             members: members.map { .init(name: $0.name, id: $0.id) }, checkpointedAt: timestamp())
+        description.shmSize = pod.shmDirectory == nil ? nil : pod.shmSize
+        return description
     }
 
     /// The pod's `network.status` in podman's shape: its CNI network, each interface inside the

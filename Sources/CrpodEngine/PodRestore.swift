@@ -80,7 +80,9 @@ extension Engine {
             return try await preparePodImport(file, request, rollback: rollback)
         }, apply: { archive, rollback in
             let plan = try planPodRestore(archive, request)
-            let pod = try await createPodLocked(podCreateRequest(plan, request), rollback: rollback)
+            var create = podCreateRequest(plan, request)
+            create.shmSize = plan.shares.contains(NamespaceKind.ipc.rawValue) ? archive.description.shmSize : nil
+            let pod = try await createPodLocked(create, rollback: rollback)
             let shmNotes = try await seedPodDevShm(pod, archive: archive, rollback: rollback)
             let locked = plan.tcpEstablished && pod.shares.contains(NamespaceKind.net.rawValue)
             if locked { try await setPodNetworkLock(pod, on: true) }

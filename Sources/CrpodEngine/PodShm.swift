@@ -23,18 +23,32 @@ extension Engine {
     func podRunDirectory(_ podID: String) -> String { "\(settings.runRoot)/pods/\(podID)" }
 
     /// Mounts the pod's shm tmpfs when the pod shares IPC; its removal is journaled in `rollback`.
-    func createPodShm(_ pod: inout PodRecord, rollback: Rollback) throws {
+    func createPodShm(_ pod: inout PodRecord, sizeBytes: UInt64, rollback: Rollback) throws {
         guard pod.shares.contains(NamespaceKind.ipc.rawValue) else { return }
         let filesystem = podRunDirectory(pod.id) + "/shm-fs"
         let shm = filesystem + "/shm"
         try rollback.add(.removeTree(podRunDirectory(pod.id)))
         try step("create \(filesystem)") { try Files.makeDirectories(filesystem, mode: 0o700) }
-        try step("mount the pod's shm tmpfs on \(filesystem)") { try Mounts.mountShmTmpfs(at: filesystem, sizeBytes: Self.podShmBytes) }
+        try step("mount the pod's shm tmpfs on \(filesystem)") { try Mounts.mountShmTmpfs(at: filesystem, sizeBytes: sizeBytes) }
         try step("create \(shm)") {
             try Files.makeDirectories(shm, mode: 0o755)
             try Files.copyMode(from: shm, to: shm, override: 0o1777)
         }
         pod.shmDirectory = shm
+        pod.shmSize = sizeBytes
+    }
+
+    /// `--shm-size` needs a /dev/shm of the pod's own (ipc shared), at least one page, and at
+    /// most half the host's memory (a tmpfs takes RAM).
+    func validateShmSize(_ request: PodCreateRequest) throws {
+        guard let size = request.shmSize else { return }
+        guard request.shares.contains(NamespaceKind.ipc.rawValue) else {
+            throw EngineError.invalidInput(what: "--shm-size", detail: "the pod has no /dev/shm of its own: it does not share ipc (--share)")
+        }
+        let limit = (MemoryInfo.totalBytes() ?? UInt64(1) << 40) / 2
+        guard size >= 4096 && size <= limit else {
+            throw EngineError.invalidInput(what: "--shm-size", detail: "\(ByteSize.format(size)) is not between 4k and half this host's memory (\(ByteSize.format(limit)))")
+        }
     }
 
     /// Unmounts and removes the pod's run directory (its shm tmpfs).

@@ -16,6 +16,8 @@ public struct PodCreateRequest: Sendable, Codable {
     public var publish: [CNIPortMapping]
     /// The interface's MAC address (bridge's `mac` capability); set by a pod restore.
     public var staticMAC: String? = nil
+    /// The size of the pod's /dev/shm in bytes (only with ipc shared); nil = 64 MiB, podman's default.
+    public var shmSize: UInt64? = nil
 
     public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil,
                 network: String? = nil, staticIP: String? = nil, publish: [CNIPortMapping] = []) {
@@ -51,6 +53,7 @@ extension Engine {
     func createPodLocked(_ request: PodCreateRequest, rollback: Rollback) async throws -> PodRecord {
         let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
         let network = try planNetwork(request)
+        try validateShmSize(request)
         if let existing = try store.pods().first(where: { $0.name == request.name }) {
             throw EngineError.nameInUse(kind: "pod", name: request.name, id: existing.id)
         }
@@ -61,7 +64,7 @@ extension Engine {
             cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
             processLabel: nil, mountLabel: nil, created: timestamp())
         try await startInfra(&pod, rollback: rollback)
-        try createPodShm(&pod, rollback: rollback)
+        try createPodShm(&pod, sizeBytes: request.shmSize ?? Self.podShmBytes, rollback: rollback)
         FaultPoint.podAfterShm.hit()
         try await attachNetwork(&pod, plan: network, rollback: rollback)
         // Undone only when a larger operation (a pod restore) fails after the pod exists.

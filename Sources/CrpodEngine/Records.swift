@@ -22,6 +22,8 @@ public struct PodRecord: Codable, Sendable, Equatable {
     /// member that joins its IPC namespace; nil when the pod does not share IPC, and in records
     /// written before pods had one (members then get a private /dev/shm).
     public var shmDirectory: String? = nil
+    /// Its size in bytes (the tmpfs's `size=`).
+    public var shmSize: UInt64? = nil
 
     public var sharedKinds: [NamespaceKind] { shares.map { NamespaceKind(rawValue: $0) } }
 }

@@ -32,7 +32,7 @@ extension CheckpointRequest {
 }
 
 extension PodCreateRequest {
-    enum CodingKeys: String, CodingKey { case name, shares, cgroupParent, hostname, network, staticIP, publish }
+    enum CodingKeys: String, CodingKey { case name, shares, cgroupParent, hostname, network, staticIP, publish, shmSize }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +40,7 @@ extension PodCreateRequest {
                   cgroupParent: try c.decodeIfPresent(String.self, forKey: .cgroupParent), hostname: try c.decodeIfPresent(String.self, forKey: .hostname),
                   network: try c.decodeIfPresent(String.self, forKey: .network), staticIP: try c.decodeIfPresent(String.self, forKey: .staticIP),
                   publish: try c.decodeIfPresent([CNIPortMapping].self, forKey: .publish) ?? [])
+        shmSize = try c.decodeIfPresent(UInt64.self, forKey: .shmSize)
     }
 }
 

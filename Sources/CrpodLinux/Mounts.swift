@@ -87,8 +87,17 @@ public enum ResourceLimits {
 public enum MemoryInfo {
     /// MemAvailable in bytes.
     public static func availableBytes(meminfo: String? = nil) -> UInt64? {
+        field("MemAvailable:", meminfo: meminfo)
+    }
+
+    /// MemTotal in bytes.
+    public static func totalBytes(meminfo: String? = nil) -> UInt64? {
+        field("MemTotal:", meminfo: meminfo)
+    }
+
+    static func field(_ name: String, meminfo: String?) -> UInt64? {
         guard let text = meminfo ?? (try? Files.readText("/proc/meminfo")) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
             return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }.map { $0 * 1024 }
         }
         return nil

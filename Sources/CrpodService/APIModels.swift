@@ -17,6 +17,8 @@ public struct PodSummary: Codable, Sendable, Equatable {
     public var mountLabel: String?
     /// The pod's /dev/shm on the host (bound into members in its IPC namespace); nil without one.
     public var shmDirectory: String?
+    /// Its size in bytes.
+    public var shmSize: UInt64?
     public var containers: [String]
     public var created: String
     /// `none`, `host` or the CNI network's name; the rest is empty unless it is a CNI network.
@@ -41,6 +43,7 @@ public struct PodSummary: Codable, Sendable, Equatable {
         processLabel = pod.processLabel
         mountLabel = pod.mountLabel
         shmDirectory = pod.shmDirectory
+        shmSize = pod.shmSize
         containers = view.containers
         created = pod.created
         network = pod.network?.displayName ?? PodNetworkMode.none.rawValue

@@ -11,7 +11,7 @@ struct PodCreateCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Namespaces members share: \(ShareList.allowed.joined(separator: ",")) (or none).", valueName: "list"))
+    @Option(help: ArgumentHelp("Namespaces members share: \(ShareList.allowed.joined(separator: ",")) (or none); ipc also shares the pod's /dev/shm.", valueName: "list"))
     var share: String = ShareList.podDefault.joined(separator: ",")
     @Option(name: .customLong("cgroup-parent"), help: ArgumentHelp("Cgroup under which the pod's cgroup is made (default /crpod).", valueName: "path"))
     var cgroupParent: String?
@@ -28,6 +28,8 @@ struct PodCreateCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .customLong("publish")],
             help: ArgumentHelp("Publish a port through portmap: HOSTPORT:PORT[/tcp|udp] (repeatable).", valueName: "ports"))
     var publish: [String] = []
+    @Option(name: .customLong("shm-size"), help: ArgumentHelp("Size of the pod's /dev/shm (with ipc shared): a number with b, k, m or g (default 64m).", valueName: "size"))
+    var shmSize: String?
     @Argument(help: "Pod name.") var name: String
 
     func run() async throws {
@@ -38,8 +40,12 @@ struct PodCreateCommand: AsyncParsableCommand {
             }
             return mapping
         }
-        let request = PodCreateRequest(name: name, shares: shares, cgroupParent: cgroupParent, hostname: hostname,
+        var request = PodCreateRequest(name: name, shares: shares, cgroupParent: cgroupParent, hostname: hostname,
                                        network: network, staticIP: ip, publish: ports)
+        if let shmSize {
+            guard let bytes = ByteSize.parse(shmSize) else { throw ValidationError("--shm-size \(shmSize): expected a number with an optional unit b, k, m or g (64m)") }
+            request.shmSize = bytes
+        }
         let pod = try await global.client().createPod(request)
         print(pod.id)
     }

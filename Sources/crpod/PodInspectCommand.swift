@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrpodService
+import CrpodCore
 import CrpodEngine
 
 struct PodInspectCommand: AsyncParsableCommand {
@@ -24,7 +25,7 @@ struct PodInspectCommand: AsyncParsableCommand {
         print("Cgroup:        \(summary.cgroupPath)")
         print("Process label: \(summary.processLabel ?? "- (SELinux off)")")
         print("Mount label:   \(summary.mountLabel ?? "- (SELinux off)")")
-        print("Shm:           \(summary.shmDirectory ?? "- (IPC not shared: members have their own /dev/shm)")")
+        print("Shm:           \(summary.shmDirectory.map { "\($0) (\(summary.shmSize.map(ByteSize.format) ?? "?"))" } ?? "- (IPC not shared: members have their own /dev/shm)")")
         print("Created:       \(summary.created)")
         print("Containers:    \(summary.containers.isEmpty ? "none" : summary.containers.joined(separator: ", "))")
         printNetwork(summary)

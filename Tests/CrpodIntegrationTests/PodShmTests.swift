@@ -83,6 +83,35 @@ struct PodShmTests {
         }
     }
 
+    @Test("--shm-size sizes the pod's tmpfs (a member cannot write past it); refused without ipc shared or malformed; a pod archive carries it to the restored pod")
+    func shmSize() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "--network", "none", "--shm-size", "1m", "small"])
+            let summary = try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "small"])
+            #expect(summary.shmSize == 1 << 20)
+            let shm = try #require(summary.shmDirectory)
+            let mount = try MountTable.parse(Files.readText("/proc/self/mounts")).first { $0.mountPoint == Files.parent(of: shm) }
+            #expect(mount?.options.contains("size=1024k") == true, "\(String(describing: mount))")
+            let fill = "dd if=/dev/zero of=/dev/shm/big bs=1k count=2048 2>&1; echo status $?; sleep 1000"
+            try await crpod.ok(["run", "--name", "filler", "--pod", "small", "--rootfs", PrivilegedHost.rootfs, "--", "sh", "-c", fill])
+            #expect(try await eventually { try await crpod.ok(["logs", "filler"]).contains("No space left on device") }, "the 1 MiB limit holds")
+
+            try await crpod.expectRefusal(["pod", "create", "--network", "none", "--share", "net,uts", "--shm-size", "1m", "noipc"],
+                                          "it does not share ipc", archive: nil)
+            try await crpod.expectRefusal(["pod", "create", "--network", "none", "--shm-size", "12x", "bad"], "--shm-size 12x", archive: nil)
+            try await crpod.expectRefusal(["pod", "create", "--network", "none", "--shm-size", "1k", "tiny"], "is not between 4k and half", archive: nil)
+            #expect(!(try await crpod.ok(["pod", "ls"])).contains("noipc"))
+
+            try await crpod.ok(["rm", "-f", "filler"])
+            try await crpod.ok(["run", "--name", "idle", "--pod", "small", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"])
+            let archive = crpod.base + "/small.tar.zst"
+            try await crpod.ok(["pod", "checkpoint", "--export", archive, "small"])
+            try await crpod.ok(["pod", "rm", "-f", "small"])
+            try await crpod.ok(["pod", "restore", "--import", archive, "--name", "again"])
+            #expect(try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "again"]).shmSize == 1 << 20, "the size came back")
+        }
+    }
+
     static func mountPoints() throws -> [String] {
         try MountTable.parse(Files.readText("/proc/self/mounts")).map(\.mountPoint)
     }
@@ -90,6 +119,7 @@ struct PodShmTests {
 
 struct PodInspectJSON: Decodable {
     var shmDirectory: String?
+    var shmSize: UInt64?
 }
 
 extension CrpodInstance {

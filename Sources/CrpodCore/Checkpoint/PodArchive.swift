@@ -75,6 +75,9 @@ public struct PodArchiveDescription: Codable, Sendable, Equatable {
     /// In the order they are restored (the order they were created in).
     public var members: [Member]
     public var checkpointedAt: String?
+    /// The size of the pod's /dev/shm tmpfs in bytes; nil in archives of pods without one (and
+    /// of crpod before pods had one).
+    public var shmSize: UInt64? = nil
 
     public init(name: String, id: String, shares: [String], hostname: String?, network: Network, members: [Member],
                 checkpointedAt: String? = nil, version: Int = PodArchiveDescription.currentVersion) {
