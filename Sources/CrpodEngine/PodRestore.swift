@@ -82,10 +82,10 @@ extension Engine {
             let plan = try planPodRestore(archive, request)
             var create = podCreateRequest(plan, request)
             create.shmSize = plan.shares.contains(NamespaceKind.ipc.rawValue) ? archive.description.shmSize : nil
-            let pod = try await createPodLocked(create, rollback: rollback)
+            // Locked from before the address exists: a peer's retransmission gets no reset.
+            let pod = try await createPodLocked(create, rollback: rollback, lockNetwork: plan.tcpEstablished)
             let shmNotes = try await seedPodDevShm(pod, archive: archive, rollback: rollback)
             let locked = plan.tcpEstablished && pod.shares.contains(NamespaceKind.net.rawValue)
-            if locked { try await setPodNetworkLock(pod, on: true) }
             var outcomes: [RestoreOutcome] = []
             for (member, imported) in zip(plan.members, archive.members) {
                 try await reservePodPIDs(pod, archive)

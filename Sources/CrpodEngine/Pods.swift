@@ -50,7 +50,10 @@ extension Engine {
     }
 
     /// `createPod` under the state lock, its undo steps in `rollback` (a pod restore shares it).
-    func createPodLocked(_ request: PodCreateRequest, rollback: Rollback) async throws -> PodRecord {
+    /// `lockNetwork`: the pod's network namespace drops every packet (`setPodNetworkLock`) from
+    /// before its address comes up — a pod restore with TCP connections, whose peers retransmit
+    /// into the address at any moment and must not get a reset before the sockets are back.
+    func createPodLocked(_ request: PodCreateRequest, rollback: Rollback, lockNetwork: Bool = false) async throws -> PodRecord {
         let parent = try validatedParent(request.cgroupParent ?? settings.cgroupParent)
         let network = try planNetwork(request)
         try validateShmSize(request)
@@ -66,6 +69,7 @@ extension Engine {
         try await startInfra(&pod, rollback: rollback)
         try createPodShm(&pod, sizeBytes: request.shmSize ?? Self.podShmBytes, rollback: rollback)
         FaultPoint.podAfterShm.hit()
+        if lockNetwork && pod.shares.contains(NamespaceKind.net.rawValue) { try await setPodNetworkLock(pod, on: true) }
         try await attachNetwork(&pod, plan: network, rollback: rollback)
         // Undone only when a larger operation (a pod restore) fails after the pod exists.
         try rollback.add(.removeTree("\(store.podsDirectory)/\(pod.id).json"))
