@@ -59,6 +59,9 @@ struct ArchiveInspectCommand: AsyncParsableCommand {
         print("Network:      \(pod.network.name ?? pod.network.mode)\(addresses)\(pod.network.mac.map { " mac \($0)" } ?? "")")
         let ports = pod.network.published.map { "\($0.hostIP.map { $0 + ":" } ?? "")\($0.hostPort):\($0.containerPort)/\($0.protocol)" }
         print("Published:    \(ports.isEmpty ? "none" : ports.joined(separator: ", "))")
+        let devShm = archive.members.first { CheckpointMember.canonical($0.name) == CheckpointMember.devShm }
+        let shmContent = devShm.map { ", content \($0.size) bytes (\(CheckpointMember.devShm))" } ?? ""
+        print("Shm:          \(pod.shmSize.map { "/dev/shm " + ByteSize.format($0) } ?? "none")\(shmContent)")
         print("Members (restore order):")
         for member in archive.podMembers ?? [] {
             let stats = member.statistics.map { ", frozen \($0.frozenTime) µs" } ?? ""

@@ -106,6 +106,8 @@ struct PodShmTests {
             try await crpod.ok(["run", "--name", "idle", "--pod", "small", "--rootfs", PrivilegedHost.rootfs, "--", "sleep", "1000"])
             let archive = crpod.base + "/small.tar.zst"
             try await crpod.ok(["pod", "checkpoint", "--export", archive, "small"])
+            let shown = try await crpod.runner.run(crpod.crpod, ["archive", "inspect", archive])
+            #expect(shown.stdout.contains("Shm:          /dev/shm 1m, content "), "archive inspect shows the pod's /dev/shm: \(shown.stdout)")
             try await crpod.ok(["pod", "rm", "-f", "small"])
             try await crpod.ok(["pod", "restore", "--import", archive, "--name", "again"])
             #expect(try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "again"]).shmSize == 1 << 20, "the size came back")
