@@ -67,11 +67,12 @@ extension Engine {
                 try step("build \(CheckpointMember.rootfsDiff) from \(upper)") { try RootfsDiff.build(upperDirectory: upper, tarPath: diffTar) }
             }
         }
-        let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber())
         let bundleSpec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
+        let boundShm = try boundDevShm(bundleSpec)
+        let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber(), boundDevShm: boundShm != nil)
         let spec = try step("read \(record.bundle)/config.json") { try exportedSpec(bundleSpec) }
         var member = ExportedMember(paths: paths, config: config, spec: spec, diffTar: ignoreRootfs ? nil : diffTar, deleted: deleted)
-        if withDevShm, let shm = try boundDevShm(bundleSpec), Files.isDirectory(shm) {
+        if withDevShm, let shm = boundShm, Files.isDirectory(shm) {
             let tar = paths.rootfsDiffDirectory + "/" + CheckpointMember.devShm
             try await snapshotDevShm(shm, to: tar)
             member.devShmTar = tar
@@ -105,7 +106,9 @@ extension Engine {
 
     /// config.dump with podman's field names for what crpod has, plus a `crpod` section.
     /// crpod's infra is not a container, so the pod id stands where podman names the infra.
-    func checkpointConfig(_ record: ContainerRecord, pod: PodRecord?, criuVersion: Int?) throws -> [UInt8] {
+    /// `boundDevShm`: /dev/shm is the pod's shm (a bind); `shmSize` then carries its size, which
+    /// a podman restore gives the tmpfs it unpacks devshm-checkpoint.tar into.
+    func checkpointConfig(_ record: ContainerRecord, pod: PodRecord?, criuVersion: Int?, boundDevShm: Bool) throws -> [UInt8] {
         let privates = NamespaceKind.podShareable.filter { !(pod?.sharedKinds.contains($0) ?? false) }
         let section = CrpodSection(
             podName: pod?.name, podID: pod?.id, podShares: pod?.shares ?? [],
@@ -116,6 +119,7 @@ extension Engine {
             cgroupParent: pod?.cgroupPath ?? settings.cgroupParent, runtime: runtimeName,
             rootfsImageName: record.image.map { $0.name ?? $0.id }, infraID: pod?.id, mountLabel: pod?.mountLabel, processLabel: pod?.processLabel, crpod: section)
         config.rootfsImageID = record.image?.id
+        if boundDevShm { config.shmSize = pod?.shmSize ?? Self.podShmBytes }
         return try step("encode \(CheckpointMember.config)") { Array(try config.data()) }
     }
 

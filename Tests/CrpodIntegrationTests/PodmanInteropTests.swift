@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CrpodCore
 import CrpodDrivers
 import CrpodLinux
 #if canImport(Glibc)
@@ -20,12 +21,12 @@ import Testing
        .enabled(if: PrivilegedHost.enabled && (PrivilegedHost.isCI || Podman.path != nil), "needs root, runc, criu, the test rootfs and podman"),
        .disabled(if: Podman.inV2OnlyViewOfV1Host, "podman cannot run containers in a cgroup2-only mount over a v1/hybrid host (its controllers stay on v1)"))
 struct PodmanInteropTests {
-    @Test("a counter of an image checkpointed by crpod is restored by podman container restore --import into a podman pod and counts on with its rootfs changes; nothing is left")
+    @Test("a counter of an image checkpointed by crpod is restored by podman container restore --import into a podman pod (crpod's pod removed first) and counts on with its rootfs changes and its /dev/shm file; nothing is left")
     func podmanRestoresImageContainer() async throws {
         try await withPodman { crpod, peer in try await restoreUnderPodman(crpod, peer) }
     }
 
-    @Test("a crpod checkpoint image pushed to a registry is pulled by podman and restored with podman container restore IMAGE into a podman pod; the counter continues")
+    @Test("a crpod checkpoint image pushed to a registry is pulled by podman and restored with podman container restore IMAGE into a podman pod; the counter continues and finds its /dev/shm file")
     func podmanRestoresCheckpointImage() async throws {
         try await withPodman { crpod, peer in
             let registry = try RegistryProcess(crpod)
@@ -35,34 +36,17 @@ struct PodmanInteropTests {
         }
     }
 
-    /// A crpod instance and podman; afterwards podman has nothing of the test's and crpod nothing at all.
-    private func withPodman(_ body: (CrpodInstance, Podman) async throws -> Void) async throws {
-        let podman = try #require(Podman.path, "podman not on PATH (run contrib/provision.sh)")
-        try await withCrpod { crpod in
-            let peer = Podman(path: podman, runner: crpod.runner, tag: String(ObjectIDs.random().prefix(12)))
-            do {
-                try await body(crpod, peer)
-            } catch {
-                await peer.cleanUp()
-                throw error
-            }
-            let podCgroup = await peer.cleanUp()
-            #expect(podCgroup.hasPrefix("/libpod_parent/"), "the pod had a cgroup: \(podCgroup)")
-            #expect(Podman.cgroupDirectories(podCgroup) == [], "the pod's cgroups are removed")
-            #expect(try await peer.leftovers() == [], "podman's pod, container and images are removed")
-            #expect(try await crpod.leftovers() == [])
-        }
-    }
-
     private func restoreUnderPodman(_ crpod: CrpodInstance, _ peer: Podman) async throws {
         try await startCounter(crpod, peer)
         let archive = crpod.base + "/counter.tar.zst"
         try await crpod.ok(["checkpoint", "--export", archive, "counter"])
         let checkpointed = try #require(lastCount(try await crpod.ok(["logs", "counter"])))
+        let config = try await Podman.member("config.dump", of: archive, runner: crpod.runner)
+        #expect(try CheckpointConfig(data: Data(config.utf8), context: archive).shmSize == 2 << 20, "config.dump's shmSize is pod pa's")
+        try await removeSourcePod(crpod)
         let podID = try await peer.createPod()
         try await peer.restore(["--import", archive, "--pod", podID, "--name", peer.restored])
         try await expectCountsOn(peer, from: checkpointed)
-        try await crpod.ok(["pod", "rm", "-f", "pa"])
     }
 
     private func restoreImageUnderPodman(_ crpod: CrpodInstance, _ peer: Podman, registry: String) async throws {
@@ -72,22 +56,29 @@ struct PodmanInteropTests {
         let checkpointed = try #require(lastCount(try await crpod.ok(["logs", "counter"])))
         try await crpod.ok(["image", "push", "--tls-verify=false", remote])
         try await peer.ok(["pull", "-q", "--tls-verify=false", remote])
+        try await removeSourcePod(crpod)
         let podID = try await peer.createPod()
         try await peer.restore(["--pod", podID, "--name", peer.restored, remote])
         try await expectCountsOn(peer, from: checkpointed)
-        try await crpod.ok(["pod", "rm", "-f", "pa"])
     }
 
-    /// The test's image in both stores (same ID), and a counter of it in crpod's pod `pa`.
+    /// The test's image in both stores (same ID), and a counter of it in crpod's pod `pa` (a 2 MiB
+    /// /dev/shm) that first writes /dev/shm/from-crpod: into the pod's shm, so into the archive's
+    /// devshm-checkpoint.tar.
     private func startCounter(_ crpod: CrpodInstance, _ peer: Podman) async throws {
-        let tar = try await peer.imageTar(in: crpod.base)
-        let imageID = try await crpod.ok(["image", "import", tar.path])
-        #expect(imageID == tar.id, "crpod's image ID is the config digest")
-        try await peer.ok(["load", "-q", "-i", tar.path])
-        #expect(try await peer.ok(["image", "inspect", "--format", "{{.Id}}", peer.image]) == tar.id, "podman's image ID is the same")
-        try await crpod.ok(["pod", "create", "pa"])
-        try await crpod.ok(["run", "--name", "counter", "--pod", "pa", "--image", peer.image, "--"] + busyCounter)
+        try await peer.loadImage(into: crpod)
+        try await crpod.ok(["pod", "create", "--shm-size", "2m", "pa"])
+        try await crpod.ok(["run", "--name", "counter", "--pod", "pa", "--image", peer.image, "--"] + shmCounter("from-crpod"))
         #expect(try await eventually { lastCount(try await crpod.ok(["logs", "counter"])) ?? 0 >= 3 })
+        let shm = try #require(try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "pa"]).shmDirectory)
+        #expect(try Files.readText(shm + "/from-crpod") == "from-crpod\n", "the member wrote into the pod's /dev/shm")
+    }
+
+    /// crpod's pod goes before podman restores, its /dev/shm with it (as on another host): what
+    /// podman's container then finds in /dev/shm came from the archive.
+    private func removeSourcePod(_ crpod: CrpodInstance) async throws {
+        try await crpod.ok(["pod", "rm", "-f", "pa"])
+        #expect(try await crpod.leftovers() == [], "nothing of pod pa is left")
     }
 
     /// The restored counter runs under podman: its log goes on from the checkpoint (the same
@@ -105,6 +96,36 @@ struct PodmanInteropTests {
         #expect(!Files.exists(root + "/bin/vi"), "deleted.files applied")
         try await peer.ok(["umount", restored])
         #expect(try await peer.ok(["inspect", "--format", "{{.State.Status}}", restored]) == "running")
+        // podman mounts a tmpfs of config.dump's shmSize (crpod's pod's) for the restored /dev/shm
+        // and unpacks devshm-checkpoint.tar into it; seen through the restored task's own root.
+        let pid = try await peer.ok(["inspect", "--format", "{{.State.Pid}}", restored])
+        #expect(try Files.readText("/proc/\(pid)/root/dev/shm/from-crpod") == "from-crpod\n", "devshm-checkpoint.tar unpacked into podman's /dev/shm")
+        let shm = try MountTable.parse(Files.readText("/proc/\(pid)/mounts")).last { $0.mountPoint == "/dev/shm" }
+        #expect(shm?.options.contains("size=2048k") == true, "the pod's 2 MiB, not an unbounded tmpfs: \(String(describing: shm))")
+    }
+}
+
+/// busyCounter, after writing `/dev/shm/<name>` (content: the name and a newline).
+func shmCounter(_ name: String) -> [String] {
+    ["sh", "-c", "echo \(name) > /dev/shm/\(name); " + busyCounter[2]]
+}
+
+/// A crpod instance and podman; afterwards podman has nothing of the test's and crpod nothing at all.
+func withPodman(_ body: (CrpodInstance, Podman) async throws -> Void) async throws {
+    let podman = try #require(Podman.path, "podman not on PATH (run contrib/provision.sh)")
+    try await withCrpod { crpod in
+        let peer = Podman(path: podman, runner: crpod.runner, tag: String(ObjectIDs.random().prefix(12)))
+        do {
+            try await body(crpod, peer)
+        } catch {
+            await peer.cleanUp()
+            throw error
+        }
+        let podCgroup = await peer.cleanUp()
+        #expect(podCgroup.hasPrefix("/libpod_parent/"), "the pod had a cgroup: \(podCgroup)")
+        #expect(Podman.cgroupDirectories(podCgroup) == [], "the pod's cgroups are removed")
+        #expect(try await peer.leftovers() == [], "podman's pod, container and images are removed")
+        #expect(try await crpod.leftovers() == [])
     }
 }
 
@@ -160,6 +181,16 @@ struct Podman {
         return (path, try await fixtures.dockerSave(path, layers: [layer], tag: image))
     }
 
+    /// The test's image (`imageTar`) imported into crpod and loaded into podman: the same ID in
+    /// both, so either restores the other's checkpoints of it by image.
+    func loadImage(into crpod: CrpodInstance) async throws {
+        let tar = try await imageTar(in: crpod.base)
+        let imageID = try await crpod.ok(["image", "import", tar.path])
+        #expect(imageID == tar.id, "crpod's image ID is the config digest")
+        try await ok(["load", "-q", "-i", tar.path])
+        #expect(try await ok(["image", "inspect", "--format", "{{.Id}}", image]) == tar.id, "podman's image ID is the same")
+    }
+
     /// `podman container restore`; a failure quotes the error lines of the log podman names.
     func restore(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let outcome = try await run(["container", "restore"] + arguments)
@@ -168,6 +199,13 @@ struct Podman {
         let errors = log.flatMap { try? Files.readText($0) }?.split(separator: "\n").filter { $0.contains("Error") }.joined(separator: "\n")
         Issue.record("podman container restore \(arguments.joined(separator: " ")): \(outcome.stderr)\n\(errors ?? "")", sourceLocation: sourceLocation)
         throw CancellationError()
+    }
+
+    /// Member `name` of a zstd checkpoint archive, as text (`| tar -tf -` after it: its listing).
+    static func member(_ name: String, of archive: String, then: String = "cat", runner: ToolRunner) async throws -> String {
+        let result = try await runner.run("/bin/sh", ["-c", "zstd -dcq \"$1\" | tar -xOf - \"$2\" | \(then)", "sh", archive, name], environment: environment)
+        try #require(result.status == .exited(0), "\(name) of \(archive): \(result.stderr)")
+        return result.stdout
     }
 
     /// `path` (a cgroupfs path such as `/libpod_parent/<pod id>`) in every hierarchy mounted

@@ -59,6 +59,7 @@ extension CheckpointConfig {
         public static let createdTime = "createdTime"
         /// podman's `CheckpointedTime`: checkpointctl's `list` shows it.
         public static let checkpointedTime = "checkpointedTime"
+        public static let shmSize = "shmSize"
         public static let crpod = "crpod"
         /// Lower-case spellings some writers use; read as a fallback, never written.
         static let mountLabelAlternate = "mountLabel"
@@ -181,6 +182,14 @@ extension CheckpointConfig {
     public var checkpointedTime: String? {
         get { string(Key.checkpointedTime) }
         set { setString(newValue, Key.checkpointedTime) }
+    }
+
+    /// podman's `shmSize`: the bytes of the tmpfs podman mounts at /dev/shm. A podman restore
+    /// drops the checkpoint's /dev/shm bind and mounts a fresh tmpfs of this size (unbounded
+    /// when absent), then unpacks devshm-checkpoint.tar into it. Setting nil removes the key.
+    public var shmSize: UInt64? {
+        get { json[Key.shmSize]?.uint64Value }
+        set { json[Key.shmSize] = newValue.map(JSONValue.init) }
     }
 
     private func string(_ key: String) -> String? {

@@ -28,6 +28,7 @@ struct CheckpointConfigTests {
         #expect(config.mountLabel == "system_u:object_r:container_file_t:s0:c100,c200")
         #expect(config.processLabel == "system_u:system_r:container_t:s0:c100,c200")
         #expect(config.createdTime == "2024-11-29T08:53:01.123456789Z")
+        #expect(config.shmSize == 65_536_000)
         #expect(config.hasCrpodSection == false)
         #expect(config.crpod == nil)
     }
@@ -69,6 +70,15 @@ struct CheckpointConfigTests {
         config.processLabel = "new"
         #expect(config.json["ProcessLabel"] == "new")
         #expect(config.json["processLabel"] == nil)
+    }
+
+    @Test func shmSizeIsWrittenAsPodmansNumberAndRemovedByNil() throws {
+        var config = try CheckpointConfig(json: ["shmSize": "64m"])
+        #expect(config.shmSize == nil, "not a number")
+        config.shmSize = 2 << 20
+        #expect(config.json["shmSize"] == .int(2 << 20))
+        config.shmSize = nil
+        #expect(config.json["shmSize"] == nil)
     }
 
     @Test func rejectsNonObjectsAndBadJSON() {
