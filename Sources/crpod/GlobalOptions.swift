@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import CrpodEngine
 import CrpodLinux
@@ -83,6 +86,15 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// What a restore chose or left out (the plan's notes), one `note: …` line each on stderr,
+    /// so stdout stays the id a script reads.
+    static func notes(_ notes: [String]) {
+        for note in notes {
+            let line = Array("note: \(note)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
     }
 
     /// Left-aligned columns separated by two spaces.

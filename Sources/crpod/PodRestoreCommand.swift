@@ -45,6 +45,7 @@ struct PodRestoreCommand: AsyncParsableCommand {
             }
         }
         let outcome = try await global.client().restorePod(request)
+        Output.notes(outcome.notes + outcome.members.flatMap { member in member.notes.map { "\(member.name): \($0)" } })
         guard printStats else { return print(outcome.podID) }
         try Output.json(outcome)
     }

@@ -52,6 +52,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw ValidationError("--trust-archive is for the root CLI only: the daemon always applies the image rule")
         }
         let outcome = try await restore(request)
+        Output.notes(outcome.notes)
         guard printStats else { return print(outcome.id) }
         try Output.json(RestoreStatsJSON(
             podmanRestoreDuration: microseconds(since: started),

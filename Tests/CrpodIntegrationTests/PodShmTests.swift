@@ -83,6 +83,25 @@ struct PodShmTests {
         }
     }
 
+    @Test("a target pod that already has the file keeps its own (the restore says so on stderr): the restored member maps the pod's file and counts on from its value")
+    func thePodsOwnFileWins() async throws {
+        try await withCrpod { crpod in
+            _ = try await crpod.startSharedCounterPod("pa")
+            let archive = crpod.base + "/inc.tar.zst"
+            try await crpod.ok(["checkpoint", "--export", archive, "inc"])
+            try await crpod.ok(["rm", "-f", "inc"])
+            try await crpod.ok(["pod", "create", "--network", "none", "pc"])
+            let shm = try #require(try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "pc"]).shmDirectory)
+            var page = [UInt8](repeating: 0, count: 4096)
+            withUnsafeBytes(of: UInt64(1_000_000).littleEndian) { page.replaceSubrange(0..<8, with: $0) }
+            try Files.writeAtomically(shm + "/" + Self.counterFile, page, mode: 0o644)
+
+            let restored = try await crpod.run(["restore", "--import", archive, "--pod", "pc"])
+            #expect(restored.ok && restored.stderr.contains("note: /dev/shm: the pod's own \(Self.counterFile) kept"), "\(restored.stderr)")
+            #expect(try await eventually { (try await crpod.seenValues("inc").last ?? 0) > 1_000_003 }, "the pod's file, not the archive's")
+        }
+    }
+
     @Test("--shm-size sizes the pod's tmpfs (a member cannot write past it); refused without ipc shared or malformed; a pod archive carries it to the restored pod")
     func shmSize() async throws {
         try await withCrpod { crpod in
