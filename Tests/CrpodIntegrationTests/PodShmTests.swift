@@ -70,14 +70,8 @@ struct PodShmTests {
     @Test("one member restored into another pod brings the /dev/shm file it maps (devshm-checkpoint.tar) and counts on there")
     func memberRestoreSeedsTheTargetPod() async throws {
         try await withCrpod { crpod in
-            _ = try await crpod.startSharedCounterPod("pa")
-            let archive = crpod.base + "/inc.tar.zst"
-            try await crpod.ok(["checkpoint", "--export", archive, "inc"])
-            let before = try #require(try await crpod.seenValues("inc").last)
-            try await crpod.ok(["rm", "-f", "inc"])
-            try await crpod.ok(["pod", "create", "--network", "none", "pc"])
+            let (archive, before, shm) = try await crpod.checkpointIncForNewPod("pc")
             try await crpod.ok(["restore", "--import", archive, "--pod", "pc"])
-            let shm = try #require(try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "pc"]).shmDirectory)
             #expect(Files.exists(shm + "/" + Self.counterFile), "seeded from the archive")
             #expect(try await eventually { (try await crpod.seenValues("inc").last ?? 0) > before + 3 }, "inc counts on in pod pc")
         }
@@ -86,12 +80,7 @@ struct PodShmTests {
     @Test("a target pod that already has the file keeps its own (the restore says so on stderr): the restored member maps the pod's file and counts on from its value")
     func thePodsOwnFileWins() async throws {
         try await withCrpod { crpod in
-            _ = try await crpod.startSharedCounterPod("pa")
-            let archive = crpod.base + "/inc.tar.zst"
-            try await crpod.ok(["checkpoint", "--export", archive, "inc"])
-            try await crpod.ok(["rm", "-f", "inc"])
-            try await crpod.ok(["pod", "create", "--network", "none", "pc"])
-            let shm = try #require(try await crpod.json(PodInspectJSON.self, ["pod", "inspect", "pc"]).shmDirectory)
+            let (archive, _, shm) = try await crpod.checkpointIncForNewPod("pc")
             var page = [UInt8](repeating: 0, count: 4096)
             withUnsafeBytes(of: UInt64(1_000_000).littleEndian) { page.replaceSubrange(0..<8, with: $0) }
             try Files.writeAtomically(shm + "/" + Self.counterFile, page, mode: 0o644)
@@ -154,6 +143,18 @@ extension CrpodInstance {
         try await ok(["run", "--name", "watch", "--pod", name, "--rootfs", rootfs, "--", "/bin/shm-share", "watch"])
         #expect(try await eventually { try await seenValues("watch").count >= 3 }, "watch sees the counter")
         return rootfs
+    }
+
+    /// `startSharedCounterPod("pa")`, `inc` checkpointed into an archive and removed, and a new
+    /// pod `target`: the archive, inc's last value, the target's /dev/shm.
+    func checkpointIncForNewPod(_ target: String) async throws -> (archive: String, last: Int, shm: String) {
+        _ = try await startSharedCounterPod("pa")
+        let archive = base + "/inc.tar.zst"
+        try await ok(["checkpoint", "--export", archive, "inc"])
+        let last = try #require(try await seenValues("inc").last)
+        try await ok(["rm", "-f", "inc"])
+        try await ok(["pod", "create", "--network", "none", target])
+        return (archive, last, try #require(try await json(PodInspectJSON.self, ["pod", "inspect", target]).shmDirectory))
     }
 
     /// The numbers `member` logged (`inc N` / `seen N`), in order.
