@@ -45,6 +45,18 @@ public enum ArchiveInspector {
 
     /// Scans the archive and validates it. Unreadable archives (truncated, not an archive)
     /// throw; readable ones with problems are reported with every problem listed.
+    /// Whether the archive at `path` is a whole-pod one (`pod.json`); unreadable: no (the
+    /// single-container restore then reports why).
+    public static func isPodArchive(path: String) async -> Bool {
+        guard let file = try? ArchiveFile.open(path: path) else { return false }
+        return await isPodArchive(file)
+    }
+
+    public static func isPodArchive(_ file: OpenedFile) async -> Bool {
+        let facts = try? await BlockingThread.run("inspect \(file.path)") { _ in try inspect(file: file).1 }
+        return facts?.isPodArchive ?? false
+    }
+
     public static func inspect(path: String) throws -> (ArchiveInspection, ArchiveFacts) {
         try inspect(file: try step("open archive \(path)") { try ArchiveFile.open(path: path) })
     }

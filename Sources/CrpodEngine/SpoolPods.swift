@@ -3,13 +3,6 @@ import CrpodCore
 import CrpodLinux
 
 extension SpoolService {
-    /// Whether the spooled archive is a whole-pod one (`pod.json`); unreadable: no (the
-    /// single-container restore then reports why).
-    static func isPodArchive(_ file: OpenedFile) async -> Bool {
-        let facts = try? await BlockingThread.run("inspect \(file.path)") { _ in try ArchiveInspector.inspect(file: file).1 }
-        return facts?.isPodArchive ?? false
-    }
-
     /// A whole-pod archive becomes a new pod named like a spooled container (`containerName`:
     /// the file name plus the hash prefix), its members keeping their names; a `.target`
     /// sidecar or the directory's default pod does not apply. When recovering, a pod of that

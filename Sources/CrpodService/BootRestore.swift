@@ -25,18 +25,52 @@ extension Daemon {
     }
 
     func restoreBootItem(_ item: BootRestore, settings: DaemonConfig, jobs: JobRegistry) async -> String {
+        if await ArchiveInspector.isPodArchive(path: item.archive) { return await restoreBootPod(item, settings: settings, jobs: jobs) }
         if let name = item.name, let running = try? await engine.inspectContainer(name), running.isRunning {
             return "already running as \(name)"
         }
         var request = RestoreRequest(importPath: item.archive)
         request.pod = item.pod
         request.name = item.name
+        return await withBootRetries(item, settings: settings) { attempt, started in
+            let outcome = try await self.restoreAsJob(request, jobs: jobs, kind: "boot-restore")
+            return "restored as \(outcome.name) (\(outcome.id.prefix(12))) in \(Int(APIRouter.seconds(since: started) * 1000)) ms, attempt \(attempt)"
+        }
+    }
+
+    /// A whole-pod archive in the boot list: `ARCHIVE:POD` creates pod POD with every member (an
+    /// appliance needs no pod made beforehand). A pod of that name whose infra runs is left
+    /// alone (a daemon restart); one whose infra is gone — the previous boot's — is removed first.
+    func restoreBootPod(_ item: BootRestore, settings: DaemonConfig, jobs: JobRegistry) async -> String {
+        if item.name != nil {
+            return "FAILED (not retried: a whole-pod archive's members keep their names): use boot_restore = ARCHIVE:POD, POD being the pod it creates"
+        }
+        var removed = ""
+        if let existing = try? engine.inspectPod(item.pod) {
+            if existing.infraRunning { return "already running as pod \(item.pod)" }
+            do {
+                _ = try await engine.removePod(item.pod, force: true)
+                removed = "; the stale pod \(item.pod) (its infra gone, an earlier boot's) was removed first"
+            } catch {
+                return "FAILED: the stale pod \(item.pod) (infra gone) could not be removed: \(error)"
+            }
+        }
+        var request = PodRestoreRequest(importPath: item.archive)
+        request.name = item.pod
+        return await withBootRetries(item, settings: settings) { attempt, started in
+            let outcome = try await self.restorePodAsJob(request, jobs: jobs, kind: "boot-pod-restore")
+            return "restored as pod \(outcome.podName) with \(outcome.members.map(\.name).joined(separator: ", ")) in "
+                + "\(Int(APIRouter.seconds(since: started) * 1000)) ms, attempt \(attempt)\(removed)"
+        }
+    }
+
+    /// Runs `body` (attempt number, its start) up to boot_retries + 1 times; its line, or why it failed.
+    func withBootRetries(_ item: BootRestore, settings: DaemonConfig,
+                         _ body: (Int, ContinuousClock.Instant) async throws -> String) async -> String {
         var lastError = ""
         for attempt in 1...(settings.bootRetries + 1) {
-            let started = ContinuousClock.now
             do {
-                let outcome = try await restoreAsJob(request, jobs: jobs, kind: "boot-restore")
-                return "restored as \(outcome.name) (\(outcome.id.prefix(12))) in \(Int(APIRouter.seconds(since: started) * 1000)) ms, attempt \(attempt)"
+                return try await body(attempt, ContinuousClock.now)
             } catch {
                 lastError = "\(error)"
                 engine.logger.warning("boot restore attempt failed", metadata: ["archive": "\(item.archive)", "attempt": "\(attempt)", "error": "\(error)"])

@@ -110,11 +110,11 @@ public final class Daemon: Sendable {
     }
 
     /// A spooled whole-pod archive restored through the job queue, with the current policy.
-    func restorePodAsJob(_ request: PodRestoreRequest, jobs: JobRegistry) async throws -> PodRestoreOutcome {
+    func restorePodAsJob(_ request: PodRestoreRequest, jobs: JobRegistry, kind: String = "spool-pod-restore") async throws -> PodRestoreOutcome {
         var request = request
         request.policy = config.withLock { $0.policy }
         let engine = self.engine, call = request
-        let id = try await jobs.submit(kind: "spool-pod-restore", description: request.importPath) { progress in
+        let id = try await jobs.submit(kind: kind, description: request.importPath) { progress in
             await progress.report("restoring pod")
             return try await engine.restorePod(call)
         }

@@ -17,7 +17,7 @@ struct DaemonCommand: AsyncParsableCommand {
         commandName: "daemon",
         abstract: "Run crpod as a service: the HTTP API on a Unix socket, the auto-restore spool, restore on boot.",
         discussion: """
-        At start it rolls back whatever a killed crpod left half done, listens (default <run-root>/crpod.sock, mode 0660, root plus the config's socket_group; or the socket systemd passes in), restores the config's boot_restore list in order with retries, then watches the spool directories and sends READY=1.
+        At start it rolls back whatever a killed crpod left half done, listens (default <run-root>/crpod.sock, mode 0660, root plus the config's socket_group; or the socket systemd passes in), restores the config's boot_restore list in order with retries (a whole-pod archive, ARCHIVE:POD, creates pod POD; a stale pod of that name whose infra is gone is replaced), then watches the spool directories and sends READY=1.
 
         API (HTTP/JSON): /v1/health, /metrics (Prometheus), /v1/host/check, /v1/pods[/REF], /v1/containers[/REF[/logs|/stop]], POST /v1/checkpoint, POST /v1/restore, PUT /v1/restore/upload?pod=P&name=N (archive as the body), POST /v1/archives/inspect, /v1/jobs[/ID]. Restores and checkpoints run as jobs (max_jobs at once, max_queued waiting; ?async=true answers 202 with the job). Errors are {"error", "status", "code"}: status and code come from the error's type (README lists the codes). Archive paths must lie under an api_dir and are opened once, without following symlinks or blocking, as regular files. Other crpod commands use it with --remote SOCKET or CRPOD_HOST.
 
