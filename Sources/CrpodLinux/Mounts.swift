@@ -98,7 +98,10 @@ public enum MemoryInfo {
     static func field(_ name: String, meminfo: String?) -> UInt64? {
         guard let text = meminfo ?? (try? Files.readText("/proc/meminfo")) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
-            return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }.map { $0 * 1024 }
+            // A value no host has (over 2^54 kB) is no answer rather than an overflow.
+            guard let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return nil }
+            let (bytes, overflow) = kilobytes.multipliedReportingOverflow(by: 1024)
+            return overflow ? nil : bytes
         }
         return nil
     }

@@ -19,6 +19,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     mountTable(text)
     procStat(text)
     _ = MemoryInfo.availableBytes(meminfo: text)
+    _ = MemoryInfo.totalBytes(meminfo: text)
     _ = Systemd.parseJournalStream(text)
     _ = Systemd.parseWatchdog(usec: text, pid: nil, currentPID: 1)
     _ = Systemd.parseWatchdog(usec: "1000", pid: text, currentPID: 1)
