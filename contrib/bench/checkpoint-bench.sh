@@ -240,7 +240,4 @@ done
     done
 } > "$WORK/report.md"
 
-mkdir -p "$(dirname "$OUT")"
-cp "$WORK/report.md" "$OUT"
-cat "$WORK/report.md"
-log "written to $OUT"
+publish_report   # lib.sh

@@ -85,9 +85,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 OUT=${OUT:-$HERE/results/cr-$DATE.md}
-for v in RUNS MIB QUIET_IDLE QUIET_TIMEOUT; do
-    case ${!v} in ''|*[!0-9]*) die "$v must be a non-negative integer (got '${!v}')" ;; esac
-done
+require_numbers RUNS MIB QUIET_IDLE QUIET_TIMEOUT
 [ "$RUNS" -ge 1 ] || die "--runs must be at least 1"
 [ "$MIB" -gt 0 ] || die "CRPOD_BENCH_MIB must be positive"
 IFS=, read -r -a ENGINE_LIST <<< "$ENGINES"
@@ -100,15 +98,11 @@ for e in "${ENGINE_LIST[@]}"; do
 done
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -x "$CRPOD" ] || die "no crpod at $CRPOD; build it: swift build -c release --scratch-path .build-release (or set CRPOD)"
-[ -d "$SRC_ROOTFS/bin" ] || die "no busybox rootfs at $SRC_ROOTFS (run contrib/provision.sh)"
+require_fixture_host
 for tool in runc criu zstd tar gcc jq sync findmnt python3 stat; do
     command -v "$tool" >/dev/null || die "$tool not found on PATH"
 done
-[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (\$EPOCHREALTIME)"
-if has_family podman && ! command -v podman >/dev/null; then
-    log "podman missing: running contrib/podman/setup-podman.sh"
-    "$REPO/contrib/podman/setup-podman.sh" >&2
-fi
+if has_family podman; then ensure_podman; fi
 
 # ------------------------------------------------------------ state + cleanup
 
@@ -167,7 +161,4 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 write_report > "$WORK/report.md"
-mkdir -p "$(dirname "$OUT")"
-cp "$WORK/report.md" "$OUT"
-cat "$WORK/report.md"
-log "written to $OUT"
+publish_report   # lib.sh

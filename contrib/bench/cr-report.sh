@@ -124,21 +124,6 @@ write_targets() {
     echo "Pre-copy: $precopy."
 }
 
-write_details() {
-    local f base op tool key
-    echo
-    echo "Per cell (ms; size: MiB), and the raw samples in the order taken:"
-    echo
-    echo "| op | tool | workload-variant | n | min | median | max | samples |"
-    echo "|---|---|---|---:|---:|---:|---:|---|"
-    for f in "$WORK"/data/*; do
-        base=${f##*/}; op=${base%%-*}; tool=${base#*-}; tool=${tool%%.*}; key=${base#*.}
-        local div=1000; [ "$op" = size ] && div=1048576
-        read -r a b c < <(stats "$f" "$div")
-        echo "| $op | $tool | $key | $(wc -l < "$f") | $a | $b | $c | $(awk -v d="$div" '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / d }' "$f") |"
-    done
-}
-
 write_report() {
     write_header
     write_medians

@@ -2,7 +2,7 @@
 # contrib/bench/lib.sh - helpers shared by the bench scripts (sourced,
 # not run): logging, timing, waiting for a quiet host, statistics and table labels.
 # They read the caller's globals at call time (WORK, ...).
-# Used by checkpoint-bench.sh, restore-bench.sh, cr-bench.sh, daemon-bench.sh and footprint.sh.
+# Used by checkpoint-bench.sh, restore-bench.sh, cr-bench.sh, pod-bench.sh, daemon-bench.sh and footprint.sh.
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -117,6 +117,27 @@ require_host() {
     for tool in "$@"; do command -v "$tool" >/dev/null || die "$tool not found on PATH"; done
 }
 
+# require_numbers VAR...: each named variable a non-negative integer (else the caller's die())
+require_numbers() {
+    local v
+    for v in "$@"; do
+        case ${!v} in ''|*[!0-9]*) die "$v must be a non-negative integer (got '${!v}')" ;; esac
+    done
+}
+
+# require_fixture_host: the busybox rootfs the fixtures are made from, and bash >= 5
+require_fixture_host() {
+    [ -d "$SRC_ROOTFS/bin" ] || die "no busybox rootfs at $SRC_ROOTFS (run contrib/provision.sh)"
+    [ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (\$EPOCHREALTIME)"
+}
+
+# ensure_podman: install podman with contrib/podman/setup-podman.sh when it is missing
+ensure_podman() {
+    command -v podman >/dev/null && return 0
+    log "podman missing: running contrib/podman/setup-podman.sh"
+    "$REPO/contrib/podman/setup-podman.sh" >&2
+}
+
 # check_runs: --help prints the calling script's header and exits; else RUNS must be a number
 # >= 5. Uses the caller's RUNS and die().
 check_runs() {
@@ -133,10 +154,18 @@ check_runs() {
 timed() { try_timed "$@" || die "timed command failed: ${*:2}"; }
 
 try_timed() {
-    local __var=$1; shift
-    local t0 t1
     sync
     wait_quiet
+    try_timed_now "$@"
+}
+
+# timed_now / try_timed_now VAR COMMAND...: as timed / try_timed, without the sync and the wait
+# for a quiet host (for commands that must follow each other as a user's loop would run them)
+timed_now() { try_timed_now "$@" || die "timed command failed: ${*:2}"; }
+
+try_timed_now() {
+    local __var=$1; shift
+    local t0 t1
     t0=$(now_us)
     if ! "$@" > "$WORK/logs/last.out" 2>>"$ERRLOG"; then
         tail -n 30 "$ERRLOG" >&2
@@ -186,6 +215,31 @@ bench_fixtures() {
         log "importing $BENCH_ROOTFS as $IMAGE"
         tar -C "$BENCH_ROOTFS" -c . | podman import -q --change "LABEL $STAMP_LABEL=$sha" - "$IMAGE" >/dev/null
     fi
+}
+
+# write_details: the per-cell table of a result file (min/median/max and the raw samples in
+# the order taken) from $WORK/data/<op>-<tool>.<key> (µs, or bytes when op is size)
+write_details() {
+    local f base op tool key
+    echo
+    echo "Per cell (ms; size: MiB), and the raw samples in the order taken:"
+    echo
+    echo "| op | tool | workload-variant | n | min | median | max | samples |"
+    echo "|---|---|---|---:|---:|---:|---:|---|"
+    for f in "$WORK"/data/*; do
+        base=${f##*/}; op=${base%%-*}; tool=${base#*-}; tool=${tool%%.*}; key=${base#*.}
+        local div=1000; [ "$op" = size ] && div=1048576
+        read -r a b c < <(stats "$f" "$div")
+        echo "| $op | $tool | $key | $(wc -l < "$f") | $a | $b | $c | $(awk -v d="$div" '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / d }' "$f") |"
+    done
+}
+
+# publish_report: $WORK/report.md copied to $OUT and printed
+publish_report() {
+    mkdir -p "$(dirname "$OUT")"
+    cp "$WORK/report.md" "$OUT"
+    cat "$WORK/report.md"
+    log "written to $OUT"
 }
 
 # criu_stat FILE FIELD: one counter of a CRIU stats-dump or stats-restore image (times in µs),

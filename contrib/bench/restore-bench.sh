@@ -288,7 +288,4 @@ mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
     done
 } > "$WORK/report.md"
 
-mkdir -p "$(dirname "$OUT")"
-cp "$WORK/report.md" "$OUT"
-cat "$WORK/report.md"
-log "written to $OUT"
+publish_report   # lib.sh
