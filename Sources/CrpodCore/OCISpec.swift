@@ -175,6 +175,25 @@ extension OCISpec {
         namespaces.first { $0.type == type }?.path
     }
 
+    /// runc's rule: a mount is a bind when its type is `bind` or `bind`/`rbind` is among its options.
+    public static func isBindMount(type: String?, options: [String]) -> Bool {
+        type == "bind" || options.contains("bind") || options.contains("rbind")
+    }
+
+    public static func isBindMount(_ mount: JSONValue) -> Bool {
+        isBindMount(type: mount["type"]?.stringValue, options: mount["options"]?.stringArrayValue ?? [])
+    }
+
+    /// The index in `mounts` of the bind mount at exactly `destination`, if there is one.
+    public func bindMountIndex(destination: String) -> Int? {
+        json["mounts"]?.arrayValue?.firstIndex { $0["destination"]?.stringValue == destination && Self.isBindMount($0) }
+    }
+
+    /// The host source of that bind mount.
+    public func bindMountSource(destination: String) -> String? {
+        bindMountIndex(destination: destination).flatMap { json["mounts"]?.arrayValue?[$0]["source"]?.stringValue }
+    }
+
     private mutating func setNamespace(_ namespace: OCINamespace) {
         var entries = namespaceEntries
         if let index = entries.firstIndex(where: { $0["type"]?.stringValue == namespace.type }) {

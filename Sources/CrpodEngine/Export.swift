@@ -67,10 +67,12 @@ extension Engine {
                 try step("build \(CheckpointMember.rootfsDiff) from \(upper)") { try RootfsDiff.build(upperDirectory: upper, tarPath: diffTar) }
             }
         }
-        let bundleSpec = try step("read \(record.bundle)/config.json") { try Files.read(record.bundle + "/config.json") }
-        let boundShm = try boundDevShm(bundleSpec)
+        let bundleSpec = try step("read \(record.bundle)/config.json") {
+            try OCISpec(data: Data(Files.read(record.bundle + "/config.json")), context: "config.json")
+        }
+        let boundShm = bundleSpec.bindMountSource(destination: "/dev/shm")
         let config = try checkpointConfig(record, pod: pod, criuVersion: await criuVersionNumber(), boundDevShm: boundShm != nil)
-        let spec = try step("read \(record.bundle)/config.json") { try exportedSpec(bundleSpec) }
+        let spec = try step("encode \(CheckpointMember.spec)") { try exportedSpec(bundleSpec) }
         var member = ExportedMember(paths: paths, config: config, spec: spec, diffTar: ignoreRootfs ? nil : diffTar, deleted: deleted)
         if withDevShm, let shm = boundShm, Files.isDirectory(shm) {
             let tar = paths.rootfsDiffDirectory + "/" + CheckpointMember.devShm
@@ -78,13 +80,6 @@ extension Engine {
             member.devShmTar = tar
         }
         return member
-    }
-
-    /// The host directory bound at /dev/shm in a container's config.json, if it is a bind.
-    func boundDevShm(_ configJSON: [UInt8]) throws -> String? {
-        let spec = try OCISpec(data: Data(configJSON), context: "config.json")
-        let mount = spec.json["mounts"]?.arrayValue?.first { $0["destination"]?.stringValue == "/dev/shm" && Self.isBind($0) }
-        return mount?["source"]?.stringValue
     }
 
     /// One container's members, each name under `prefix` ("" for a single-container archive).
@@ -147,8 +142,8 @@ extension Engine {
     /// format, not the writer: checkpointctl knows only Podman, CRI-O and containerd and picks
     /// by this annotation — without it, it reads a crpod archive as containerd's (no name).
     /// The writer is named by config.dump's `crpod` section and the `io.crpod.*` annotations.
-    func exportedSpec(_ bytes: [UInt8]) throws -> [UInt8] {
-        var spec = try OCISpec(data: Data(bytes), context: "config.json")
+    func exportedSpec(_ bundleSpec: OCISpec) throws -> [UInt8] {
+        var spec = bundleSpec
         spec.annotations[CRIUContainerConfig.annotation] = nil
         spec.annotations[ArchiveEngine.managerAnnotation] = ArchiveEngine.podmanFormatManager
         return Array(try spec.data())

@@ -30,10 +30,7 @@ extension Engine {
         try rollback.add(.removeTree(podRunDirectory(pod.id)))
         try step("create \(filesystem)") { try Files.makeDirectories(filesystem, mode: 0o700) }
         try step("mount the pod's shm tmpfs on \(filesystem)") { try Mounts.mountShmTmpfs(at: filesystem, sizeBytes: sizeBytes) }
-        try step("create \(shm)") {
-            try Files.makeDirectories(shm, mode: 0o755)
-            try Files.copyMode(from: shm, to: shm, override: 0o1777)
-        }
+        try makeDevShmDirectory(shm)
         pod.shmDirectory = shm
         pod.shmSize = sizeBytes
     }
@@ -48,6 +45,14 @@ extension Engine {
         let limit = (MemoryInfo.totalBytes() ?? UInt64(1) << 40) / 2
         guard size >= 4096 && size <= limit else {
             throw EngineError.invalidInput(what: "--shm-size", detail: "\(ByteSize.format(size)) is not between 4k and half this host's memory (\(ByteSize.format(limit)))")
+        }
+    }
+
+    /// A directory to bind at /dev/shm: mode 1777, like the tmpfs runc would mount there.
+    func makeDevShmDirectory(_ path: String) throws {
+        try step("create \(path)") {
+            try Files.makeDirectories(path, mode: 0o755)
+            try Files.copyMode(from: path, to: path, override: 0o1777)
         }
     }
 

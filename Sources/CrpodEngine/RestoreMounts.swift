@@ -47,8 +47,7 @@ extension Engine {
     /// private tmpfs /dev/shm is left alone: CRIU carries its content in the images.
     func placeDevShm(_ spec: inout OCISpec, archive: ImportedArchive, pod: PodRecord?, containerDirectory: String,
                      rollback: Rollback) async throws -> [String] {
-        guard var mounts = spec.json["mounts"]?.arrayValue,
-              let index = mounts.firstIndex(where: { $0["destination"]?.stringValue == "/dev/shm" && Self.isBind($0) }),
+        guard let index = spec.bindMountIndex(destination: "/dev/shm"), var mounts = spec.json["mounts"]?.arrayValue,
               case var .object(mount) = mounts[index] else { return [] }
         let joinsPodIPC = spec.namespacePath(type: OCINamespaceType.ipc) != nil
         let source: String
@@ -56,10 +55,7 @@ extension Engine {
             source = shared
         } else {
             source = containerDirectory + "/mounts/dev-shm"
-            try step("create \(source)") {
-                try Files.makeDirectories(source, mode: 0o755)
-                try Files.copyMode(from: source, to: source, override: 0o1777)
-            }
+            try makeDevShmDirectory(source)
         }
         mount["source"] = .string(source)
         mounts[index] = .object(mount)
@@ -68,10 +64,5 @@ extension Engine {
         guard Files.exists(tar) else { return [] }
         let seeding = try await seedDevShm(source, fromTar: tar, rollback: rollback)
         return seeding.kept.isEmpty ? [] : ["/dev/shm: the pod's own \(seeding.kept.joined(separator: ", ")) kept; the archive's copies were not restored"]
-    }
-
-    static func isBind(_ mount: JSONValue) -> Bool {
-        mount["type"]?.stringValue == "bind" || (mount["options"]?.arrayValue ?? []).contains(.string("bind"))
-            || (mount["options"]?.arrayValue ?? []).contains(.string("rbind"))
     }
 }

@@ -104,8 +104,7 @@ public struct RestorePolicy: Sendable, Codable, Equatable {
     /// Each bind mount of the spec as (destination, source).
     static func binds(_ spec: OCISpec) -> [(destination: String, source: String)] {
         (spec.json["mounts"]?.arrayValue ?? []).compactMap { mount in
-            let options = mount["options"]?.stringArrayValue ?? []
-            guard mount["type"]?.stringValue == "bind" || options.contains("bind") || options.contains("rbind") else { return nil }
+            guard OCISpec.isBindMount(mount) else { return nil }
             return (mount["destination"]?.stringValue ?? "", mount["source"]?.stringValue ?? "")
         }
     }

@@ -111,7 +111,7 @@ struct SpecMountView {
             let type = mount["type"]?.stringValue ?? ""
             let flags = Self.restrictingOptions.filter { options.contains($0.name) }.reduce(options.contains("ro") ? CRIUMountEntry.readOnlyFlag : 0) { $0 | $1.flag }
             return Mount(destination: Self.clean(destination), type: type, flags: flags,
-                         isBind: type == "bind" || options.contains("bind") || options.contains("rbind"))
+                         isBind: OCISpec.isBindMount(type: type, options: options))
         }
         readonlyPaths = (spec.json.value(atPath: ["linux", "readonlyPaths"])?.stringArrayValue ?? []).map(Self.clean)
         maskedPaths = (spec.json.value(atPath: ["linux", "maskedPaths"])?.stringArrayValue ?? []).map(Self.clean)
