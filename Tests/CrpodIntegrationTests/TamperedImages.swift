@@ -197,7 +197,9 @@ def identity():
 
 def drop_seccomp():
     cores = names(r"checkpoint/core-\d+\.img")
-    modes = [get(parse(get(read_image(member(n))[1][0], 5)), 11, 0) for n in cores]
+    # A zombie's core has no thread_core (no seccomp mode either): skipped, as edit() skips it.
+    thread_cores = [get(read_image(member(n))[1][0], 5) for n in cores]
+    modes = [get(parse(tc), 11, 0) for tc in thread_cores if tc is not None]
     if any(modes):
         for name in cores:
             head, entries = read_image(member(name))
