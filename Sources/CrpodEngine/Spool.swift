@@ -238,8 +238,8 @@ public actor SpoolService {
         return (safe.first?.isLetter == true || safe.first?.isNumber == true ? safe : "r" + safe) + "-" + sha.prefix(8)
     }
 
-    /// Records the outcome (ledger first), writes the result, then moves the archive (and its
-    /// sidecar) from processing/ to done/ or failed/.
+    /// Records the outcome (ledger first), logs it, then moves the archive (and its sidecar)
+    /// from processing/ to done/ or failed/ and writes the result there, last.
     func finish(_ result: SpoolResult, folders: SpoolFolders, since started: ContinuousClock.Instant) {
         var result = result
         result.finishedAt = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
@@ -249,9 +249,10 @@ public actor SpoolService {
             if let data = try? JSONEncoder().encode(processed) { try? Files.writeAtomically(Self.ledgerPath(engine.store.root), Array(data)) }
         }
         let target = ok ? folders.done : folders.failed
-        settle(result, from: folders.processing, to: target)
+        // The log line before the move: whoever sees the result file finds the line written.
         logOutcome(result, at: target.pathOf(result.archive), source: "spool \(folders.incoming.path)",
                    milliseconds: Int(microseconds(since: started) / 1000))
+        settle(result, from: folders.processing, to: target)
         onHandled(result)
     }
 

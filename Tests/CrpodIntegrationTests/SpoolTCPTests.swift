@@ -39,7 +39,7 @@ extension PodNetworkTests {
             #expect(try await eventually(seconds: 30) { Files.exists(spool + "/failed/single.tar.zst.result.json") })
             let reason = "were made from \(address), which pod far does not have"
             #expect(try Files.readText(spool + "/failed/single.tar.zst.result.json").contains(reason))
-            #expect(try daemon.logLines().contains { $0.contains("single.tar.zst") && $0.contains(reason) }, "the daemon's log line says why")
+            #expect(try await eventually(seconds: 5) { try daemon.logLines().contains { $0.contains("single.tar.zst") && $0.contains(reason) } }, "the daemon's log line says why")
             #expect(await daemon.stop() == 0)
             client.close()
 
