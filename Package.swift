@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "crpod-pause", targets: ["crpod-pause"]),
         .executable(name: "crpod-logger", targets: ["crpod-logger"]),
         .executable(name: "crpod-sockprobe", targets: ["crpod-sockprobe"]),
+        .executable(name: "crpod-shmattach", targets: ["crpod-shmattach"]),
         // Libraries for the fuzz package (Fuzz/), which builds them with -sanitize=fuzzer.
         .library(name: "CrpodCore", targets: ["CrpodCore"]),
         .library(name: "CrpodLinux", targets: ["CrpodLinux"]),
@@ -47,6 +48,7 @@ let package = Package(
         .executableTarget(name: "crpod-pause", path: "Sources/crpod-pause", cSettings: [.define("_GNU_SOURCE")]),
         .executableTarget(name: "crpod-logger", path: "Sources/crpod-logger", cSettings: [.define("_GNU_SOURCE")]),
         .executableTarget(name: "crpod-sockprobe", path: "Sources/crpod-sockprobe", cSettings: [.define("_GNU_SOURCE")]),
+        .executableTarget(name: "crpod-shmattach", path: "Sources/crpod-shmattach", cSettings: [.define("_GNU_SOURCE")]),
         .target(
             name: "CrpodLinux",
             dependencies: ["CShims", "CrpodCore", .product(name: "SystemPackage", package: "swift-system")]

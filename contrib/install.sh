@@ -4,7 +4,7 @@
 #
 # Usage (as root, from anywhere):
 #   contrib/install.sh [--from BINDIR] [--prefix DIR] [--destdir DIR] [--systemd]
-#     --from BINDIR  take crpod, crpod-pause, crpod-logger and crpod-sockprobe from BINDIR
+#     --from BINDIR  take crpod and its helpers (crpod-pause, -logger, -sockprobe, -shmattach) from BINDIR
 #                    (default: build them: contrib/build-static.sh, the appliance build
 #                    into .build-static)
 #     --prefix DIR   default /usr/local (the units expect /usr/local/bin/crpod)
@@ -36,7 +36,7 @@ if [[ -z "$from" ]]; then
     contrib/build-static.sh
     from=$(contrib/build-static.sh --show-bin-path)
 fi
-binaries=(crpod crpod-pause crpod-logger crpod-sockprobe)
+binaries=(crpod crpod-pause crpod-logger crpod-sockprobe crpod-shmattach)
 for binary in "${binaries[@]}"; do
     [[ -x "$from/$binary" ]] || { echo "install.sh: $from/$binary is missing (build first, or pass --from)" >&2; exit 1; }
 done

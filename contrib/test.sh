@@ -4,7 +4,7 @@
 #
 # Usage (as root, from anywhere):  contrib/test.sh [--no-provision] [swift test arguments...]
 #   Provisions the host first (contrib/provision.sh, idempotent), builds every product
-#   (the tests run the built crpod, crpod-pause, crpod-logger and crpod-sockprobe), then runs `swift test`,
+#   (the tests run the built crpod, crpod-pause, crpod-logger, crpod-sockprobe and crpod-shmattach), then runs `swift test`,
 #   and, as root on a hybrid or v1 host, the integration suite again under cgroup v2 only —
 #   once per engine in CRPOD_TEST_ENGINES (each other engine also reruns it on the host).
 #   With CI=true the privileged tests never skip: a missing tool fails them, and the fuzz

@@ -32,6 +32,8 @@ public struct CRIURestoreOptions: Sendable, Hashable {
     public var evasiveDevices = false
     /// CRIU is killed when the restore has not ended by then; nil: no limit.
     public var timeLimit: Duration?
+    /// `--leave-stopped`: the restored tasks stay stopped (SIGSTOP) until crpod continues them.
+    public var leaveStopped = false
 
     public init(imagesDirectory: String, workDirectory: String, logging: CRIULogging, pidFile: String) {
         self.imagesDirectory = imagesDirectory
@@ -57,6 +59,7 @@ extension CRIUDriver {
         if options.tcpEstablished { arguments.append("--tcp-established") }
         if options.fileLocks { arguments.append("--file-locks") }
         if options.evasiveDevices { arguments.append("--evasive-devices") }
+        if options.leaveStopped { arguments.append("--leave-stopped") }
         if let mode = options.manageCgroups { arguments.append("--manage-cgroups=\(mode.rawValue)") }
         for root in options.cgroupRoots { arguments += ["--cgroup-root", root.argument] }
         for file in options.inheritedFiles { arguments += ["--inherit-fd", file.argument] }

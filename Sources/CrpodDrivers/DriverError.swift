@@ -28,6 +28,8 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
     case cniNetworkNotFound(name: String, directory: String, unreadable: [String])
     /// A file the driver manages itself (a temporary runc log, /dev/null) could not be used.
     case fileFailed(operation: String, path: String, errno: Errno)
+    /// The tool cannot do what the caller asked for (says what and the way that works).
+    case unsupported(tool: String, what: String)
 
     public var description: String {
         switch self {
@@ -64,6 +66,8 @@ public enum DriverError: Error, CustomStringConvertible, Sendable {
             return "no CNI network \"\(name)\" in \(directory)\(skipped)"
         case .fileFailed(let operation, let path, let errno):
             return "cannot \(operation) \(path): \(errno)"
+        case .unsupported(let tool, let what):
+            return "\(tool) cannot do this: \(what)"
         }
     }
 

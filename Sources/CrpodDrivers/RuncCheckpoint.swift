@@ -44,6 +44,8 @@ public struct RestoreOptions: Sendable, Equatable {
     public var lsmMountContext: String?
     /// runc (and its CRIU) are killed when the restore has not ended by then; nil: no limit.
     public var timeLimit: Duration?
+    /// SysV segments to attach in the restored tasks before they run (native engine only).
+    public var sysvReattach: SysVReattach?
 
     public init(imagePath: String, workPath: String, bundle: String, pidFile: String) {
         self.imagePath = imagePath
@@ -89,6 +91,9 @@ extension RuncDriver {
     /// `runc restore --detach`; stdio as for `create`. On failure the error carries the
     /// relevant lines of `<workPath>/restore.log`.
     public func restore(id: String, options: RestoreOptions, stdio: FileDescriptor?, logPath: String) async throws {
+        if options.sysvReattach != nil {
+            throw DriverError.unsupported(tool: "runc", what: "restore the tasks stopped so crpod attaches the pod's SysV shared memory in them; use --engine native")
+        }
         let arguments = restoreArguments(id: id, options: options, logPath: logPath)
         let offset = RuncLog.size(of: logPath)
         let devNull = stdio == nil ? try Self.openDevNull() : nil

@@ -67,7 +67,8 @@ struct ImportedPodArchive: Sendable {
 extension Engine {
     /// Restores a whole-pod archive: plans the pod (PodRestorePlanner) and each member, creates
     /// the pod (same shares, hostname, network, address unless --ignore-static-ip) and restores
-    /// the members in order into it, the first re-creating the pod's SysV IPC objects. One
+    /// the members in order into it, one re-creating the pod's SysV IPC objects (the later ones
+    /// that had segments attached get them attached again: `SysVReattach`). One
     /// journaled rollback covers all: any failure removes the members restored so far and the
     /// pod (infra, cgroup, network, record) — no half pod.
     public func restorePod(_ request: PodRestoreRequest) async throws -> PodRestoreOutcome {
@@ -79,7 +80,7 @@ extension Engine {
             let file = try request.archiveFile ?? step("open archive \(path)") { try ArchiveFile.open(path: path) }
             return try await preparePodImport(file, request, rollback: rollback)
         }, apply: { archive, rollback in
-            let plan = try planPodRestore(archive, request)
+            let plan = try planPodRestore(archive, request, engine: try await containerEngine().kind)
             var create = podCreateRequest(plan, request)
             create.shmSize = plan.shares.contains(NamespaceKind.ipc.rawValue) ? archive.description.shmSize : nil
             // Locked from before the address exists: a peer's retransmission gets no reset.
@@ -90,7 +91,7 @@ extension Engine {
             for (member, imported) in zip(plan.members, archive.members) {
                 try await reservePodPIDs(pod, archive)
                 let single = request.memberRequest(member.name, pod: pod, tcpEstablished: plan.tcpEstablished)
-                let memberPlan = try await planRestore(imported, pod: pod, request: single, carriesPodIPC: member.carriesPodIPC)
+                let memberPlan = try await planRestore(imported, pod: pod, request: single, member: member)
                 outcomes.append(try await applyRestore(memberPlan, archive: imported, pod: pod, request: single, rollback: rollback))
             }
             if locked { try await setPodNetworkLock(pod, on: false) }
@@ -166,7 +167,7 @@ extension Engine {
     }
 
     /// Gathers the pod-level facts and asks the pure planner; all problems at once.
-    func planPodRestore(_ archive: ImportedPodArchive, _ request: PodRestoreRequest) throws -> PodRestorePlan {
+    func planPodRestore(_ archive: ImportedPodArchive, _ request: PodRestoreRequest, engine: EngineKind) throws -> PodRestorePlan {
         let description = archive.description
         let tcp = archive.members.compactMap { member in
             member.planFacts.map { (member.config.name ?? "", $0.tcpConnections.count) }
@@ -181,11 +182,12 @@ extension Engine {
         let network = description.network.name
         let configured = network.map { CNINetworkConfigList.exists(name: $0, directory: settings.cniConfigDirectory) ? [$0] : [] } ?? []
         let macCapable = network.flatMap { try? CNINetworkConfigList.load(name: $0, directory: settings.cniConfigDirectory) }?.declares("mac") ?? false
-        let facts = PodRestoreFacts(
+        var facts = PodRestoreFacts(
             description: description, membersWithTCPConnections: Dictionary(tcp, uniquingKeysWith: +),
             membersAttachingSysVShm: Set(attaching.filter { !$0.isEmpty }),
             existingPodNames: Set(try store.pods().map(\.name)), existingContainerNames: Set(try store.containers().map(\.name)),
             configuredNetworks: Set(configured))
+        facts.engineReattachesSysVShm = engine == .native && (try? settings.helperPath(Self.sysvAttachHelper)) != nil
         var options = PodRestoreOptions(newName: request.name)
         options.ignoreStaticIP = request.ignoreStaticIP
         options.ignoreStaticMAC = request.ignoreStaticMAC || !macCapable

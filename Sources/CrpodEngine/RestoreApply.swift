@@ -45,13 +45,14 @@ extension Engine {
                               keepWork: Bool, rollback: Rollback,
                               verifyPlacement: (ContainerRecord) throws -> Void) async throws -> RestoreOutcome {
         var record = record
-        try applyImageEdits(recipe.imageEdits, images: images)
+        var engineOptions = recipe.engine
+        engineOptions.sysvReattachments = try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
         try journalNetworkLockRemoval(podID: recipe.plan.podID, rollback: rollback)
         try register(.runtime, of: recipe, rollback: rollback)
         let containerEngine = try await containerEngine()
         record.engine = containerEngine.kind
-        let outcome = try await engineRestore(record, with: containerEngine, images: images, engine: recipe.engine, stdio: stdio,
+        let outcome = try await engineRestore(record, with: containerEngine, images: images, engine: engineOptions, stdio: stdio,
                                               keepWork: keepWork, rollback: rollback)
         try verifyPlacement(record)
         FaultPoint.restoreAfterRuntime.hit()
@@ -173,8 +174,11 @@ extension Engine {
         return recipe.patchedSpec(original)
     }
 
-    /// Runs the recipe's image edits (see `RestoreImageEdit`) in the image directory.
-    func applyImageEdits(_ edits: [RestoreImageEdit], images: String) throws {
+    /// Runs the recipe's image edits (see `RestoreImageEdit`) in the image directory; returns
+    /// the SysV attachments taken out of mm images, for the engine to attach again.
+    @discardableResult
+    func applyImageEdits(_ edits: [RestoreImageEdit], images: String) throws -> [CRIUSysVAttachment] {
+        var detached: [CRIUSysVAttachment] = []
         for edit in edits {
             switch edit {
             case let .remove(name):
@@ -183,8 +187,16 @@ extension Engine {
                 let path = images + "/" + name
                 let rewritten = try step("rewrite \(name) to hostname \(hostname)") { try CRIUUtsns.rewrite(Files.read(path), nodename: hostname) }
                 try step("write \(path)") { try Files.writeAtomically(path, rewritten, mode: 0o600) }
+            case let .detachSysVShm(name):
+                let path = images + "/" + name
+                let pid = CRIUMemoryMap.pid(ofImage: name) ?? 0
+                let edited = try step("take the SysV mappings out of \(name)") { try CRIUMemoryMap.removingSysVMappings(Files.read(path), pid: pid, image: name) }
+                guard !edited.removed.isEmpty else { continue }
+                try step("write \(path)") { try Files.writeAtomically(path, edited.image, mode: 0o600) }
+                detached += edited.removed
             }
         }
+        return detached
     }
 
     /// The container engine's restore, its output to `stdio`; returns its duration and CRIU's
@@ -225,8 +237,15 @@ extension Engine {
         options.fileLocks = engine.fileLocks
         options.lsmProfile = engine.lsmProfile
         options.lsmMountContext = engine.lsmMountContext
+        if !engine.sysvReattachments.isEmpty {
+            options.sysvReattach = SysVReattach(helper: (try? settings.helperPath(Self.sysvAttachHelper)) ?? Self.sysvAttachHelper,
+                                                attachments: engine.sysvReattachments)
+        }
         return options
     }
+
+    /// Attaches SysV segments in a restored, stopped task (see Sources/crpod-shmattach).
+    static let sysvAttachHelper = "crpod-shmattach"
 
     /// Copies `log` to `<root>/logs/<name>-<random>.log`; the copy's path, or nil if there was nothing to keep.
     func keepLog(_ log: String, as name: String) -> String? {

@@ -121,14 +121,15 @@ extension Engine {
     }
 
     /// Gathers archive, pod and host facts and asks the pure planner; all problems at once.
-    func planRestore(_ archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, carriesPodIPC: Bool = false) async throws -> RestorePlan {
+    func planRestore(_ archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, member: PodRestorePlan.Member? = nil) async throws -> RestorePlan {
         let archiveFacts = try archive.planFacts ?? archivePlanFacts(archive)
         let podFacts = try pod.map(podPlanFacts)
         let host = await hostPlanFacts(needsPodSupport: request.pod != nil)
         var options = RestorePlanOptions(
             podReference: request.pod, newName: request.name, newID: ObjectID.generate().rawValue,
             allowPrivatePIDInSharedPod: request.allowPrivatePID, podLookupFailed: request.pod != nil && pod == nil)
-        options.carriesPodIPC = carriesPodIPC
+        options.carriesPodIPC = member?.carriesPodIPC ?? false
+        options.reattachesPodSysVShm = member?.reattachesPodSysVShm ?? false
         options.tcpEstablished = request.tcpEstablished
         switch RestorePlanner.plan(archive: archiveFacts, pod: podFacts, host: host, options: options) {
         case let .success(plan):

@@ -116,6 +116,17 @@ import Testing
         #expect(plan.criu.logPath == "/c/work/restore.log" && plan.criu.timeLimit == .seconds(30))
     }
 
+    @Test func sysvSegmentsToAttachLeaveTheTasksStopped() throws {
+        #expect(try !plan(Self.spec()).criu.leaveStopped)
+        var options = Self.options()
+        let attachment = CRIUSysVAttachment(pid: 1, shmid: 3, start: 0x7f00_0000_0000, end: 0x7f00_0000_1000, prot: 1)
+        options.sysvReattach = SysVReattach(helper: "/bin/crpod-shmattach", attachments: [attachment])
+        let plan = try self.plan(Self.spec(), options: options)
+        #expect(plan.criu.leaveStopped && CRIUDriver(criuPath: "/criu").restoreArguments(plan.criu).contains("--leave-stopped"))
+        #expect(SysVReattach.arguments(hostPID: 4711, [attachment, CRIUSysVAttachment(pid: 1, shmid: 0, start: 0x1000, end: 0x2000, prot: 3)])
+                == ["4711", "3", "0x7f0000000000", "4096", "0", "0x1000", "0"])
+    }
+
     @Test func mountPointsSkipCgroupAndWhatLiesOnATmpfs() throws {
         let plan = try plan(Self.spec())
         #expect(plan.mountPoints == [

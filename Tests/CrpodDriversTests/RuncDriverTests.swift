@@ -181,3 +181,16 @@ import Testing
         }
     }
 }
+
+@Suite struct RuncSysVReattachTests {
+    @Test func runcCannotLeaveTasksStoppedForASysVAttachSoItRefusesBeforeRunning() async throws {
+        let runc = RuncDriver(runtimePath: "/nonexistent/runc", stateRoot: "/r", criuPath: nil)
+        var options = RestoreOptions(imagePath: "/i", workPath: "/w", bundle: "/b", pidFile: "/b/pid")
+        options.sysvReattach = SysVReattach(helper: "/bin/crpod-shmattach", attachments: [])
+        await #expect {
+            try await runc.restore(id: "c1", options: options, stdio: nil, logPath: "/l.json")
+        } throws: { error in
+            "\(error)".contains("use --engine native")
+        }
+    }
+}

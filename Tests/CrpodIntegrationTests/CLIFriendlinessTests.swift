@@ -17,7 +17,7 @@ struct CLIFriendlinessTests {
                                                     ["--from", PrivilegedHost.binaryDirectory, "--destdir", stage, "--systemd"])
             #expect(result.status == .exited(0), "install.sh: \(result.stderr)")
             let prefix = stage + "/usr/local"
-            for binary in ["crpod", "crpod-pause", "crpod-logger", "crpod-sockprobe"] {
+            for binary in ["crpod", "crpod-pause", "crpod-logger", "crpod-sockprobe", "crpod-shmattach"] {
                 #expect(access(prefix + "/bin/" + binary, X_OK) == 0, "\(binary) installed executable")
             }
             let manual = try Files.readText(prefix + "/share/man/man8/crpod.8")

@@ -36,7 +36,7 @@ enum PrivilegedHost {
         if ToolRunner.which("runc", searchPath: path) == nil { return "runc not on PATH (run contrib/provision.sh)" }
         if ToolRunner.which("criu", searchPath: path) == nil { return "criu not on PATH (run contrib/provision.sh)" }
         if !Files.isDirectory(rootfs) { return "test rootfs \(rootfs) missing (run contrib/provision.sh)" }
-        for binary in ["crpod", "crpod-pause", "crpod-logger", "crpod-sockprobe"] where access("\(binaryDirectory)/\(binary)", X_OK) != 0 {
+        for binary in ["crpod", "crpod-pause", "crpod-logger", "crpod-sockprobe", "crpod-shmattach"] where access("\(binaryDirectory)/\(binary)", X_OK) != 0 {
             return "\(binaryDirectory)/\(binary) not built (run swift build first)"
         }
         return nil

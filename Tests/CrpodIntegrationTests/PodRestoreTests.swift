@@ -4,6 +4,9 @@ import FoundationEssentials
 import Foundation
 #endif
 import CrpodLinux
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Whole-pod restores (`crpod pod restore --import`) of whole-pod archives with real CRIU:
@@ -48,21 +51,47 @@ struct PodRestoreTests {
         }
     }
 
-    @Test("two members attaching SysV shm is refused before anything is created; a taken name too")
-    func refusalsLeaveNothing() async throws {
+    @Test("two members attaching one SysV segment (one writes, one only reads): restored natively they share it again; runc refuses before creating anything; a taken name is refused too")
+    func twoMembersShareASysVSegment() async throws {
         try await withCrpod { crpod in
-            try await crpod.ok(["pod", "create", "pa"])
-            let rootfs = try await crpod.rootfsWithProgram("shm-count", source: shmCounterSource)
-            try await crpod.ok(["run", "--name", "one", "--pod", "pa", "--rootfs", rootfs, "--", "/bin/shm-count", "4242"])
-            try await crpod.ok(["run", "--name", "two", "--pod", "pa", "--rootfs", rootfs, "--", "/bin/shm-count", "4242"])
-            #expect(try await eventually { lastCount(try await crpod.ok(["logs", "two"])) ?? 0 >= 3 })
-            let archive = crpod.base + "/pa.tar.zst"
-            try await crpod.ok(["pod", "checkpoint", "-R", "--export", archive, "pa"])
+            let (archive, lastWritten) = try await crpod.checkpointedSharedSegmentPod("pa")
 
-            try await crpod.expectRefusal(["pod", "restore", "--import", archive, "--name", "pb"], "a container named \"one\" exists", archive: archive)
+            try await crpod.expectRefusal(["pod", "restore", "--import", archive, "--name", "pb"], "a container named \"writer\" exists", archive: archive)
             try await crpod.ok(["pod", "rm", "-f", "pa"])
-            try await crpod.expectRefusal(["pod", "restore", "--import", archive], "members one, two each have SysV shared memory attached", archive: archive)
-            #expect(try await crpod.ok(["pod", "ls", "-q"]) == "", "no pod left")
+            guard ProcessInfo.processInfo.environment["CRPOD_ENGINE"] != "runc" else {  // pod restore uses every command's engine
+                try await crpod.expectRefusal(["pod", "restore", "--import", archive], "members writer, reader each have SysV shared memory attached", archive: archive)
+                #expect(try await crpod.ok(["pod", "ls", "-q"]) == "", "no pod left")
+                return
+            }
+            try await crpod.ok(["pod", "restore", "--import", archive])
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "writer"])) ?? 0) > lastWritten + 5 })
+            let written = try await crpod.ok(["logs", "writer"]).split(separator: "\n").compactMap { Int($0.dropFirst(6)) }
+            #expect(written.first == lastWritten + 1, "the writer counts on in the segment: \(written.prefix(5))")
+            let read = try await crpod.ok(["logs", "reader"]).split(separator: "\n").compactMap { Int($0.dropFirst(6)) }
+            #expect((read.first ?? 0) >= lastWritten && (read.last ?? 0) > (read.first ?? 0) + 2,
+                    "the reader sees the writer's new counts, so both map the one segment: \(read)")
+            let infra = try await crpod.infraPid(ofPod: "pa")
+            #expect(try await crpod.shmKeys(inNamespaceOf: infra) == [4242], "the segment is in the new pod's IPC namespace, once")
+            #expect(try await crpod.shmAttachCount(key: 4242, inNamespaceOf: infra) == 2, "attached by both members")
+        }
+    }
+
+    @Test("crpod killed while a member's tasks wait stopped for their SysV segment: the next command removes members and pod, nothing left",
+          .enabled(if: ProcessInfo.processInfo.environment["CRPOD_ENGINE"] != "runc", "the native engine's step"))
+    func aKillWhileTasksWaitStoppedLeavesNothing() async throws {
+        try await withCrpod { crpod in
+            let archive = try await crpod.checkpointedSharedSegmentPod("pa").archive
+            try await crpod.ok(["pod", "rm", "-f", "pa"])
+            let before = try await crpod.leftovers()
+            let killed = try await crpod.run(["pod", "restore", "--import", archive], environment: ["CRPOD_FAULT": "restore-tasks-stopped"])
+            #expect(killed.status == .signaled(SIGKILL), "killed at the step: \(killed.status) \(killed.stderr)")
+            let stopped = Processes.pids(withArgument: "/bin/shm-count").filter { pid in
+                (try? Files.readText("/proc/\(pid)/status"))?.contains("State:\tT") == true
+            }
+            #expect(!stopped.isEmpty, "the reader's tasks were left stopped by CRIU when crpod died")
+            #expect(try await crpod.ok(["ps", "-a", "-q"]) == "", "reconciled: no member")
+            #expect(try await crpod.ok(["pod", "ls", "-q"]) == "", "reconciled: no pod")
+            #expect(try await crpod.leftovers() == before, "nothing left behind: no stopped task, cgroup or mount")
         }
     }
 
@@ -111,6 +140,22 @@ extension CrpodInstance {
 /// `shm-count KEY`: attaches (creating if needed) a SysV shm segment and every 100 ms
 /// increments the counter kept in it and prints `count N` — so after a restore the next
 /// line is the segment's value + 1 only if the segment came back with its content.
+extension CrpodInstance {
+    /// Pod `name` with `writer` counting in SysV segment 4242 and `reader` attaching it
+    /// read-only and printing what it sees, checkpointed (members stopped) into an archive;
+    /// returns it and the writer's last count.
+    func checkpointedSharedSegmentPod(_ name: String) async throws -> (archive: String, lastWritten: Int) {
+        try await ok(["pod", "create", name])
+        let rootfs = try await rootfsWithProgram("shm-count", source: shmCounterSource)
+        try await ok(["run", "--name", "writer", "--pod", name, "--rootfs", rootfs, "--", "/bin/shm-count", "4242"])
+        try await ok(["run", "--name", "reader", "--pod", name, "--rootfs", rootfs, "--", "/bin/shm-count", "4242", "read"])
+        #expect(try await eventually { lastCount(try await ok(["logs", "reader"])) ?? 0 >= 3 }, "the reader sees the writer's counts")
+        let archive = base + "/\(name).tar.zst"
+        try await ok(["pod", "checkpoint", "--export", archive, name])
+        return (archive, try #require(lastCount(try await ok(["logs", "writer"]))))
+    }
+}
+
 let shmCounterSource = """
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,10 +164,11 @@ let shmCounterSource = """
 #include <unistd.h>
 int main(int argc, char **argv) {
     int key = argc > 1 ? atoi(argv[1]) : 1;
+    int readOnly = argc > 2;  /* "read": attach read-only and print what the writer counted */
     int id = shmget((key_t)key, 4096, IPC_CREAT | 0600);
     if (id < 0) { perror("shmget"); return 1; }
-    long *counter = shmat(id, 0, 0);
+    long *counter = shmat(id, 0, readOnly ? SHM_RDONLY : 0);
     if (counter == (void *)-1) { perror("shmat"); return 1; }
-    for (;;) { printf("count %ld\\n", (*counter)++); fflush(stdout); usleep(100000); }
+    for (;;) { printf("count %ld\\n", readOnly ? *counter : (*counter)++); fflush(stdout); usleep(100000); }
 }
 """

@@ -66,6 +66,15 @@ extension CrpodInstance {
         return result.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.flatMap { Int($0) } }.sorted()
     }
 
+    /// `nattch` of the segment with `key` in the IPC namespace of `pid` (/proc/sysvipc/shm:
+    /// key shmid perms size cpid lpid nattch …).
+    func shmAttachCount(key: Int, inNamespaceOf pid: Int32) async throws -> Int? {
+        let result = try await runner.run("/usr/bin/nsenter", ["--ipc=/proc/\(pid)/ns/ipc", "cat", "/proc/sysvipc/shm"])
+        try #require(result.succeeded, "nsenter: \(result.stderr)")
+        let row = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ") }.first { $0.first.flatMap { Int($0) } == key }
+        return row.flatMap { $0.count > 6 ? Int($0[6]) : nil }
+    }
+
     func hostname(ofProcess pid: Int32) async throws -> String {
         let result = try await runner.run("/usr/bin/nsenter", ["--uts=/proc/\(pid)/ns/uts", "hostname"])
         return String(result.stdout.filter { $0 != "\n" })

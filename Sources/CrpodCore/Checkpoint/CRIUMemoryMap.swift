@@ -9,7 +9,8 @@ extension CRIUMagic {
 /// Why a pod restore needs it: CRIU maps an attached segment only if the same restore
 /// collected it from `ipcns-shm-N.img` and created it (`prepare_ipc_shm_seg`: shmget with
 /// IPC_CREAT | IPC_EXCL at the old id), so of the members restored one by one into one IPC
-/// namespace, only one can bring segments back and map them (see `PodRestorePlanner`).
+/// namespace, only one can bring segments back and map them (see `PodRestorePlanner`); the
+/// others' mappings are attached again by crpod (`removingSysVMappings`, `SysVReattach`).
 public enum CRIUMemoryMap {
     static let sysvIPCStatus: UInt64 = 1 << 10
 

@@ -11,6 +11,9 @@ public struct PodRestoreFacts: Sendable, Equatable {
     public var existingContainerNames: Set<String>
     /// CNI networks configured here, by name.
     public var configuredNetworks: Set<String>
+    /// The container engine can restore a member stopped and attach SysV segments in it
+    /// before it runs (the native engine with crpod-shmattach; runc cannot).
+    public var engineReattachesSysVShm = false
 
     public init(description: PodArchiveDescription, membersWithTCPConnections: [String: Int] = [:],
                 membersAttachingSysVShm: Set<String> = [], existingPodNames: Set<String> = [],
@@ -45,6 +48,8 @@ public struct PodRestorePlan: Sendable, Equatable {
         /// The member that re-creates the old pod's SysV IPC objects in the new pod's IPC
         /// namespace (the first, when the pod shares ipc); the others drop their copies.
         public var carriesPodIPC: Bool
+        /// A later member with the pod's SysV segments attached: attached again after CRIU.
+        public var reattachesPodSysVShm = false
     }
 
     public var podName: String
@@ -96,10 +101,10 @@ public enum PodRestorePlanner {
         let tcp = tcpDecision(facts, options)
         problems += tcp.problems
         let attaching = pod.members.map(\.name).filter(facts.membersAttachingSysVShm.contains)
-        if pod.shares.contains("ipc") && attaching.count > 1 {
+        if pod.shares.contains("ipc") && attaching.count > 1 && !facts.engineReattachesSysVShm {
             problems.append(.init(code: Code.sharedSysVShm, message: "members \(attaching.joined(separator: ", ")) each have SysV shared memory attached: "
-                + "CRIU maps a segment only in the restore that re-creates it, so members restored one by one cannot share one "
-                + "(members that share memory through /dev/shm — POSIX shm_open/mmap — are carried)"))
+                + "CRIU maps a segment only in the restore that re-creates it, and only the native engine attaches it again in the "
+                + "other members (restore with --engine native; members that share memory through /dev/shm — POSIX shm_open/mmap — are carried by both)"))
         }
         guard problems.isEmpty else { return .failure(PodRestoreProblems(problems: problems)) }
         let staticIP = options.ignoreStaticIP ? nil : pod.network.addresses.first.map(addressWithoutPrefix)
@@ -107,7 +112,10 @@ public enum PodRestorePlanner {
         return .success(PodRestorePlan(
             podName: name, shares: pod.shares, hostname: pod.hostname, network: network, staticIP: staticIP,
             staticMAC: options.ignoreStaticMAC ? nil : pod.network.mac, publish: options.publish ?? pod.network.published,
-            members: pod.members.map { .init(name: $0.name, carriesPodIPC: $0.name == carrier) },
+            members: pod.members.map { member in
+                .init(name: member.name, carriesPodIPC: member.name == carrier,
+                      reattachesPodSysVShm: carrier != nil && member.name != carrier && attaching.contains(member.name))
+            },
             tcpEstablished: tcp.on, notes: notes(pod, carrier: carrier, options)))
     }
 

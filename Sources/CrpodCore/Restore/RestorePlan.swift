@@ -31,6 +31,9 @@ public struct RestorePlan: Sendable, Equatable {
     public var keepTargetHostname: String?
     /// Restore established TCP connections (`--tcp-established`), as rule 10 decided.
     public var tcpEstablished = false
+    /// Take the SysV mappings out of the mm images, restore the tasks stopped and attach the
+    /// segments again (a whole-pod restore's later member sharing the pod's segments).
+    public var reattachSysVShm = false
     /// Decisions worth telling the user, one sentence each.
     public var notes: [String]
 

@@ -140,6 +140,10 @@ public struct RestorePlanOptions: Sendable, Equatable {
     /// member's images carry the old pod's SysV objects (CRIU dumps the shared namespace
     /// whole with each member), so CRIU re-creates them there; later members drop theirs.
     public var carriesPodIPC = false
+    /// A later member of a whole-pod restore whose tasks had SysV segments of the pod
+    /// attached: the carrier re-created them at their old ids, and this member's mappings
+    /// are taken out of its images and attached again before its tasks run.
+    public var reattachesPodSysVShm = false
     /// `--tcp-established`: true restores established TCP connections, false refuses an archive
     /// holding some; nil decides from the archive (the spool, an API request without the field).
     public var tcpEstablished: Bool?

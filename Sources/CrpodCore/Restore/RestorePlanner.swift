@@ -32,6 +32,11 @@ public enum RestorePlanner {
         var plan = RestorePlanContents.build(
             archive: archive, pod: target, host: host, layout: layout, identity: identity, carriesPodIPC: options.carriesPodIPC)
         plan.tcpEstablished = tcp.on
+        if options.reattachesPodSysVShm, plan.dropIPCObjectImages {
+            plan.reattachSysVShm = true
+            plan.notes.append("the pod's SysV shared memory segments this container had attached are attached again at the same "
+                + "addresses (its tasks are restored stopped, then resumed): the segments CRIU re-created with an earlier member")
+        }
         return .success(plan)
     }
 

@@ -65,7 +65,7 @@ extension RestoreRecipe {
         return RestoreRecipe(
             plan: plan, layout: layout,
             imageEdits: RestoreImageEdit.edits(imageNames: input.imageNames, dropIPCObjects: plan.dropIPCObjectImages,
-                                               hostname: plan.keepTargetHostname),
+                                               hostname: plan.keepTargetHostname, detachSysVShm: plan.reattachSysVShm),
             engine: engine, heldNamespaces: held, rlimitCeilings: input.rlimitCeilings, undo: undo)
     }
 }
@@ -94,14 +94,20 @@ public enum RestoreImageEdit: Sendable, Equatable {
     case remove(image: String)
     /// Rewrite a UTS image's nodename: CRIU writes it into the joined UTS namespace.
     case setHostname(image: String, hostname: String)
+    /// Take a task's SysV mappings out of its mm image (CRIU maps only segments it created
+    /// itself); the engine attaches them again (`RestoreEngineOptions.sysvReattachments`).
+    case detachSysVShm(image: String)
 
     /// The edits for a restore into a pod (`dropIPCObjects` when IPC is joined, `hostname`
-    /// when UTS is), in a stable order.
-    public static func edits(imageNames: [String], dropIPCObjects: Bool, hostname: String?) -> [RestoreImageEdit] {
+    /// when UTS is, `detachSysVShm` for a later member of a whole-pod restore), in a stable order.
+    public static func edits(imageNames: [String], dropIPCObjects: Bool, hostname: String?, detachSysVShm: Bool = false) -> [RestoreImageEdit] {
         var edits: [RestoreImageEdit] = dropIPCObjects ? CRIUIPCImages.objectImages(in: imageNames).sorted().map { .remove(image: $0) } : []
         if let hostname {
             edits += imageNames.filter { $0.hasPrefix("utsns-") && $0.hasSuffix(".img") }.sorted()
                 .map { .setHostname(image: $0, hostname: hostname) }
+        }
+        if detachSysVShm {
+            edits += imageNames.filter { CRIUMemoryMap.pid(ofImage: $0) != nil }.sorted().map { .detachSysVShm(image: $0) }
         }
         return edits
     }
@@ -119,6 +125,9 @@ public struct RestoreEngineOptions: Sendable, Equatable {
     public var lsmMountContext: String?
     /// The engine (and its CRIU) is killed when the restore has not ended by then.
     public var timeLimit: Duration?
+    /// SysV attachments taken out of the images (`RestoreImageEdit.detachSysVShm`): the
+    /// engine restores the tasks stopped, attaches these, then lets them run.
+    public var sysvReattachments: [CRIUSysVAttachment] = []
 
     public init(tcpEstablished: Bool = false, fileLocks: Bool = false, manageCgroupsMode: String? = "soft",
                 lsmProfile: String? = nil, lsmMountContext: String? = nil, timeLimit: Duration? = nil) {

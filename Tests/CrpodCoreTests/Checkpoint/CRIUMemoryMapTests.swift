@@ -125,3 +125,56 @@ struct CRIUMemoryMapTests {
         #expect(throws: (any Error).self) { try CRIUMemoryMap.sysvShmIDs(realPstreeThreeTasks) }
     }
 }
+
+/// The number of `vma_entry` fields (14) in an mm image's entry.
+private func vmaCount(_ bytes: [UInt8]) throws -> Int {
+    let start = try CRIUImage.payloadStart(bytes, image: "mm.img", head: CRIUMagic.common, magic: CRIUMagic.mm)
+    var reader = try CRIUImage.entry(bytes, from: start, image: "mm.img")
+    var count = 0
+    while let (number, _) = try reader.nextField() {
+        if number == 14 { count += 1 }
+    }
+    return count
+}
+
+@Suite("CRIU mm image: SysV mappings taken out for a later attach")
+struct CRIUSysVAttachmentTests {
+    @Test func theSegmentIsTakenOutAndEverythingElseKept() throws {
+        let edited = try CRIUMemoryMap.removingSysVMappings(realMMWithSysVShm, pid: 7, image: "mm-7.img")
+        #expect(edited.removed.count == 1)
+        let attachment = try #require(edited.removed.first)
+        #expect(attachment.pid == 7 && attachment.shmid == 0)
+        #expect(attachment.end - attachment.start == 4096, "the test program's one page: \(attachment)")
+        #expect(attachment.prot == 3 && attachment.shmatFlags == 0, "read-write: no SHM_RDONLY")
+        #expect(try CRIUMemoryMap.sysvShmIDs(edited.image) == [], "no SysV mapping left for CRIU")
+        #expect(try vmaCount(edited.image) == vmaCount(realMMWithSysVShm) - 1, "every other mapping kept")
+        #expect(Array(edited.image.prefix(8)) == Array(realMMWithSysVShm.prefix(8)), "magics kept")
+        let again = try CRIUMemoryMap.removingSysVMappings(edited.image, pid: 7)
+        #expect(again.removed.isEmpty && again.image == edited.image)
+    }
+
+    @Test func anImageWithoutSegmentsIsLeftAsItIs() throws {
+        let edited = try CRIUMemoryMap.removingSysVMappings(realMMWithoutSysVShm, pid: 1)
+        #expect(edited.removed.isEmpty && edited.image == realMMWithoutSysVShm)
+    }
+
+    @Test func accessBecomesShmatFlags() {
+        let readOnly = CRIUSysVAttachment(pid: 1, shmid: 3, start: 0x7f00_0000_0000, end: 0x7f00_0000_1000, prot: 1)
+        #expect(readOnly.shmatFlags == 0o10000)
+        var executable = readOnly
+        executable.prot = 7
+        #expect(executable.shmatFlags == 0o100000)
+    }
+
+    @Test func theMMImageNameGivesThePID() {
+        #expect(CRIUMemoryMap.pid(ofImage: "mm-42.img") == 42)
+        #expect(CRIUMemoryMap.pid(ofImage: "checkpoint/mm-1.img") == 1)
+        #expect(CRIUMemoryMap.pid(ofImage: "mm-x.img") == nil)
+        #expect(CRIUMemoryMap.pid(ofImage: "pagemap-1.img") == nil)
+    }
+
+    @Test(arguments: [10, 16, 100])
+    func aTruncatedImageIsAnError(length: Int) {
+        #expect(throws: (any Error).self) { try CRIUMemoryMap.removingSysVMappings(Array(realMMWithSysVShm.prefix(length)), pid: 1) }
+    }
+}

@@ -29,6 +29,14 @@ struct PodRestorePlannerTests {
         #expect(plan.notes.contains { $0.contains("from shm's images") })
     }
 
+    @Test func withAnEngineThatReattachesTheFirstAttachingMemberCarriesAndTheOthersReattach() throws {
+        var facts = PodRestoreFacts(description: Self.description(), membersAttachingSysVShm: ["shm", "srv"])
+        facts.engineReattachesSysVShm = true
+        let plan = try PodRestorePlanner.plan(facts, PodRestoreOptions()).get()
+        #expect(plan.members.map(\.carriesPodIPC) == [true, false, false], "srv comes first and attaches")
+        #expect(plan.members.map(\.reattachesPodSysVShm) == [false, false, true], "cli attaches nothing")
+    }
+
     @Test func withoutAnIPCShareNobodyCarriesIPC() throws {
         let plan = try PodRestorePlanner.plan(PodRestoreFacts(description: Self.description(shares: ["net", "uts"])), PodRestoreOptions()).get()
         #expect(plan.members.allSatisfy { !$0.carriesPodIPC })

@@ -2,10 +2,10 @@
 import Glibc
 #endif
 
-/// Fault injection for the reliability tests: when CRPOD_FAULT names a point, crpod SIGKILLs
+/// Fault injection for the reliability tests (in the Linux layer so the drivers reach it too): when CRPOD_FAULT names a point, crpod SIGKILLs
 /// itself there — the same as a crash or `kill -9` at exactly that step. Without the variable
 /// this is one getenv per step.
-enum FaultPoint: String, CaseIterable {
+public enum FaultPoint: String, CaseIterable, Sendable {
     case podAfterCgroup = "pod-after-cgroup"
     case podAfterInfra = "pod-after-infra"
     /// The pod's /dev/shm tmpfs mounted, before its network.
@@ -23,8 +23,11 @@ enum FaultPoint: String, CaseIterable {
     case exportAfterTemp = "export-after-temp"
     /// A whole-pod checkpoint with every member frozen, before the first dump.
     case podCheckpointAfterFreeze = "pod-checkpoint-after-freeze"
+    /// Native engine: CRIU left a member's tasks stopped (`--leave-stopped`), before the SysV
+    /// segments are attached in them and they continue.
+    case restoreTasksStopped = "restore-tasks-stopped"
 
-    func hit() {
+    public func hit() {
         guard let value = getenv("CRPOD_FAULT"), String(cString: value) == rawValue else { return }
         kill(getpid(), SIGKILL)
     }
