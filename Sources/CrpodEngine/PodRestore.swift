@@ -172,13 +172,7 @@ extension Engine {
         let tcp = archive.members.compactMap { member in
             member.planFacts.map { (member.config.name ?? "", $0.tcpConnections.count) }
         }.filter { !$0.0.isEmpty && $0.1 > 0 }
-        let attaching = archive.members.filter { member in
-            let images = ((try? Files.listDirectory(member.imagesDirectory)) ?? []).filter { $0.hasPrefix("mm-") && $0.hasSuffix(".img") }
-            return images.contains { name in
-                let ids = (try? Files.read(member.imagesDirectory + "/" + name)).flatMap { try? CRIUMemoryMap.sysvShmIDs($0, image: name) }
-                return !(ids ?? []).isEmpty
-            }
-        }.map { $0.config.name ?? "" }
+        let attaching = archive.members.filter { !($0.planFacts?.sysvSegmentsAttached.isEmpty ?? true) }.map { $0.config.name ?? "" }
         let network = description.network.name
         let configured = network.map { CNINetworkConfigList.exists(name: $0, directory: settings.cniConfigDirectory) ? [$0] : [] } ?? []
         let macCapable = network.flatMap { try? CNINetworkConfigList.load(name: $0, directory: settings.cniConfigDirectory) }?.declares("mac") ?? false

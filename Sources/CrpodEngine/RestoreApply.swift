@@ -1,6 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import CrpodArchive
 import CrpodCore
 import CrpodDrivers
@@ -175,10 +180,16 @@ extension Engine {
     }
 
     /// Runs the recipe's image edits (see `RestoreImageEdit`) in the image directory; returns
-    /// the SysV attachments taken out of mm images, for the engine to attach again.
+    /// the SysV attachments taken out of mm images, for the engine to attach again. They are
+    /// also recorded beside the images (`sysvRecord`): an in-place restore edits its kept
+    /// checkpoint, and a retry after a failure must still attach what the first try took out.
     @discardableResult
     func applyImageEdits(_ edits: [RestoreImageEdit], images: String) throws -> [CRIUSysVAttachment] {
+        let record = images + "/" + Self.sysvRecord
         var detached: [CRIUSysVAttachment] = []
+        if edits.contains(where: { if case .detachSysVShm = $0 { true } else { false } }), Files.exists(record) {
+            detached = try step("read \(record)") { try JSONDecoder().decode([CRIUSysVAttachment].self, from: Data(Files.read(record, limit: 1 << 20))) }
+        }
         for edit in edits {
             switch edit {
             case let .remove(name):
@@ -192,12 +203,16 @@ extension Engine {
                 let pid = CRIUMemoryMap.pid(ofImage: name) ?? 0
                 let edited = try step("take the SysV mappings out of \(name)") { try CRIUMemoryMap.removingSysVMappings(Files.read(path), pid: pid, image: name) }
                 guard !edited.removed.isEmpty else { continue }
-                try step("write \(path)") { try Files.writeAtomically(path, edited.image, mode: 0o600) }
                 detached += edited.removed
+                try step("write \(record)") { try Files.writeAtomically(record, Array(JSONEncoder().encode(detached)), mode: 0o600) }
+                try step("write \(path)") { try Files.writeAtomically(path, edited.image, mode: 0o600) }
             }
         }
         return detached
     }
+
+    /// Beside the images: the SysV attachments crpod took out of them (JSON).
+    static let sysvRecord = "crpod-sysv-attachments.json"
 
     /// The container engine's restore, its output to `stdio`; returns its duration and CRIU's
     /// statistics. The caller has registered the runtime's undo step.

@@ -157,7 +157,19 @@ extension Engine {
             hostname: archive.spec.hostname ?? config.crpod?.hostname,
             hasIPCObjectImages: !CRIUIPCImages.objectImages(in: imageNames).isEmpty)
         facts.tcpConnections = Self.tcpConnections(images: archive.imagesDirectory, names: imageNames)
+        facts.sysvSegmentsAttached = try Self.sysvSegmentsAttached(images: archive.imagesDirectory, names: imageNames)
         return facts
+    }
+
+    /// The SysV segment ids the checkpoint's tasks have attached, from every `mm-<pid>.img`.
+    static func sysvSegmentsAttached(images: String, names: [String]) throws -> Set<UInt64> {
+        var ids: Set<UInt64> = []
+        for name in names where CRIUMemoryMap.pid(ofImage: name) != nil {
+            ids.formUnion(try step("read \(CheckpointMember.checkpointDirectory)/\(name)") {
+                try CRIUMemoryMap.sysvShmIDs(Files.read(images + "/" + name), image: name)
+            })
+        }
+        return ids
     }
 
     /// The stream images counted; their addresses from files.img when it reads (an unreadable

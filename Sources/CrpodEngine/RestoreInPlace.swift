@@ -29,12 +29,17 @@ extension Engine {
         }
         return try await withRollback("restore \(record.name)") { rollback in
             let names = try step("list \(paths.images)") { try Files.listDirectory(paths.images) }
-            try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: pod?.shares.contains(NamespaceKind.ipc.rawValue) ?? false,
-                                                       hostname: pod?.shares.contains(NamespaceKind.uts.rawValue) == true ? pod?.hostname : nil),
-                                images: paths.images)
+            // Back into its own pod: the SysV segments its tasks had attached are still in the
+            // pod's IPC namespace (CRIU would not map them: crpod attaches them again).
+            let joinsPodIPC = pod?.shares.contains(NamespaceKind.ipc.rawValue) ?? false
+            let detached = try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: joinsPodIPC,
+                                                                      hostname: pod?.shares.contains(NamespaceKind.uts.rawValue) == true ? pod?.hostname : nil,
+                                                                      detachSysVShm: joinsPodIPC),
+                                               images: paths.images)
             let tcp = request.tcpEstablished ?? (streams > 0)
             var engine = RestoreEngineOptions(tcpEstablished: tcp, fileLocks: request.fileLocks,
                                               timeLimit: settings.runtimeTimeLimit)
+            engine.sysvReattachments = detached
             if SELinux.isEnabled {
                 engine.lsmProfile = pod?.processLabel.map { "selinux:" + $0 }
                 engine.lsmMountContext = pod?.mountLabel

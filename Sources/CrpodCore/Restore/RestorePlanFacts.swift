@@ -21,6 +21,8 @@ public struct ArchivePlanFacts: Sendable, Equatable {
     public var hasIPCObjectImages: Bool
     /// Established TCP connections dumped with `--tcp-established` (rule 10).
     public var tcpConnections = ArchiveTCPConnections()
+    /// SysV segment ids the tasks have attached (`mm-*.img`, rule 11).
+    public var sysvSegmentsAttached: Set<UInt64> = []
 
     public init(
         containerID: String,

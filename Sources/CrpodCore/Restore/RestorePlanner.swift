@@ -6,7 +6,9 @@
 /// 3. no dependencies; 4. into a pod: CRIU ≥ 31600 and a runtime that can do it;
 /// 5. the pod exists and its infra runs; 6–7. namespaces match (no shared cgroup namespace);
 /// 8. no checkpoint PID is taken in a shared PID namespace; 9. the name is valid and free;
-/// 10. established TCP connections need `--tcp-established` and their address (`RestoreTCPRule`).
+/// 10. established TCP connections need `--tcp-established` and their address (`RestoreTCPRule`);
+/// 11. SysV segments the tasks attached in a joined IPC namespace are attached again only where
+/// they are: the same pod, or a whole-pod restore's new pod (`sysvDecision`).
 public enum RestorePlanner {
     /// The CRIU version podman requires for restoring into pods (3.16.0).
     public static let minimumPodCRIUVersion = 31600
@@ -28,16 +30,32 @@ public enum RestorePlanner {
         problems += nameProblems(identity: identity, host: host)
         let tcp = RestoreTCPRule.decide(archive: archive, target: target, options: options)
         problems += tcp.problems
+        let sysv = sysvDecision(archive: archive, target: target, layout: layout, options: options)
+        problems += sysv.problems
         guard problems.isEmpty else { return .failure(RestoreProblems(problems: problems)) }
         var plan = RestorePlanContents.build(
             archive: archive, pod: target, host: host, layout: layout, identity: identity, carriesPodIPC: options.carriesPodIPC)
         plan.tcpEstablished = tcp.on
-        if options.reattachesPodSysVShm, plan.dropIPCObjectImages {
+        if sysv.reattach {
             plan.reattachSysVShm = true
-            plan.notes.append("the pod's SysV shared memory segments this container had attached are attached again at the same "
-                + "addresses (its tasks are restored stopped, then resumed): the segments CRIU re-created with an earlier member")
+            plan.notes.append("the SysV shared memory segments the container had attached (id \(archive.sysvSegmentsAttached.sorted().map(String.init).joined(separator: ", "))) "
+                + "are attached again at the same addresses in pod \(target?.name ?? "")'s IPC namespace: its tasks are restored stopped, then resumed")
         }
         return .success(plan)
+    }
+
+    /// Rule 11. A joined IPC namespace gets no SysV objects from the images, and CRIU maps a
+    /// segment only when it created it; crpod attaches them again itself, which is right only
+    /// where the segments are the checkpoint's own: its old pod (still alive) or the new pod of
+    /// a whole-pod restore (an earlier member re-created them). Anywhere else: refused.
+    static func sysvDecision(
+        archive: ArchivePlanFacts, target: PodPlanFacts?, layout: NamespaceLayout, options: RestorePlanOptions
+    ) -> (reattach: Bool, problems: [RestoreProblem]) {
+        guard let target, layout.join[OCINamespaceType.ipc] != nil, !archive.sysvSegmentsAttached.isEmpty, !options.carriesPodIPC else {
+            return (false, [])
+        }
+        if options.reattachesPodSysVShm || archive.podID == target.id { return (true, []) }
+        return (false, [.sysvShmFromAnotherPod(segments: archive.sysvSegmentsAttached.sorted(), pod: target.name)])
     }
 
     /// The pod to restore into: only with `--pod`, and only when the lookup succeeded.

@@ -26,6 +26,8 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
     case tcpNeedsFlag(connections: Int)
     /// The connections were made from `addresses`, which the target does not have.
     case tcpAddressUnavailable(connections: Int, addresses: [String], target: String, targetAddresses: [String])
+    /// Rule 11: tasks with SysV segments of another pod's IPC namespace attached.
+    case sysvShmFromAnotherPod(segments: [UInt64], pod: String)
 
     /// The stable codes, one per case.
     public enum Code {
@@ -45,6 +47,7 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         public static let invalidID = "invalid-id"
         public static let tcpNeedsFlag = "tcp-needs-flag"
         public static let tcpAddressUnavailable = "tcp-address-unavailable"
+        public static let sysvShmFromAnotherPod = "sysv-shm-from-another-pod"
     }
 
     public var code: String {
@@ -65,6 +68,7 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
         case .invalidID: Code.invalidID
         case .tcpNeedsFlag: Code.tcpNeedsFlag
         case .tcpAddressUnavailable: Code.tcpAddressUnavailable
+        case .sysvShmFromAnotherPod: Code.sysvShmFromAnotherPod
         }
     }
 
@@ -111,6 +115,11 @@ public enum RestoreProblem: Sendable, Equatable, CustomStringConvertible {
             "the archive's \(connections) established TCP connection(s) were made from \(addresses.joined(separator: ", ")), "
                 + "which \(target) does not have (" + (targetAddresses.isEmpty ? "it has only loopback" : "it has \(targetAddresses.joined(separator: ", "))")
                 + "): the peers know no other address, so the connections cannot continue"
+        case let .sysvShmFromAnotherPod(segments, pod):
+            "the checkpoint's tasks have SysV shared memory attached (segment id \(segments.map(String.init).joined(separator: ", "))) "
+                + "of their old pod's IPC namespace; pod \(pod)'s IPC namespace does not hold those segments, so they cannot be mapped again: "
+                + "restore the whole pod (crpod pod checkpoint, then pod restore), restore into the pod the container came from, "
+                + "or share memory through /dev/shm (POSIX shm_open/mmap), which a member's archive carries"
         }
     }
 
