@@ -14,10 +14,11 @@ import CrpodLinux
 public struct SysVReattach: Sendable, Equatable {
     /// crpod-shmattach (Sources/crpod-shmattach): seizes a stopped task with ptrace and makes
     /// it call shmat(2). A separate process: the daemon never ptraces (tracing is per thread).
-    public var helper: String
+    /// Nil when it is not installed beside crpod (the restore then fails, saying so).
+    public var helper: String?
     public var attachments: [CRIUSysVAttachment]
 
-    public init(helper: String, attachments: [CRIUSysVAttachment]) {
+    public init(helper: String?, attachments: [CRIUSysVAttachment]) {
         self.helper = helper
         self.attachments = attachments
     }
@@ -35,6 +36,9 @@ extension NativeEngine {
     /// restore (its caller kills the tree).
     func reattachSysVShm(_ reattach: SysVReattach, cgroup: String, id: String) async throws {
         FaultPoint.restoreTasksStopped.hit()
+        guard let helper = reattach.helper else {
+            throw NativeEngineError.unsupported(id: id, what: "crpod-shmattach, which attaches the pod's SysV shared memory in the restored tasks, is not installed beside crpod")
+        }
         let processes = cgroups.processes(cgroup)
         var hostPIDs: [Int32: Int32] = [:]
         for pid in processes {
@@ -46,7 +50,7 @@ extension NativeEngine {
                 throw NativeEngineError.unsupported(id: id, what: "restored task \(pid) (it had SysV shared memory attached) is not in cgroup \(cgroup)")
             }
             let arguments = SysVReattach.arguments(hostPID: host, attachments)
-            let result = try await criu.runner.run(reattach.helper, arguments, outputLimit: 64 << 10, timeLimit: .seconds(30))
+            let result = try await criu.runner.run(helper, arguments, outputLimit: 64 << 10, timeLimit: .seconds(30))
             guard result.succeeded else {
                 throw DriverError.toolFailed(tool: "crpod-shmattach", arguments: arguments, status: result.status, stderrTail: result.diagnosticTail())
             }

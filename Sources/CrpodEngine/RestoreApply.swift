@@ -253,8 +253,7 @@ extension Engine {
         options.lsmProfile = engine.lsmProfile
         options.lsmMountContext = engine.lsmMountContext
         if !engine.sysvReattachments.isEmpty {
-            options.sysvReattach = SysVReattach(helper: (try? settings.helperPath(Self.sysvAttachHelper)) ?? Self.sysvAttachHelper,
-                                                attachments: engine.sysvReattachments)
+            options.sysvReattach = SysVReattach(helper: try? settings.helperPath(Self.sysvAttachHelper), attachments: engine.sysvReattachments)
         }
         return options
     }

@@ -146,8 +146,10 @@ int main(int argc, char **argv) {
         long result = inject_shmat(&saved, shmid, address, flags);
         if (result != (long)address) {
             if (result < 0 && result > -4096) errno = (int)-result; else errno = EFAULT;
-            fprintf(stderr, "crpod-shmattach: shmat(%ld, %#lx, %#lo) in pid %d: %s\n", shmid, address, flags,
-                    (int)target, result < 0 && result > -4096 ? strerror(errno) : "attached at another address");
+            const char *hint = errno == EINVAL || errno == EIDRM
+                ? " (no such segment in the process's IPC namespace, or its address range is taken)" : "";
+            fprintf(stderr, "crpod-shmattach: shmat(%ld, %#lx, %#lo) in pid %d: %s%s\n", shmid, address, flags,
+                    (int)target, result < 0 && result > -4096 ? strerror(errno) : "attached at another address", hint);
             ptrace(PTRACE_SETSIGMASK, target, (void *)sizeof(mask), &mask);
             ptrace(PTRACE_DETACH, target, NULL, NULL);
             return 1;
