@@ -16,6 +16,8 @@ public struct PodRestoreRequest: Sendable, Codable {
     public var ignoreStaticMAC = false
     /// `--publish`; nil keeps the archive's published ports.
     public var publish: [CNIPortMapping]?
+    /// `--cgroup-parent`; nil: the configured default (the archive does not record the old one).
+    public var cgroupParent: String?
     /// As `RestoreRequest.tcpEstablished`: nil decides from the archive.
     public var tcpEstablished: Bool?
     public var fileLocks = false
@@ -26,7 +28,7 @@ public struct PodRestoreRequest: Sendable, Codable {
     public var trustArchive = false
 
     enum CodingKeys: String, CodingKey {
-        case importPath, name, ignoreStaticIP, ignoreStaticMAC, publish, tcpEstablished, fileLocks, keep
+        case importPath, name, ignoreStaticIP, ignoreStaticMAC, publish, cgroupParent, tcpEstablished, fileLocks, keep
     }
 
     public init(importPath: String) { self.importPath = importPath }
@@ -245,8 +247,8 @@ extension Engine {
         let publish = plan.publish.map {
             CNIPortMapping(hostPort: $0.hostPort, containerPort: $0.containerPort, protocol: CNIPortMapping.IPProtocol(rawValue: $0.protocol) ?? .tcp, hostIP: $0.hostIP)
         }
-        var create = PodCreateRequest(name: plan.podName, shares: plan.shares, hostname: plan.hostname, network: plan.network,
-                                      staticIP: plan.staticIP, publish: publish)
+        var create = PodCreateRequest(name: plan.podName, shares: plan.shares, cgroupParent: request.cgroupParent, hostname: plan.hostname,
+                                      network: plan.network, staticIP: plan.staticIP, publish: publish)
         create.staticMAC = plan.staticMAC
         return create
     }

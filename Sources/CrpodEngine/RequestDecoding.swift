@@ -76,6 +76,7 @@ extension PodRestoreRequest {
         ignoreStaticIP = try c.decodeIfPresent(Bool.self, forKey: .ignoreStaticIP) ?? false
         ignoreStaticMAC = try c.decodeIfPresent(Bool.self, forKey: .ignoreStaticMAC) ?? false
         publish = try c.decodeIfPresent([CNIPortMapping].self, forKey: .publish)
+        cgroupParent = try c.decodeIfPresent(String.self, forKey: .cgroupParent)
         // Absent: decided from the archive (RestoreRequest.tcpEstablished), as the spool does.
         tcpEstablished = try c.decodeIfPresent(Bool.self, forKey: .tcpEstablished)
         fileLocks = try c.decodeIfPresent(Bool.self, forKey: .fileLocks) ?? false

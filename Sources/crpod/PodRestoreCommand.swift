@@ -21,6 +21,8 @@ struct PodRestoreCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .customLong("publish")],
             help: ArgumentHelp("Publish these ports instead of the archive's: HOSTPORT:PORT[/tcp|udp] (repeatable).", valueName: "ports"))
     var publish: [String] = []
+    @Option(name: .customLong("cgroup-parent"), help: ArgumentHelp("Cgroup under which the new pod's cgroup is made (default: the configured one, /crpod).", valueName: "path"))
+    var cgroupParent: String?
     @Flag(name: .customLong("tcp-established"), help: "Restore established TCP connections (an archive holding some is refused without it; needs the pod's address, so not with --ignore-static-ip).") var tcpEstablished = false
     @Flag(name: .customLong("file-locks"), help: "Restore file locks.") var fileLocks = false
     @Flag(name: .customLong("trust-archive"), help: "Skip the image rule for every member (as crpod restore --trust-archive).") var trustArchive = false
@@ -32,6 +34,7 @@ struct PodRestoreCommand: AsyncParsableCommand {
         request.name = name
         request.ignoreStaticIP = ignoreStaticIP
         request.ignoreStaticMAC = ignoreStaticMAC
+        request.cgroupParent = cgroupParent
         request.tcpEstablished = tcpEstablished
         request.fileLocks = fileLocks
         request.trustArchive = trustArchive

@@ -23,3 +23,13 @@ struct TCPRequestDecodingTests {
         #expect(try JSONDecoder().decode(PodRestoreRequest.self, from: JSONEncoder().encode(pod)).tcpEstablished == false)
     }
 }
+
+@Suite("pod restore requests' cgroupParent")
+struct PodRestoreCgroupParentDecodingTests {
+    @Test func itCrossesTheWireAndIsAbsentByDefault() throws {
+        var pod = PodRestoreRequest(importPath: "/a")
+        pod.cgroupParent = "/appliance"
+        #expect(try JSONDecoder().decode(PodRestoreRequest.self, from: JSONEncoder().encode(pod)).cgroupParent == "/appliance")
+        #expect(try JSONDecoder().decode(PodRestoreRequest.self, from: Data(#"{"importPath":"/a"}"#.utf8)).cgroupParent == nil)
+    }
+}

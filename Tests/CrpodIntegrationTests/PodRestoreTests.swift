@@ -35,14 +35,20 @@ struct PodRestoreTests {
         }
     }
 
-    @Test("a PID-sharing pod comes back sharing PID: both counters continue in one new PID namespace")
+    @Test("a PID-sharing pod comes back sharing PID under the --cgroup-parent given: both counters continue in one new PID namespace")
     func aPIDSharingPodComesBack() async throws {
         try await withCrpod { crpod in
             let (archive, last) = try await crpod.checkpointedCounterPod("pp", shares: "ipc,net,uts,pid")
-            try await crpod.ok(["pod", "restore", "--import", archive])
+            let parent = crpod.cgroupParent + "/moved"
+            try await crpod.ok(["pod", "restore", "--cgroup-parent", parent, "--import", archive])
             #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "b"])) ?? 0) > last + 3 })
             let pod = try await crpod.json(PodJSON.self, ["pod", "inspect", "pp"])
             #expect(pod.shares.contains("pid"))
+            #expect(pod.cgroupPath.hasPrefix(parent + "/"), "the new pod's cgroup is under \(parent): \(pod.cgroupPath)")
+            for name in ["a", "b"] {
+                let member = try await crpod.json(ContainerJSON.self, ["inspect", name])
+                #expect(member.cgroupPath.hasPrefix(pod.cgroupPath + "/"), "\(name) sits in the pod's cgroup: \(member.cgroupPath)")
+            }
             let infraPID = try #require(pod.namespaces.first { $0.type == "pid" }?.inode)
             for name in ["a", "b"] {
                 let member = try await crpod.json(ContainerJSON.self, ["inspect", name])
