@@ -26,6 +26,8 @@ public struct PodRestoreRequest: Sendable, Codable {
     public var policy: RestorePolicy?
     public var archiveFile: OpenedFile?
     public var trustArchive = false
+    /// `PodRecord.origin` of the new pod: set by the spool, never on the wire.
+    public var origin: String?
 
     enum CodingKeys: String, CodingKey {
         case importPath, name, ignoreStaticIP, ignoreStaticMAC, publish, cgroupParent, tcpEstablished, fileLocks, keep
@@ -75,6 +77,7 @@ extension Engine {
     /// pod (infra, cgroup, network, record) — no half pod.
     public func restorePod(_ request: PodRestoreRequest) async throws -> PodRestoreOutcome {
         let path = request.importPath
+        if let name = request.name { try NameRule.validate(name, what: "pod name (--name)") }
         guard request.archiveFile != nil || (path.hasPrefix("/") && Files.exists(path)) else {
             throw EngineError.invalidInput(what: "--import", detail: "archive \(path) does not exist")
         }
@@ -250,6 +253,7 @@ extension Engine {
         var create = PodCreateRequest(name: plan.podName, shares: plan.shares, cgroupParent: request.cgroupParent, hostname: plan.hostname,
                                       network: plan.network, staticIP: plan.staticIP, publish: publish)
         create.staticMAC = plan.staticMAC
+        create.origin = request.origin
         return create
     }
 }

@@ -18,6 +18,8 @@ public struct PodCreateRequest: Sendable, Codable {
     public var staticMAC: String? = nil
     /// The size of the pod's /dev/shm in bytes (only with ipc shared); nil = 64 MiB, podman's default.
     public var shmSize: UInt64? = nil
+    /// `PodRecord.origin`; set by the spool, never on the wire.
+    public var origin: String? = nil
 
     public init(name: String, shares: [String] = ShareList.podDefault, cgroupParent: String? = nil, hostname: String? = nil,
                 network: String? = nil, staticIP: String? = nil, publish: [CNIPortMapping] = []) {
@@ -66,6 +68,7 @@ extension Engine {
             hostname: request.shares.contains(NamespaceKind.uts.rawValue) ? (request.hostname ?? request.name) : nil,
             cgroupParent: parent, cgroupPath: parent + "/" + id, infra: nil, namespaces: [],
             processLabel: nil, mountLabel: nil, created: timestamp())
+        pod.origin = request.origin
         try await startInfra(&pod, rollback: rollback)
         try createPodShm(&pod, sizeBytes: request.shmSize ?? Self.podShmBytes, rollback: rollback)
         FaultPoint.podAfterShm.hit()

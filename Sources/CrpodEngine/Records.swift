@@ -24,6 +24,9 @@ public struct PodRecord: Codable, Sendable, Equatable {
     public var shmDirectory: String? = nil
     /// Its size in bytes (the tmpfs's `size=`).
     public var shmSize: UInt64? = nil
+    /// What made the pod when not a plain `pod create`: `spool sha256:<hex>` for a whole-pod
+    /// archive the spool restored (how a restart tells its own pod from one of the same name).
+    public var origin: String? = nil
 
     public var sharedKinds: [NamespaceKind] { shares.map { NamespaceKind(rawValue: $0) } }
 }

@@ -204,7 +204,7 @@ public actor SpoolService {
         var result = SpoolResult(archive: name, sha256: sha, duplicateOf: processed[sha])
         let containerName = Self.containerName(for: name, sha: sha)
         if result.duplicateOf == nil, await ArchiveInspector.isPodArchive(file) {
-            result = await processPod(file, result: result, podName: containerName, recovering: recovering)
+            result = await processPod(file, result: result, podName: sidecarPod ?? containerName, recovering: recovering)
         } else if recovering, result.duplicateOf == nil, let existing = try? engine.store.container(containerName) {
             (result.pod, result.container, result.containerID) = (existing.podName, existing.name, existing.id)
         } else if result.duplicateOf == nil {

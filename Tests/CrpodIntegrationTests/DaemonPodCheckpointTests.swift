@@ -66,3 +66,31 @@ extension DaemonPodCheckpointTests {
         }
     }
 }
+
+extension DaemonPodCheckpointTests {
+    @Test("a .target sidecar beside a whole-pod archive names the pod it becomes; a taken name fails the archive with the reason")
+    func spoolSidecarNamesThePod() async throws {
+        try await withCrpod { crpod in
+            let spool = crpod.base + "/spool"
+            try Files.makeDirectories(spool, mode: 0o700)
+            let (archive, last) = try await crpod.checkpointedCounterPod("pa")
+            try await crpod.ok(["pod", "create", "taken"])
+
+            let daemon = try await DaemonProcess(crpod, arguments: ["--watch", spool])
+            try Files.writeAtomically(spool + "/one.tar.zst.target", Array("taken\n".utf8))
+            try Files.writeAtomically(spool + "/one.tar.zst", try Files.read(archive))
+            #expect(try await eventually(seconds: 30) { Files.exists(spool + "/failed/one.tar.zst.result.json") })
+            let failed = (try? Files.readText(spool + "/failed/one.tar.zst.result.json")) ?? ""
+            #expect(failed.contains("a pod named \\\"taken\\\" exists"), "\(failed)")
+            #expect(try await crpod.ok(["ps", "-a", "-q"]) == "", "nothing restored")
+
+            try Files.writeAtomically(spool + "/two.tar.zst.target", Array("appliance\n".utf8))
+            try Files.writeAtomically(spool + "/two.tar.zst", try Files.read(archive))
+            #expect(try await eventually(seconds: 30) { Files.exists(spool + "/done/two.tar.zst.result.json") },
+                    "failed: \((try? Files.readText(spool + "/failed/two.tar.zst.result.json")) ?? "-")")
+            let pods = try await daemon.json([PodJSON].self, "GET", "/v1/pods")
+            #expect(pods.first { $0.name == "appliance" }?.containers.sorted() == ["a", "b"], "\(pods.map(\.name))")
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "b"])) ?? 0) > last + 3 }, "member b counts on")
+        }
+    }
+}
