@@ -40,6 +40,28 @@ struct CNIHostView: Equatable {
         return CNIHostView(bridgePorts: ports.sorted(), leases: leases, rules: rules.sorted())
     }
 
+    /// nil once nothing is on the host that `expected` lacks (polled for 5 s: the kernel tears
+    /// a network namespace down, and any veth end still in it, asynchronously; what vanished
+    /// since `expected` was taken — an earlier test's namespace finishing its teardown — is no
+    /// leak), else what was left.
+    static func difference(settlingTo expected: CNIHostView) async throws -> String? {
+        var last = try await current()
+        for _ in 0..<50 where !last.isWithin(expected) {
+            try await Task.sleep(for: .milliseconds(100))
+            last = try await current()
+        }
+        return last.isWithin(expected) ? nil : "left: \(last.added(since: expected)) (before: \(expected))"
+    }
+
+    func isWithin(_ other: CNIHostView) -> Bool {
+        Set(bridgePorts).isSubset(of: other.bridgePorts) && Set(leases).isSubset(of: other.leases) && Set(rules).isSubset(of: other.rules)
+    }
+
+    func added(since other: CNIHostView) -> CNIHostView {
+        CNIHostView(bridgePorts: bridgePorts.filter { !other.bridgePorts.contains($0) }, leases: leases.filter { !other.leases.contains($0) },
+                    rules: rules.filter { !other.rules.contains($0) })
+    }
+
     /// Rules and chains of one attachment: naming a pod id (bridge's masquerade, portmap's
     /// DNAT), a pod address (firewall) or a per-container chain (`CNI-<hash>`, `CNI-DN-<hash>`).
     /// The shared chains (CNI-FORWARD, CNI-HOSTPORT-*) stay once made, as with podman.
@@ -116,7 +138,7 @@ struct PodNetworkTests {
             #expect(try await httpGet("http://10.90.0.1:\(hostPort)/hostname") == "crpod-test\n", "via the published port on the bridge address")
 
             try await crpod.ok(["pod", "rm", "-f", "web"])
-            #expect(try await CNIHostView.current() == before, "no veth, lease or iptables rule left")
+            #expect(try await CNIHostView.difference(settlingTo: before) == nil, "no veth, lease or iptables rule left")
             #expect(try await httpGet("http://127.0.0.1:\(hostPort)/hostname") == nil)
             #expect(try await crpod.leftovers() == [])
         }
@@ -137,7 +159,7 @@ struct PodNetworkTests {
             let outside = try await crpod.run(["pod", "create"] + Self.cni + ["--ip", "192.0.2.5", "outside"])
             #expect(!outside.ok && outside.stderr.contains("192.0.2.5"), "\(outside.stderr)")
             try await crpod.ok(["pod", "rm", "fixed"])
-            #expect(try await CNIHostView.current() == before)
+            #expect(try await CNIHostView.difference(settlingTo: before) == nil)
 
             // CHECK notices an attachment broken behind crpod's back (the veth, both ends, removed).
             let brokenID = try await crpod.ok(["pod", "create"] + Self.cni + ["broken"])
@@ -154,7 +176,7 @@ struct PodNetworkTests {
             let keptRules = kept.filter { !$0.hasPrefix(":") }  // the rest declares its chain
             #expect(keptRules.count == 3 && keptRules.allSatisfy { $0.contains(brokenID) }, "only bridge's masquerade of the broken pod: \(kept)")
             try await Self.removeMasquerade(kept)
-            #expect(try await CNIHostView.current() == before)
+            #expect(try await CNIHostView.difference(settlingTo: before) == nil)
             #expect(try await crpod.ok(["pod", "ls", "-q"]) == "")
             #expect(try await crpod.leftovers() == [])
         }
@@ -172,7 +194,7 @@ struct PodNetworkTests {
             #expect(crashed.leases.count == before.leases.count + 1 && crashed.bridgePorts.count == before.bridgePorts.count + 1,
                     "the killed create had attached the pod")
             #expect(!(try await crpod.ok(["pod", "ls"])).contains("victim"))
-            #expect(try await CNIHostView.current() == before, "reconcile ran DEL")
+            #expect(try await CNIHostView.difference(settlingTo: before) == nil, "reconcile ran DEL")
             #expect(try await crpod.leftovers() == [])
             #expect(((try? Files.listDirectory(crpod.root + "/journal")) ?? []).isEmpty)
         }
@@ -236,7 +258,7 @@ struct PodNetworkTests {
             #expect(try await crpod.ok(["pod", "inspect", "pub", "--remote", daemon.socket]) == (try await crpod.ok(["pod", "inspect", "pub"])))
             for pod in ["api", "pub"] { _ = try await daemon.request("DELETE", "/v1/pods/" + pod) }
             #expect(await daemon.stop() == 0)
-            #expect(try await CNIHostView.current() == before)
+            #expect(try await CNIHostView.difference(settlingTo: before) == nil)
             #expect(try await crpod.leftovers() == [])
         }
     }

@@ -75,8 +75,7 @@ extension PodNetworkTests {
             client.close()
 
             try await crpod.ok(["pod", "rm", "-f", "talk"])
-            let after = try await CNIHostView.current()
-            #expect(after == before, "no veth, lease or iptables rule left: \(before) → \(after)")
+            #expect(try await CNIHostView.difference(settlingTo: before) == nil, "no veth, lease or iptables rule left")
             #expect(try await crpod.leftovers() == [])
         }
     }
