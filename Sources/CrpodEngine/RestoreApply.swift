@@ -181,13 +181,14 @@ extension Engine {
 
     /// Runs the recipe's image edits (see `RestoreImageEdit`) in the image directory; returns
     /// the SysV attachments taken out of mm images, for the engine to attach again. They are
-    /// also recorded beside the images (`sysvRecord`): an in-place restore edits its kept
-    /// checkpoint, and a retry after a failure must still attach what the first try took out.
+    /// also recorded beside the images (`sysvRecord`): an in-place restore (`inPlace`) edits its
+    /// kept checkpoint, and a retry after a failure must still attach what the first try took
+    /// out. An import's images come from the archive: a record there is never read.
     @discardableResult
-    func applyImageEdits(_ edits: [RestoreImageEdit], images: String) throws -> [CRIUSysVAttachment] {
+    func applyImageEdits(_ edits: [RestoreImageEdit], images: String, inPlace: Bool = false) throws -> [CRIUSysVAttachment] {
         let record = images + "/" + Self.sysvRecord
         var detached: [CRIUSysVAttachment] = []
-        if edits.contains(where: { if case .detachSysVShm = $0 { true } else { false } }), Files.exists(record) {
+        if inPlace, edits.contains(where: { if case .detachSysVShm = $0 { true } else { false } }), Files.exists(record) {
             detached = try step("read \(record)") { try JSONDecoder().decode([CRIUSysVAttachment].self, from: Data(Files.read(record, limit: 1 << 20))) }
         }
         for edit in edits {

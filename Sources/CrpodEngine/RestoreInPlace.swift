@@ -35,7 +35,7 @@ extension Engine {
             let detached = try applyImageEdits(RestoreImageEdit.edits(imageNames: names, dropIPCObjects: joinsPodIPC,
                                                                       hostname: pod?.shares.contains(NamespaceKind.uts.rawValue) == true ? pod?.hostname : nil,
                                                                       detachSysVShm: joinsPodIPC),
-                                               images: paths.images)
+                                               images: paths.images, inPlace: true)
             let tcp = request.tcpEstablished ?? (streams > 0)
             var engine = RestoreEngineOptions(tcpEstablished: tcp, fileLocks: request.fileLocks,
                                               timeLimit: settings.runtimeTimeLimit)
