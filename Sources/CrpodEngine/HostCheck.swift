@@ -25,6 +25,7 @@ extension Engine {
         facts += cgroupFacts()
         facts.append(await engineFact())
         facts.append(networkFact())
+        facts.append(conntrackFact())
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
         return facts
     }
