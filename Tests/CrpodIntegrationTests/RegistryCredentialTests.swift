@@ -42,6 +42,30 @@ struct RegistryCredentialTests {
         }
     }
 
+    @Test("htpasswd over HTTPS with a private CA (what real registries are): anonymous and wrong credentials refused, --creds pushes, login writes the authfile and pull takes it")
+    func basicAuthOverTLS() async throws {
+        try await withCrpod { crpod in
+            let ca = try await TestCA(crpod.base + "/tls")
+            let registry = try RegistryProcess(crpod, htpasswd: try await RegistryProcess.htpasswd(crpod, user: "alice", password: Self.password),
+                                               tls: (ca.serverCertificate, ca.serverKey))
+            defer { registry.stop() }
+            #expect(try await registry.waitListening())
+            let id = try await crpod.importBusybox(as: "localhost/busybox:it").id
+            let remote = "\(registry.host)/test/busybox:tls"
+            let push = ["image", "push", "--tls-verify=true", "--cert-dir", ca.certDir, id, remote]
+            let anonymous = try await crpod.run(push)
+            #expect(!anonymous.ok && anonymous.stderr.contains("no credentials for \(registry.host): use --creds or --authfile"), "\(anonymous.stderr)")
+            let wrong = try await crpod.run(push + ["--creds", "alice:wrong-pw-4711"])
+            #expect(!wrong.ok && wrong.stderr.contains("credentials refused by \(registry.host)") && !wrong.stderr.contains("wrong-pw-4711"), "\(wrong.stderr)")
+            #expect(try await crpod.ok(push + ["--creds", "alice:" + Self.password]).hasPrefix("sha256:"))
+            try await crpod.ok(["image", "rm", id])
+
+            let authfile = crpod.base + "/auth.json"
+            try await crpod.ok(["login", "--tls-verify=true", "--cert-dir", ca.certDir, "--authfile", authfile, "-u", "alice", "-p", Self.password, registry.host])
+            #expect(try await crpod.ok(["image", "pull", "--tls-verify=true", "--cert-dir", ca.certDir, "--authfile", authfile, remote]) == id)
+        }
+    }
+
     @Test("a token realm that wants Basic credentials: refused without or with wrong ones (naming the realm), push and pull with them; login through it")
     func tokenRealmWithCredentials() async throws {
         try await withCrpod { crpod in

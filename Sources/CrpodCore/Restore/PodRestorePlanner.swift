@@ -108,7 +108,7 @@ public enum PodRestorePlanner {
         }
         guard problems.isEmpty else { return .failure(PodRestoreProblems(problems: problems)) }
         let staticIP = options.ignoreStaticIP ? nil : pod.network.addresses.first.map(addressWithoutPrefix)
-        let carrier = pod.shares.contains("ipc") ? (attaching.first ?? pod.members.first?.name) : nil
+        let carrier = pod.shares.contains("ipc") ? carrierOfIPC(pod, attaching: attaching, reattaches: facts.engineReattachesSysVShm) : nil
         return .success(PodRestorePlan(
             podName: name, shares: pod.shares, hostname: pod.hostname, network: network, staticIP: staticIP,
             staticMAC: options.ignoreStaticMAC ? nil : pod.network.mac, publish: options.publish ?? pod.network.published,
@@ -117,6 +117,14 @@ public enum PodRestorePlanner {
                       reattachesPodSysVShm: carrier != nil && member.name != carrier && attaching.contains(member.name))
             },
             tcpEstablished: tcp.on, notes: notes(pod, carrier: carrier, options)))
+    }
+
+    /// The member whose images re-create the pod's SysV objects. When the engine attaches
+    /// segments itself, the first member: every IPC object (semaphores, queues, segments) then
+    /// exists before any other member is restored and runs. Otherwise the first member that
+    /// attaches a segment (CRIU maps it only in the restore that creates it), else the first.
+    static func carrierOfIPC(_ pod: PodArchiveDescription, attaching: [String], reattaches: Bool) -> String? {
+        reattaches ? pod.members.first?.name : (attaching.first ?? pod.members.first?.name)
     }
 
     /// A dumped connection continues only from the address it was dumped at; CRIU also

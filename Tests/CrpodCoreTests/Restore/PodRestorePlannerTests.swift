@@ -37,6 +37,15 @@ struct PodRestorePlannerTests {
         #expect(plan.members.map(\.reattachesPodSysVShm) == [false, false, true], "cli attaches nothing")
     }
 
+    @Test func withAnEngineThatReattachesTheFirstMemberCarriesEvenWhenALaterOneAttaches() throws {
+        var facts = PodRestoreFacts(description: Self.description(), membersAttachingSysVShm: ["shm"])
+        facts.engineReattachesSysVShm = true
+        let plan = try PodRestorePlanner.plan(facts, PodRestoreOptions()).get()
+        #expect(plan.members.map(\.carriesPodIPC) == [true, false, false], "srv re-creates every object before cli or shm runs")
+        #expect(plan.members.map(\.reattachesPodSysVShm) == [false, false, true])
+        #expect(plan.notes.contains { $0.contains("from srv's images") })
+    }
+
     @Test func withoutAnIPCShareNobodyCarriesIPC() throws {
         let plan = try PodRestorePlanner.plan(PodRestoreFacts(description: Self.description(shares: ["net", "uts"])), PodRestoreOptions()).get()
         #expect(plan.members.allSatisfy { !$0.carriesPodIPC })
