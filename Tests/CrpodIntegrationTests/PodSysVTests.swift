@@ -42,6 +42,33 @@ struct PodSysVTests {
         }
     }
 
+    @Test("a whole pod whose first member counts in a SysV semaphore and whose second attaches a segment: after pod restore both count on (every IPC object exists before any member runs)",
+          .enabled(if: !runc, "the native engine lets the first member carry the pod's IPC objects"))
+    func semaphoreUserAheadOfSegmentUser() async throws {
+        try await withCrpod { crpod in
+            try await crpod.ok(["pod", "create", "pa"])
+            let semaphores = try await crpod.rootfsWithProgram("sem-count", source: semCounterSource)
+            try await crpod.ok(["run", "--name", "sem", "--pod", "pa", "--rootfs", semaphores, "--", "/bin/sem-count", "4343"])
+            let segments = try await crpod.rootfsWithProgram("shm-count", source: shmCounterSource)
+            try await crpod.ok(["run", "--name", "shm", "--pod", "pa", "--rootfs", segments, "--", "/bin/shm-count", "4242"])
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "sem"])) ?? 0) >= 3 })
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "shm"])) ?? 0) >= 3 })
+            let archive = crpod.base + "/pa.tar.zst"
+            try await crpod.ok(["pod", "checkpoint", "--export", archive, "pa"])
+            let lastSem = try #require(lastCount(try await crpod.ok(["logs", "sem"])))
+            let lastShm = try #require(lastCount(try await crpod.ok(["logs", "shm"])))
+            try await crpod.ok(["pod", "rm", "-f", "pa"])
+
+            try await crpod.ok(["pod", "restore", "--import", archive])
+            let semCountsOn = try await eventually { (lastCount(try await crpod.ok(["logs", "sem"])) ?? 0) > lastSem + 3 }
+            let semLog = try await crpod.ok(["logs", "sem"])
+            #expect(semCountsOn, "the semaphore counts on: \(semLog.suffix(200))")
+            let semCounts = try await crpod.ok(["logs", "sem"]).split(separator: "\n").compactMap { Int($0.dropFirst(6)) }
+            #expect(semCounts.first == lastSem + 1, "from its restored value: \(semCounts.prefix(5))")
+            #expect(try await eventually { (lastCount(try await crpod.ok(["logs", "shm"])) ?? 0) > lastShm + 3 }, "the segment counts on")
+        }
+    }
+
     @Test("its archive restored into another pod is refused naming the segment; into its own pod under a new name it shares the segment (runc: refused, nothing left)")
     func anotherPodIsRefused() async throws {
         try await withCrpod { crpod in
@@ -66,3 +93,24 @@ struct PodSysVTests {
         }
     }
 }
+
+/// Counts in a SysV semaphore of the pod's IPC namespace (created with `key` if missing):
+/// `count N` per tick, N the semaphore's value after incrementing it; exits on any error.
+let semCounterSource = """
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int id = semget((key_t)atoi(argv[1]), 1, IPC_CREAT | 0600);
+    if (id < 0) { perror("semget"); return 1; }
+    struct sembuf up = { 0, 1, 0 };
+    for (;;) {
+        if (semop(id, &up, 1) != 0) { perror("semop"); return 1; }
+        int value = semctl(id, 0, GETVAL);
+        if (value < 0) { perror("semctl"); return 1; }
+        printf("count %d\\n", value); fflush(stdout); usleep(100000);
+    }
+}
+"""
