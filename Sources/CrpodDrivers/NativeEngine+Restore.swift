@@ -29,7 +29,7 @@ extension NativeEngine {
                 try DeviceCgroup.apply(rules: plan.deviceRules, cgroup: plan.cgroupPath, layout: cgroups.layout)
             }
             let pid = try await withMountPoints(plan) { try await runCRIU(plan.criu, stdio: stdio, undo: &undo) }
-            if let reattach = options.sysvReattach { try await reattachSysVShm(reattach, cgroup: plan.cgroupPath, id: id) }
+            if let reattach = options.sysvReattach { try await reattachSysVShm(reattach, cgroup: plan.cgroupPath, id: id, resume: !options.leaveStopped) }
             let created = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             let identity = try step("read the identity of the restored process \(pid)") { try ProcessIdentity.of(pid: pid) }
             try record(NativeContainerState(id: id, initProcess: identity, bundle: options.bundle, rootfs: plan.root,

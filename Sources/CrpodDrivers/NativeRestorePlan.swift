@@ -121,7 +121,7 @@ public enum NativeRestorePlanner {
         criu.lsmProfile = options.lsmProfile
         criu.lsmMountContext = options.lsmMountContext
         criu.timeLimit = options.timeLimit
-        criu.leaveStopped = options.sysvReattach != nil
+        criu.leaveStopped = options.sysvReattach != nil || options.leaveStopped
         criu.manageCgroups = options.manageCgroupsMode.map(CRIUCgroupMode.init(rawValue:)) ?? .soft
         criu.cgroupRoots = cgroupRoots(cgroupPath, hierarchies: hierarchies)
         let namespaces = try namespaceOptions(spec.namespaces, refuse: refuse)

@@ -31,10 +31,10 @@ public struct SysVReattach: Sendable, Equatable {
 
 extension NativeEngine {
     /// The tasks CRIU left stopped (`--leave-stopped`) get their segments back, then all
-    /// continue. A task is found by its PID inside its namespace (the images' PID, CRIU
+    /// continue (unless `resume` is false: the caller resumes them, as a whole-pod restore does). A task is found by its PID inside its namespace (the images' PID, CRIU
     /// restores it) among the cgroup's processes; a missing task or a failed attach fails the
     /// restore (its caller kills the tree).
-    func reattachSysVShm(_ reattach: SysVReattach, cgroup: String, id: String) async throws {
+    func reattachSysVShm(_ reattach: SysVReattach, cgroup: String, id: String, resume: Bool = true) async throws {
         FaultPoint.restoreTasksStopped.hit()
         guard let helper = reattach.helper else {
             throw NativeEngineError.unsupported(id: id, what: "crpod-shmattach, which attaches the pod's SysV shared memory in the restored tasks, is not installed beside crpod")
@@ -55,6 +55,6 @@ extension NativeEngine {
                 throw DriverError.toolFailed(tool: "crpod-shmattach", arguments: arguments, status: result.status, stderrTail: result.diagnosticTail())
             }
         }
-        for pid in processes { _ = Glibc.kill(pid, SIGCONT) }
+        if resume { for pid in processes { _ = Glibc.kill(pid, SIGCONT) } }
     }
 }

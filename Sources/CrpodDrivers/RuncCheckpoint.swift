@@ -46,6 +46,9 @@ public struct RestoreOptions: Sendable, Equatable {
     public var timeLimit: Duration?
     /// SysV segments to attach in the restored tasks before they run (native engine only).
     public var sysvReattach: SysVReattach?
+    /// Leave the restored tasks stopped for the caller to resume (SIGCONT). The native engine
+    /// does; runc cannot and ignores it (its tasks run at once).
+    public var leaveStopped = false
 
     public init(imagePath: String, workPath: String, bundle: String, pidFile: String) {
         self.imagePath = imagePath

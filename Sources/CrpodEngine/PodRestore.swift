@@ -3,6 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import CrpodArchive
 import CrpodCore
 import CrpodDrivers
@@ -85,7 +88,8 @@ extension Engine {
             let file = try request.archiveFile ?? step("open archive \(path)") { try ArchiveFile.open(path: path) }
             return try await preparePodImport(file, request, rollback: rollback)
         }, apply: { archive, rollback in
-            let plan = try planPodRestore(archive, request, engine: try await containerEngine().kind)
+            let containerEngine = try await containerEngine()
+            let plan = try planPodRestore(archive, request, engine: containerEngine.kind)
             var create = podCreateRequest(plan, request)
             create.shmSize = plan.shares.contains(NamespaceKind.ipc.rawValue) ? archive.description.shmSize : nil
             // Locked from before the address exists: a peer's retransmission gets no reset.
@@ -95,14 +99,25 @@ extension Engine {
             var outcomes: [RestoreOutcome] = []
             for (member, imported) in zip(plan.members, archive.members) {
                 try await reservePodPIDs(pod, archive)
-                let single = request.memberRequest(member.name, pod: pod, tcpEstablished: plan.tcpEstablished)
+                var single = request.memberRequest(member.name, pod: pod, tcpEstablished: plan.tcpEstablished)
+                single.leaveStopped = containerEngine.kind == .native
                 let memberPlan = try await planRestore(imported, pod: pod, request: single, member: member)
                 outcomes.append(try await applyRestore(memberPlan, archive: imported, pod: pod, request: single, rollback: rollback))
             }
+            FaultPoint.podRestoreBeforeResume.hit()
+            if containerEngine.kind == .native { try await resume(outcomes, engine: containerEngine) }
             if locked { try await setPodNetworkLock(pod, on: false) }
             logger.info("pod restored", metadata: ["pod": "\(pod.name)", "archive": "\(path)"])
             return PodRestoreOutcome(podID: pod.id, podName: pod.name, members: outcomes, notes: plan.notes + shmNotes)
         })
+    }
+
+    /// The members, restored stopped one by one, continue together: the pod resumes as it was
+    /// cut, no member running while another is still being restored.
+    private func resume(_ members: [RestoreOutcome], engine: any ContainerEngine) async throws {
+        for member in members {
+            try await step("resume \(member.name)") { try await engine.kill(id: member.id, signal: SIGCONT, all: true, logPath: nil) }
+        }
     }
 
     /// The new pod's /dev/shm gets the archive's (taken at the pod's cut) before any member

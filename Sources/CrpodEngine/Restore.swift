@@ -30,6 +30,9 @@ public struct RestoreRequest: Sendable, Codable {
     public var archiveFile: OpenedFile?
     /// `--trust-archive` (root CLI only): skip the image rule, as podman does. Never on the wire.
     public var trustArchive = false
+    /// A whole-pod restore's member: left stopped when the engine can, resumed with the others
+    /// once every member is back (`Engine.restorePod`). Never on the wire.
+    var leaveStopped = false
 
     /// The wire form leaves the policy and `trustArchive` out: a client never chooses its own.
     enum CodingKeys: String, CodingKey {

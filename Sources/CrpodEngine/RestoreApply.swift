@@ -35,7 +35,7 @@ extension Engine {
         let strays = try prepareRestorePlacement(record, images: archive.imagesDirectory, sourceCgroup: archive.spec.cgroupsPath)
         var outcome = try await withOutputPipe(logPath: record.logPath) { output in
             try await restoreThroughEngine(recipe, record: record, images: archive.imagesDirectory, stdio: output, keepWork: request.keep,
-                                           rollback: rollback) { try verifyRestoredPlacement($0, strays: strays) }
+                                           leaveStopped: request.leaveStopped, rollback: rollback) { try verifyRestoredPlacement($0, strays: strays) }
         }
         outcome.notes += shmNotes + limitNotes
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
@@ -47,10 +47,11 @@ extension Engine {
     /// placement check (`verifyPlacement`: where the engine put the tasks), the record. Talks to
     /// the engine only through `ContainerEngine` (tested with a recording double).
     func restoreThroughEngine(_ recipe: RestoreRecipe, record: ContainerRecord, images: String, stdio: FileDescriptor?,
-                              keepWork: Bool, rollback: Rollback,
+                              keepWork: Bool, leaveStopped: Bool = false, rollback: Rollback,
                               verifyPlacement: (ContainerRecord) throws -> Void) async throws -> RestoreOutcome {
         var record = record
         var engineOptions = recipe.engine
+        engineOptions.leaveStopped = leaveStopped
         engineOptions.sysvReattachments = try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
         try journalNetworkLockRemoval(podID: recipe.plan.podID, rollback: rollback)
@@ -253,6 +254,7 @@ extension Engine {
         options.fileLocks = engine.fileLocks
         options.lsmProfile = engine.lsmProfile
         options.lsmMountContext = engine.lsmMountContext
+        options.leaveStopped = engine.leaveStopped
         if !engine.sysvReattachments.isEmpty {
             options.sysvReattach = SysVReattach(helper: try? settings.helperPath(Self.sysvAttachHelper), attachments: engine.sysvReattachments)
         }

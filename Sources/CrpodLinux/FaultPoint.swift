@@ -26,6 +26,8 @@ public enum FaultPoint: String, CaseIterable, Sendable {
     /// Native engine: CRIU left a member's tasks stopped (`--leave-stopped`), before the SysV
     /// segments are attached in them and they continue.
     case restoreTasksStopped = "restore-tasks-stopped"
+    /// A whole-pod restore with every member restored (stopped, native engine), before they resume.
+    case podRestoreBeforeResume = "pod-restore-before-resume"
 
     public func hit() {
         guard let value = getenv("CRPOD_FAULT"), String(cString: value) == rawValue else { return }

@@ -7,7 +7,7 @@ struct PodRestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract: "Restore a whole-pod archive (crpod pod checkpoint) as a new pod with all its containers.",
         discussion: """
-        Creates the pod again (same shares, hostname and network; the same address unless --ignore-static-ip, the same published ports unless --publish) and restores every member in the archive's order into it, each under its own name with a new id. The pod's SysV IPC objects come back once, from one member's images, into the new pod's IPC namespace; later members that had a segment attached get it attached again before they run (native engine; runc refuses such a pod). Every archive member is validated as a single-container archive is, the image rule included. Any failure removes everything the restore made (members, pod, network): no half pod.
+        Creates the pod again (same shares, hostname and network; the same address unless --ignore-static-ip, the same published ports unless --publish) and restores every member in the archive's order into it, each under its own name with a new id (native engine: each restored stopped, all resumed together once the last is back). The pod's SysV IPC objects come back once, from one member's images, into the new pod's IPC namespace; later members that had a segment attached get it attached again before they run (native engine; runc refuses such a pod). Every archive member is validated as a single-container archive is, the image rule included. Any failure removes everything the restore made (members, pod, network): no half pod.
         """
     )
 

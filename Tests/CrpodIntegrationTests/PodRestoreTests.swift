@@ -101,6 +101,27 @@ struct PodRestoreTests {
         }
     }
 
+    @Test("the members resume together: killed once every member is restored, their tasks are all still stopped (none ran ahead); the next command removes them and the pod",
+          .enabled(if: ProcessInfo.processInfo.environment["CRPOD_ENGINE"] != "runc", "runc cannot restore tasks stopped"))
+    func membersResumeTogether() async throws {
+        try await withCrpod { crpod in
+            let (archive, _) = try await crpod.checkpointedCounterPod("pw")
+            let before = try await crpod.leftovers()
+            let killed = try await crpod.run(["pod", "restore", "--import", archive], environment: ["CRPOD_FAULT": "pod-restore-before-resume"])
+            #expect(killed.status == .signaled(SIGKILL), "killed before the resume: \(killed.status) \(killed.stderr)")
+            let counter = "i=0; while true; do echo count $i; i=$((i+1)); sleep 0.1; done"
+            let ours = Processes.pids(withArgument: counter).filter { pid in
+                (try? Files.readText("/proc/\(pid)/cgroup"))?.contains(crpod.cgroupParent + "/") == true
+            }
+            let states = ours.map { pid in (try? Files.readText("/proc/\(pid)/status"))?.split(separator: "\n").first { $0.hasPrefix("State:") } ?? "" }
+            #expect(ours.count == 2 && states.allSatisfy { $0.contains("T (stopped)") }, "both members restored and stopped: \(states)")
+            #expect(try await crpod.ok(["pod", "ls", "-q"]) == "", "reconciled: no pod")
+            #expect(try await crpod.leftovers() == before, "nothing left behind")
+            let gone = { (pid: Int32) in (try? Files.readText("/proc/\(pid)/status"))?.contains("State:\tZ") ?? true }
+            #expect(try await eventually { ours.allSatisfy(gone) }, "the stopped members are gone (or dead, awaiting their reaper)")
+        }
+    }
+
     @Test("crpod killed after the first member is restored: the next command removes the member and the pod")
     func aKilledRestoreLeavesNoHalfPod() async throws {
         try await withCrpod { crpod in

@@ -128,6 +128,9 @@ public struct RestoreEngineOptions: Sendable, Equatable {
     /// SysV attachments taken out of the images (`RestoreImageEdit.detachSysVShm`): the
     /// engine restores the tasks stopped, attaches these, then lets them run.
     public var sysvReattachments: [CRIUSysVAttachment] = []
+    /// Leave the restored tasks stopped (SIGSTOP) for the caller to resume, when the engine
+    /// can (a whole-pod restore resumes all members at once).
+    public var leaveStopped = false
 
     public init(tcpEstablished: Bool = false, fileLocks: Bool = false, manageCgroupsMode: String? = "soft",
                 lsmProfile: String? = nil, lsmMountContext: String? = nil, timeLimit: Duration? = nil) {
