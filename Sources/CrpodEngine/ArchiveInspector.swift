@@ -43,8 +43,6 @@ public enum ArchiveInspector {
         CheckpointMember.inventory, CheckpointMember.dumpLog,
     ]
 
-    /// Scans the archive and validates it. Unreadable archives (truncated, not an archive)
-    /// throw; readable ones with problems are reported with every problem listed.
     /// Whether the archive at `path` is a whole-pod one (`pod.json`); unreadable: no (the
     /// single-container restore then reports why).
     public static func isPodArchive(path: String) async -> Bool {
@@ -57,6 +55,8 @@ public enum ArchiveInspector {
         return facts?.isPodArchive ?? false
     }
 
+    /// Scans the archive and validates it. Unreadable archives (truncated, not an archive)
+    /// throw; readable ones with problems are reported with every problem listed.
     public static func inspect(path: String) throws -> (ArchiveInspection, ArchiveFacts) {
         try inspect(file: try step("open archive \(path)") { try ArchiveFile.open(path: path) })
     }

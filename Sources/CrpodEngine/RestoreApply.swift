@@ -17,7 +17,8 @@ extension Engine {
     /// and rootfs, final spec, checks, image edits, the runtime — registering each undo step of
     /// the recipe before the stage that needs it.
     func applyRestore(_ plan: RestorePlan, archive: ImportedArchive, pod: PodRecord?, request: RestoreRequest, rollback: Rollback) async throws -> RestoreOutcome {
-        let recipe = restoreRecipe(plan, archive: archive, request: request)
+        var recipe = restoreRecipe(plan, archive: archive, request: request)
+        recipe.engine.leaveStopped = request.leaveStopped
         let (base, image) = try baseRootfs(archive, request)
         var record = restoredRecord(recipe, archive: archive, rootfs: base)
         record.image = image
@@ -35,7 +36,7 @@ extension Engine {
         let strays = try prepareRestorePlacement(record, images: archive.imagesDirectory, sourceCgroup: archive.spec.cgroupsPath)
         var outcome = try await withOutputPipe(logPath: record.logPath) { output in
             try await restoreThroughEngine(recipe, record: record, images: archive.imagesDirectory, stdio: output, keepWork: request.keep,
-                                           leaveStopped: request.leaveStopped, rollback: rollback) { try verifyRestoredPlacement($0, strays: strays) }
+                                           rollback: rollback) { try verifyRestoredPlacement($0, strays: strays) }
         }
         outcome.notes += shmNotes + limitNotes
         logger.info("container restored", metadata: ["container": "\(record.name)", "pod": "\(plan.podName ?? "")", "archive": "\(archive.path)"])
@@ -47,11 +48,10 @@ extension Engine {
     /// placement check (`verifyPlacement`: where the engine put the tasks), the record. Talks to
     /// the engine only through `ContainerEngine` (tested with a recording double).
     func restoreThroughEngine(_ recipe: RestoreRecipe, record: ContainerRecord, images: String, stdio: FileDescriptor?,
-                              keepWork: Bool, leaveStopped: Bool = false, rollback: Rollback,
+                              keepWork: Bool, rollback: Rollback,
                               verifyPlacement: (ContainerRecord) throws -> Void) async throws -> RestoreOutcome {
         var record = record
         var engineOptions = recipe.engine
-        engineOptions.leaveStopped = leaveStopped
         engineOptions.sysvReattachments = try applyImageEdits(recipe.imageEdits, images: images)
         FaultPoint.restoreBeforeRuntime.hit()
         try journalNetworkLockRemoval(podID: recipe.plan.podID, rollback: rollback)

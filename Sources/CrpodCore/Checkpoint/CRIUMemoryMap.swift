@@ -21,16 +21,21 @@ public enum CRIUMemoryMap {
             var reader = entry
             while let (number, value) = try reader.nextField() {
                 guard number == 14 else { continue }
-                var vma = try reader.nested(reader.bytesRange(value, field: number))
-                var shmid: UInt64 = 0
-                var status: UInt64 = 0
-                while let (field, item) = try vma.nextField() {
-                    if field == 4 { shmid = try vma.varint(item, field: field) }
-                    if field == 7 { status = try vma.varint(item, field: field) }
-                }
-                if status & sysvIPCStatus != 0 { ids.insert(shmid) }
+                let vma = try vmaVarints(reader.nested(reader.bytesRange(value, field: number)), [4, 7])
+                if (vma[7] ?? 0) & sysvIPCStatus != 0 { ids.insert(vma[4] ?? 0) }
             }
         }
         return ids
+    }
+
+    /// The varint fields `numbers` of one `vma_entry` (start 1, end 2, shmid 4, prot 5,
+    /// status 7); other fields are skipped whatever their wire type.
+    static func vmaVarints(_ vma: ProtobufReader, _ numbers: Set<UInt64>) throws -> [UInt64: UInt64] {
+        var vma = vma
+        var fields: [UInt64: UInt64] = [:]
+        while let (field, item) = try vma.nextField() {
+            if numbers.contains(field) { fields[field] = try vma.varint(item, field: field) }
+        }
+        return fields
     }
 }

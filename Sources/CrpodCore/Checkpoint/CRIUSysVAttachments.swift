@@ -69,15 +69,11 @@ extension CRIUMemoryMap {
 
     /// The attachment a `vma_entry` describes, nil when it is not a SysV mapping.
     static func sysvAttachment(_ vma: ProtobufReader, pid: Int32) throws -> CRIUSysVAttachment? {
-        var vma = vma
-        var fields: [UInt64: UInt64] = [:]
-        while let (field, item) = try vma.nextField() {
-            if [1, 2, 4, 5, 7].contains(field) { fields[field] = try vma.varint(item, field: field) }
-        }
+        let fields = try vmaVarints(vma, [1, 2, 4, 5, 7])
         guard let status = fields[7], status & sysvIPCStatus != 0 else { return nil }
         let start = fields[1] ?? 0, end = fields[2] ?? 0
         guard end > start else {
-            throw vma.malformed(at: vma.offset, "SysV mapping \(String(start, radix: 16))-\(String(end, radix: 16)) is empty or reversed")
+            throw vma.malformed(at: vma.end, "SysV mapping \(String(start, radix: 16))-\(String(end, radix: 16)) is empty or reversed")
         }
         return CRIUSysVAttachment(pid: pid, shmid: fields[4] ?? 0, start: start, end: end, prot: fields[5] ?? 0)
     }
