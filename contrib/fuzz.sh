@@ -4,10 +4,12 @@
 #
 # Usage:
 #   contrib/fuzz.sh [MINUTES] [TARGET...]     fuzz each target MINUTES (default 5) minutes
-#   contrib/fuzz.sh --brief [TARGET...]       20 seconds each (for CI)
+#   contrib/fuzz.sh --brief [TARGET...]       20 seconds each, fixed seed (for CI)
 #   contrib/fuzz.sh --regressions [TARGET...] only replay Fuzz/regressions/<target>/*
 #   Options (before the others): --no-build, --no-regressions (skip the replay that precedes
-#   fuzzing), --nice N (default 10), --seconds S (instead of MINUTES).
+#   fuzzing), --nice N (default 10), --seconds S (instead of MINUTES), --seed N (libFuzzer's
+#   -seed; --brief uses 1 so CI replays the same mutation sequence on every run — a CI
+#   failure is then one the next run reproduces, and new findings come from the long runs).
 #
 # Targets (default: all): fuzz-archive fuzz-validator fuzz-images fuzz-spec fuzz-proc.
 #
@@ -44,10 +46,12 @@ build=1
 replay=1
 fuzzing=1
 nice_level=10
+seed=0
 
 while (($#)); do
     case "$1" in
-        --brief) seconds=20; shift ;;
+        --brief) seconds=20; seed=1; shift ;;
+        --seed) seed=$2; shift 2 ;;
         --regressions) fuzzing=0; shift ;;
         --no-build) build=0; shift ;;
         --no-regressions) replay=0; shift ;;
@@ -183,7 +187,7 @@ run_target() {
     local rc=0 dict=()
     [[ -f Fuzz/dict/$t.dict ]] && dict+=("-dict=Fuzz/dict/$t.dict")
     CRPOD_FUZZ_IGNORE=$(known_properties "$t") nice -n "$nice_level" "$bin/$t" "$corpus" "${seeds[@]}" \
-        -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+        -max_total_time="$seconds" -seed="$seed" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
         "${dict[@]}" -artifact_prefix="$crashes/" >"$log" 2>&1 || rc=$?
     after=$(find "$crashes" -type f | wc -l)
     local runs rate cov ft units

@@ -8,8 +8,8 @@
 #   and, as root on a hybrid or v1 host, the integration suite again under cgroup v2 only —
 #   once per engine in CRPOD_TEST_ENGINES (each other engine also reruns it on the host).
 #   With CI=true the privileged tests never skip: a missing tool fails them, and the fuzz
-#   targets then replay their regressions and fuzz briefly (contrib/fuzz.sh --brief: 20 s
-#   each); set CRPOD_FUZZ=brief to do that outside CI too, CRPOD_FUZZ=off to skip it.
+#   targets then replay their regressions and fuzz briefly (contrib/fuzz.sh --brief: 20 s,
+#   fixed seed, each); set CRPOD_FUZZ=brief to do that outside CI too, CRPOD_FUZZ=off to skip it.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"

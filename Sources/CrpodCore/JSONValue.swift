@@ -27,6 +27,19 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         }
     }
 
+    /// The canonical case for a number read as a Double: a whole value that fits `int` or
+    /// `uint` becomes that (the encoder writes it as an integer, so reading it back must give
+    /// the same case — e.g. `18446507346744040.00000000001` is a whole Double), else `double`.
+    init(number value: Double) {
+        if let small = Int64(exactly: value) {
+            self = .int(small)
+        } else if let large = UInt64(exactly: value) {
+            self = .uint(large)
+        } else {
+            self = .double(value)
+        }
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -38,7 +51,7 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         } else if let value = try? container.decode(UInt64.self) {
             self = JSONValue(value)
         } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
+            self = JSONValue(number: value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {

@@ -35,6 +35,14 @@ struct JSONValueTests {
         #expect(try text(value) == "[9223372036854775807,-9223372036854775808,18446744073709551615,9007199254740993]")
     }
 
+    /// Found by fuzz-spec in CI: a number whose text is not an integer but whose Double is
+    /// whole was kept as `double`, encoded as an integer-valued number and read back as `int`.
+    @Test func wholeDoublesReadAsIntegersSoTheyRoundTrip() throws {
+        let value = try parse(#"[18446507346744040.00000000001, 10000000000000000000.3, 0.5, 1e300]"#)
+        #expect(value == .array([.int(18_446_507_346_744_040), .uint(10_000_000_000_000_000_000), .double(0.5), .double(1e300)]))
+        #expect(try JSONValue.parse(value.encoded(pretty: false), context: "test") == value)
+    }
+
     @Test func bigUnsignedRlimitRoundTrips() throws {
         let source = #"{"rlimits":[{"hard":18446744073709551615,"soft":18446744073709551615,"type":"RLIMIT_NOFILE"}]}"#
         let value = try parse(source)
