@@ -92,6 +92,14 @@ public enum ArchiveScanner {
             totalUncompressedBytes: total, compressedBytes: reader.fileSize)
     }
 
+    /// The name of the archive's first member (nil for an empty archive), read without
+    /// decompressing anything past its header.
+    public static func firstMemberName(file: OpenedFile) throws -> String? {
+        let reader = try ArchiveReadHandle(file: file)
+        guard let entry = try reader.nextHeader() else { return nil }
+        return describe(entry).0.name
+    }
+
     /// Hashes (and optionally keeps) the current member's data; never more than `limit` bytes.
     private static func readContent(
         _ reader: ArchiveReadHandle, into member: inout ScannedMember, keep: Bool, limit: UInt64,

@@ -43,16 +43,18 @@ public enum ArchiveInspector {
         CheckpointMember.inventory, CheckpointMember.dumpLog,
     ]
 
-    /// Whether the archive at `path` is a whole-pod one (`pod.json`); unreadable: no (the
-    /// single-container restore then reports why).
+    /// Whether the archive at `path` is a whole-pod one: its first member is `pod.json`, as
+    /// `pod checkpoint --export` writes it (only that header is read, so a large archive is
+    /// not decompressed twice). Unreadable: no (the single-container restore then reports
+    /// why); a `pod.json` further in is refused there as a whole-pod archive, naming `pod restore`.
     public static func isPodArchive(path: String) async -> Bool {
         guard let file = try? ArchiveFile.open(path: path) else { return false }
         return await isPodArchive(file)
     }
 
     public static func isPodArchive(_ file: OpenedFile) async -> Bool {
-        let facts = try? await BlockingThread.run("inspect \(file.path)") { _ in try inspect(file: file).1 }
-        return facts?.isPodArchive ?? false
+        let first = try? await BlockingThread.run("read \(file.path)") { _ in try ArchiveScanner.firstMemberName(file: file) }
+        return first == PodArchiveMember.description
     }
 
     /// Scans the archive and validates it. Unreadable archives (truncated, not an archive)

@@ -39,6 +39,24 @@ struct ScannerTests {
         }
     }
 
+    /// What `ArchiveInspector.isPodArchive` reads: only the first header. The archive is cut in
+    /// the middle of its second, large member, so a full scan fails while the peek does not.
+    @Test func firstMemberNameReadsOnlyTheFirstHeader() throws {
+        try withTempDir { dir throws in
+            let path = "\(dir)/pod.tar.zst"
+            let writer = try ArchiveWriter(destination: path, compression: .zstd)
+            try writer.addBytes(Array("{}".utf8), as: "pod.json")
+            try writer.addBytes((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }, as: "members/a/pages-1.img")
+            try writer.finish()
+            let bytes = try #require(fileBytes(path))
+            try put("\(dir)/cut", Array(bytes.prefix(bytes.count / 2)))
+            #expect(try ArchiveScanner.firstMemberName(file: ArchiveFile.open(path: "\(dir)/cut")) == "pod.json")
+            #expect(archiveError { _ = try scanAll("\(dir)/cut") } != nil)
+            try writeSample("\(dir)/plain", compression: .none, in: dir)
+            #expect(try ArchiveScanner.firstMemberName(file: ArchiveFile.open(path: "\(dir)/plain")) != "pod.json")
+        }
+    }
+
     /// libarchive accepts a tar cut at a member boundary as complete (no end-of-archive
     /// check), which is why crpod's manifest is the last member.
     @Test func tarCutAtAMemberBoundaryLosesTheManifestSilently() throws {
