@@ -26,6 +26,7 @@ extension Engine {
         facts.append(await engineFact())
         facts.append(networkFact())
         facts.append(conntrackFact())
+        facts.append(criuCacheFact())
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
         return facts
     }
