@@ -15,6 +15,9 @@ public struct CRIUDumpOptions: Sendable, Hashable {
     public var manageCgroups: CRIUCgroupMode?
     /// At dump `--cgroup-root` names the cgroup whose subtree is dumped.
     public var cgroupRoots: [CRIUCgroupRoot] = []
+    /// A cgroup yard (`--cgroup-yard`, see `CRIUCgroupYard`): CRIU opens the hierarchies there
+    /// instead of mounting them while the tree is frozen.
+    public var cgroupYard: String?
     /// Freeze with the cgroup freezer at this path (`--freeze-cgroup`); `nil` = ptrace seize.
     public var freezeCgroup: String?
     public var networkLock: CRIUNetworkLock?
@@ -55,6 +58,7 @@ extension CRIUDriver {
         if options.fileLocks { arguments.append("--file-locks") }
         if let mode = options.manageCgroups { arguments.append("--manage-cgroups=\(mode.rawValue)") }
         for root in options.cgroupRoots { arguments += ["--cgroup-root", root.argument] }
+        if let yard = options.cgroupYard { arguments += ["--cgroup-yard", yard] }
         if let freezer = options.freezeCgroup { arguments += ["--freeze-cgroup", freezer] }
         if let lock = options.networkLock { arguments += ["--network-lock", lock.rawValue] }
         for namespace in options.externalNamespaces { arguments += ["--external", namespace.argument] }

@@ -16,6 +16,8 @@ public struct CRIURestoreOptions: Sendable, Hashable {
     public var manageCgroups: CRIUCgroupMode?
     /// Where the dumped cgroups are re-created: per controller, or for all without a name.
     public var cgroupRoots: [CRIUCgroupRoot] = []
+    /// A cgroup yard (`--cgroup-yard`, see `CRIUCgroupYard`) instead of CRIU's own mounts.
+    public var cgroupYard: String?
     // No `--network-lock`: the method is recorded in the images at dump; CRIU 4.2.1 warns
     // "--network-lock will be ignored in restore command" and unlocks the way it locked.
     /// Descriptors CRIU inherits: external namespaces by key, stdio pipes by `pipe:[inode]`.
@@ -62,6 +64,7 @@ extension CRIUDriver {
         if options.leaveStopped { arguments.append("--leave-stopped") }
         if let mode = options.manageCgroups { arguments.append("--manage-cgroups=\(mode.rawValue)") }
         for root in options.cgroupRoots { arguments += ["--cgroup-root", root.argument] }
+        if let yard = options.cgroupYard { arguments += ["--cgroup-yard", yard] }
         for file in options.inheritedFiles { arguments += ["--inherit-fd", file.argument] }
         for namespace in options.joinedNamespaces { arguments += ["--join-ns", namespace.argument] }
         for mount in options.externalMounts { arguments += ["--external", mount.restoreArgument] }

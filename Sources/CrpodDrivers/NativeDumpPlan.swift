@@ -24,6 +24,8 @@ public struct NativeDumpFacts: Sendable, Equatable {
     public var configFile: String?
     /// `readlink /proc/<init>/fd/0..2` ("" for a descriptor that is closed).
     public var stdioTargets: [String] = ["", "", ""]
+    /// A cgroup yard with every hierarchy of the init's cgroups (nil: CRIU mounts them).
+    public var cgroupYard: String?
 
     public init(initPid: Int32, spec: OCISpec, root: String) {
         self.initPid = initPid
@@ -78,6 +80,7 @@ public struct NativeDumpPlan: Sendable, Equatable {
         criu.fileLocks = options.fileLocks
         criu.manageCgroups = options.manageCgroupsMode.map(CRIUCgroupMode.init(rawValue:))
         criu.configFile = facts.configFile
+        criu.cgroupYard = facts.cgroupYard
         criu.externalNamespaces = externalNamespaces(facts)
         criu.externalMounts = externalMounts(facts)
         let netIsPods = facts.joinedNamespaceInodes[.net] != nil

@@ -73,7 +73,19 @@ extension NativeEngine {
         }
         facts.configFile = Self.criuConfigFile(spec)
         facts.stdioTargets = (0...2).map { Files.readLink("/proc/\(pid)/fd/\($0)") ?? "" }
+        if let lines = try? ProcCgroup.parse(Files.readText("/proc/\(pid)/cgroup")) {
+            facts.cgroupYard = cgroupYard(covering: lines.map { CRIUCgroupYard.dumpName(controllers: $0.controllers) })
+        }
         return facts
+    }
+
+    /// The cgroup yard (under the run root's `cgroup-yard/`) for a CRIU run that opens the
+    /// hierarchies `names`; nil when this host's yard lacks one or cannot be made (CRIU then
+    /// mounts the hierarchies itself, as it would without crpod).
+    func cgroupYard(covering names: [String]) -> String? {
+        let yard = CRIUCgroupYard(layout: cgroups.layout)
+        guard yard.covers(names) else { return nil }
+        return try? yard.materialize(under: Files.parent(of: stateRoot) + "/cgroup-yard")
     }
 
     /// runc's `descriptors.json`: a JSON array of what fds 0, 1 and 2 were.

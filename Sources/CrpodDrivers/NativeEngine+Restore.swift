@@ -52,8 +52,10 @@ extension NativeEngine {
             hierarchy.isUnified ? NativeCgroupHierarchy.unified(mountPoint: hierarchy.mountPoint)
                 : .v1(mountPoint: hierarchy.mountPoint, controllers: hierarchy.controllers)
         }
-        return try NativeRestorePlanner.plan(id: id, spec: spec, bundle: options.bundle, options: options, images: facts,
-                                             hierarchies: hierarchies)
+        var plan = try NativeRestorePlanner.plan(id: id, spec: spec, bundle: options.bundle, options: options, images: facts,
+                                                 hierarchies: hierarchies)
+        plan.criu.cgroupYard = cgroupYard(covering: facts.cgroupControllers.map(CRIUCgroupYard.restoreName(controllers:)))
+        return plan
     }
 
     /// descriptors.json (none: no stdio to re-attach) and the external keys of every mount image.
@@ -67,7 +69,12 @@ extension NativeEngine {
         for name in try Files.listDirectory(images).sorted() where NativeRestoreImageFacts.isMountImage(name) {
             keys += NativeRestoreImageFacts.externalKeys(of: try CRIUMountpoints.decode(Files.read(images + "/" + name), image: name))
         }
-        return NativeRestoreImageFacts(descriptors: descriptors, externalMountKeys: keys)
+        var facts = NativeRestoreImageFacts(descriptors: descriptors, externalMountKeys: keys)
+        let cgroupImage = images + "/" + CRIUCgroupImage.name
+        if Files.exists(cgroupImage) {
+            facts.cgroupControllers = try CRIUCgroupImage.controllers(Files.read(cgroupImage), image: CRIUCgroupImage.name)
+        }
+        return facts
     }
 
     /// CRIU wants `--root` to be a mount point: bind a plain directory onto itself (undone

@@ -8,6 +8,8 @@ public struct NativeRestoreImageFacts: Sendable, Equatable {
     /// Every external mount key of every `mountpoints-*.img` (CRIU's `ext_key`; an older image's
     /// `ext_mount` keeps the key in `root`).
     public var externalMountKeys: [String]
+    /// The hierarchies `cgroup.img` names (each as its controller names; none without the image).
+    public var cgroupControllers: [[String]] = []
 
     public init(descriptors: [String], externalMountKeys: [String]) {
         self.descriptors = descriptors

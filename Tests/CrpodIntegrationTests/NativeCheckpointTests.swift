@@ -42,6 +42,12 @@ struct NativeCheckpointTests {
             #expect(try Self.frozenTime(stats) > 0, "frozen time reported: \(stats)")
             #expect(try await crpod.json(ContainerJSON.self, ["inspect", "c"]).state == "exited")
             #expect(try await runcContainers(crpod).isEmpty, "runc has no state of the natively dumped container")
+            if try CgroupLayout.current().mode != .unified || Files.readText("/proc/self/cgroup").split(separator: "\n").count == 1 {
+                // CRIU opened the hierarchies through crpod's yard of symlinks (no mounts while frozen).
+                let yards = try Files.listDirectory(crpod.runRoot + "/cgroup-yard")
+                #expect(yards.count == 1 && !yards[0].hasPrefix("."), "one yard, no staging left: \(yards)")
+                #expect(try Files.listDirectory(crpod.runRoot + "/cgroup-yard/" + yards[0]).contains("unified"))
+            }
             let inspection = try await crpod.json(InspectionJSON.self, ["archive", "inspect", archive])
             #expect(inspection.valid)
             #expect(inspection.members.map(\.name).contains("checkpoint/descriptors.json"))

@@ -9,9 +9,15 @@ public enum CRIUCgroupImage {
     /// The v1 controllers the checkpoint recorded (`cpu,cpuacct`, `name=systemd`); empty for
     /// a checkpoint taken where crpod managed cgroup v2 alone.
     public static func v1Controllers(_ bytes: [UInt8], image: String = name) throws -> [String] {
+        try controllers(bytes, image: image).filter { $0 != [""] }.map { $0.joined(separator: ",") }
+    }
+
+    /// Every hierarchy the checkpoint recorded, as its controller names (`[""]` is the
+    /// unified hierarchy; `["cpu", "cpuacct"]` a v1 hierarchy of two controllers).
+    public static func controllers(_ bytes: [UInt8], image: String = name) throws -> [[String]] {
         let start = try CRIUImage.payloadStart(bytes, image: image, head: CRIUMagic.common, magic: magic)
         var reader = try CRIUImage.entry(bytes, from: start, image: image)
-        var found: [String] = []
+        var found: [[String]] = []
         while !reader.isAtEnd {
             guard let (number, value) = try reader.nextField() else { break }
             guard number == 2 else { continue }
@@ -21,7 +27,7 @@ public enum CRIUCgroupImage {
                 guard let (field, name) = try controller.nextField() else { break }
                 if field == 1 { names.append(String(decoding: bytes[try controller.bytesRange(name, field: 1)], as: UTF8.self)) }
             }
-            if names != [""] { found.append(names.joined(separator: ",")) }
+            found.append(names)
         }
         return found
     }

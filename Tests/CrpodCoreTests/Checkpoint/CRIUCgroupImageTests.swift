@@ -20,6 +20,7 @@ struct CRIUCgroupImageTests {
             + Self.controller([""]) + Self.controller(["name=systemd"])
         let bytes = ImageBytes.image(Self.magic, [entry])
         #expect(try CRIUCgroupImage.v1Controllers(bytes) == ["cpu,cpuacct", "name=systemd"])
+        #expect(try CRIUCgroupImage.controllers(bytes) == [["cpu", "cpuacct"], [""], ["name=systemd"]])
     }
 
     @Test func unifiedOnlyCheckpointListsNone() throws {
