@@ -52,6 +52,9 @@ import SystemPackage
 // fd[4]:extRootPidNS` (opened by `launchCommand`), `--inherit-fd fd[1]:pipe:[<ino>]` with the new
 // stdout as CRIU's fd 1, `--join-ns ipc:… uts:…`. The counter continues, its net/pid/ipc/uts are
 // pod B's and every /proc/<pid>/cgroup line is the new cgroup.
+// Beyond runc: `--cgroup-yard <run root>/cgroup-yard/<hash>` at dump and restore (see
+// `CRIUCgroupYard`): CRIU opens the hierarchies through relative symlinks instead of mounting
+// each one while the tree is frozen (~12 ms of frozen time here).
 // External mounts work the same way: `--external mnt[/dev/shm]:shm` at dump, `--external
 // mnt[shm]:<host tmpfs>` at restore binds crpod's tmpfs there (tested). By hand, making /dev
 // (a host tmpfs holding copies of the device nodes), /dev/shm, /proc/acpi and /sys/firmware
