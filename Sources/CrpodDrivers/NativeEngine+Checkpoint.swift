@@ -79,13 +79,13 @@ extension NativeEngine {
         return facts
     }
 
-    /// The cgroup yard (under the run root's `cgroup-yard/`) for a CRIU run that opens the
+    /// The cgroup yard (under `cgroupYardRoot`) for a CRIU run that opens the
     /// hierarchies `names`; nil when this host's yard lacks one or cannot be made (CRIU then
     /// mounts the hierarchies itself, as it would without crpod).
     func cgroupYard(covering names: [String]) -> String? {
         let yard = CRIUCgroupYard(layout: cgroups.layout)
         guard yard.covers(names) else { return nil }
-        return try? yard.materialize(under: Files.parent(of: stateRoot) + "/cgroup-yard")
+        return try? yard.materialize(under: cgroupYardRoot)
     }
 
     /// runc's `descriptors.json`: a JSON array of what fds 0, 1 and 2 were.

@@ -30,10 +30,14 @@ public struct NativeEngine: ContainerEngine {
     /// Whether `engine = auto` may pick this engine (it passes the whole privileged suite).
     public static let isDefault = true
 
-    public init(criu: CRIUDriver, stateRoot: String, cgroups: CgroupSet) {
+    /// Where the cgroup yards for CRIU are made (`CRIUCgroupYard`).
+    public let cgroupYardRoot: String
+
+    public init(criu: CRIUDriver, stateRoot: String, cgroups: CgroupSet, cgroupYardRoot: String? = nil) {
         self.criu = criu
         self.stateRoot = stateRoot
         self.cgroups = cgroups
+        self.cgroupYardRoot = cgroupYardRoot ?? Files.parent(of: stateRoot) + "/cgroup-yard"
     }
 
     func stateDirectory(_ id: String) -> String { stateRoot + "/" + id }

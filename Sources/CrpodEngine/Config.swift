@@ -99,6 +99,8 @@ public struct EngineSettings: Sendable {
     public var runtimeStateRoot: String { runRoot + "/runc" }
     /// The native engine's state files (one directory per container it restored).
     public var nativeStateRoot: String { runRoot + "/native" }
+    /// The native engine's cgroup yards for CRIU (`CRIUCgroupYard`).
+    public var cgroupYardRoot: String { runRoot + "/cgroup-yard" }
 
     public struct Overrides: Sendable {
         public var root: String?

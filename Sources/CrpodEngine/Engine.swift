@@ -50,7 +50,7 @@ public struct Engine: Sendable {
             throw EngineError.toolMissing(name: "criu", fix: "install CRIU ≥ 3.19 (contrib/provision.sh), pass --criu PATH, or use --engine runc")
         }
         return NativeEngine(criu: CRIUDriver(criuPath: criuPath, runner: runner), stateRoot: settings.nativeStateRoot,
-                            cgroups: try cgroups())
+                            cgroups: try cgroups(), cgroupYardRoot: settings.cgroupYardRoot)
     }
 
     /// `engine = auto` picks native when CRIU is at least 3.19 (`--network-lock skip`,

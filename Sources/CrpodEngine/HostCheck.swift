@@ -27,6 +27,7 @@ extension Engine {
         facts.append(networkFact())
         facts.append(conntrackFact())
         facts.append(criuCacheFact())
+        if await resolvedEngineKind() == .native, let yard = cgroupYardFact() { facts.append(yard) }
         facts.append(CheckFact(name: "selinux", ok: true, detail: SELinux.isEnabled ? "enabled" : "disabled (no labels are passed to the runtime)", fix: nil, required: false))
         return facts
     }
