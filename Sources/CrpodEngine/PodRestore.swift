@@ -93,9 +93,9 @@ extension Engine {
             var create = podCreateRequest(plan, request)
             create.shmSize = plan.shares.contains(NamespaceKind.ipc.rawValue) ? archive.description.shmSize : nil
             // Locked from before the address exists: a peer's retransmission gets no reset.
-            let pod = try await createPodLocked(create, rollback: rollback, lockNetwork: plan.tcpEstablished)
+            let locked = plan.tcpEstablished && plan.shares.contains(NamespaceKind.net.rawValue)
+            let pod = try await createPodLocked(create, rollback: rollback, lockNetwork: locked)
             let shmNotes = try await seedPodDevShm(pod, archive: archive, rollback: rollback)
-            let locked = plan.tcpEstablished && pod.shares.contains(NamespaceKind.net.rawValue)
             var outcomes: [RestoreOutcome] = []
             for (member, imported) in zip(plan.members, archive.members) {
                 try await reservePodPIDs(pod, archive)
