@@ -20,10 +20,12 @@ import SystemPackage
 /// there is nothing to unmount. The symlinks are relative (`../../../sys/fs/cgroup/memory`):
 /// a restored task moves itself into its cgroup through the yard's descriptor after it has
 /// entered the container's root, where an absolute target would resolve inside the container;
-/// `..` from the yard walks the host's mount tree, which the descriptor belongs to. Names (CRIU 4.2, criu/cgroup.c): the unified hierarchy is
-/// `unified`; at dump a v1 hierarchy is its `/proc/<pid>/cgroup` controller field with a
-/// leading `name=` cut (`name=systemd` → `systemd`), at restore its controllers joined by `,`
-/// with `name=` cut from each. A yard is only passed when it has every name the operation
+/// `..` from the yard walks the host's mount tree, which the descriptor belongs to.
+///
+/// Names (CRIU 4.2, criu/cgroup.c): the unified hierarchy is `unified`; at dump a v1
+/// hierarchy is its `/proc/<pid>/cgroup` controller field with a leading `name=` cut
+/// (`name=systemd` → `systemd`), at restore its controllers joined by `,` with `name=` cut
+/// from each. A yard is only passed when it has every name the operation
 /// needs: CRIU would otherwise mount the missing hierarchy inside the yard and, since the
 /// yard is the caller's, never unmount it.
 public struct CRIUCgroupYard: Sendable, Equatable {

@@ -54,7 +54,9 @@ extension NativeEngine {
         }
         var plan = try NativeRestorePlanner.plan(id: id, spec: spec, bundle: options.bundle, options: options, images: facts,
                                                  hierarchies: hierarchies)
-        plan.criu.cgroupYard = cgroupYard(covering: facts.cgroupControllers.map(CRIUCgroupYard.restoreName(controllers:)))
+        if let controllers = facts.cgroupControllers {
+            plan.criu.cgroupYard = cgroupYard(covering: controllers.map(CRIUCgroupYard.restoreName(controllers:)))
+        }
         return plan
     }
 
@@ -72,7 +74,7 @@ extension NativeEngine {
         var facts = NativeRestoreImageFacts(descriptors: descriptors, externalMountKeys: keys)
         let cgroupImage = images + "/" + CRIUCgroupImage.name
         if Files.exists(cgroupImage) {
-            facts.cgroupControllers = try CRIUCgroupImage.controllers(Files.read(cgroupImage), image: CRIUCgroupImage.name)
+            facts.cgroupControllers = try? CRIUCgroupImage.controllers(Files.read(cgroupImage), image: CRIUCgroupImage.name)
         }
         return facts
     }

@@ -8,8 +8,9 @@ public struct NativeRestoreImageFacts: Sendable, Equatable {
     /// Every external mount key of every `mountpoints-*.img` (CRIU's `ext_key`; an older image's
     /// `ext_mount` keeps the key in `root`).
     public var externalMountKeys: [String]
-    /// The hierarchies `cgroup.img` names (each as its controller names; none without the image).
-    public var cgroupControllers: [[String]] = []
+    /// The hierarchies `cgroup.img` names (each as its controller names; none without the
+    /// image); nil when the image cannot be read (no cgroup yard then: CRIU judges the image).
+    public var cgroupControllers: [[String]]? = []
 
     public init(descriptors: [String], externalMountKeys: [String]) {
         self.descriptors = descriptors

@@ -63,3 +63,14 @@ struct CRIUCgroupYardTests {
         #expect(zip(arguments, arguments.dropFirst()).contains { $0 == "--cgroup-yard" && $1 == "/run/crpod/cgroup-yard/1f" })
     }
 }
+
+@Suite("native restore: which hierarchies the images name, for the cgroup yard")
+struct NativeRestoreCgroupFactsTests {
+    @Test func noImageNamesNoneAndAnUnreadableOneGivesNoYard() throws {
+        let images = try Files.makeTemporaryDirectory(in: "/tmp", prefix: "native-cgroup-facts-")
+        defer { try? Files.removeTree(images) }
+        #expect(try NativeEngine.imageFacts(images).cgroupControllers == [])
+        try Files.writeAtomically(images + "/cgroup.img", Array("not a CRIU image".utf8))
+        #expect(try NativeEngine.imageFacts(images).cgroupControllers == nil, "CRIU judges the image; crpod passes no yard")
+    }
+}
