@@ -13,7 +13,9 @@
 # "src" and "dst" (ipc,net,uts, --network none), the busybox counter in src (started by NEW).
 # Then RUNS rounds of: OLD checkpoints it (-R, --export, --print-stats), NEW does the same;
 # then RUNS rounds of: OLD restores NEW's first archive into dst, NEW does the same (each
-# restored container is removed again). Prints each sample, sorted, and the medians;
+# restored container is removed again); then RUNS rounds of the checkpoint that stops the
+# container (no -R: CRIU kills the tree at the end of the frozen window), each build
+# restoring its archive into src again for its next turn. Prints each sample, sorted, and the medians;
 # writes them to contrib/bench/results/frozen-ab-<date>.md. Everything is removed on exit.
 # The host's conntrack table size changes the frozen time (see `crpod check`): it is printed.
 set -Eeuo pipefail
@@ -57,6 +59,15 @@ for i in $(seq 1 "$RUNS"); do
         "$dir/crpod" rm -f "r$side$i" >/dev/null
     done
 done
+for i in $(seq 1 "$RUNS"); do
+    for side in OLD NEW; do
+        dir=${!side}
+        stats=$("$dir/crpod" checkpoint c --export "$WORK/stop-$side-$i.tar.zst" --print-stats)
+        echo "$stats" | awk -F: '/"frozen_time"/ { gsub(/[^0-9]/, "", $2); print $2 / 1000 }' >> "$WORK/frozen-stop-$side"
+        "$dir/crpod" rm c >/dev/null
+        "$dir/crpod" restore --import "$WORK/stop-$side-$i.tar.zst" --pod src --name c >/dev/null
+    done
+done
 {
     echo "# frozen-ab $(date -u +%Y-%m-%dT%H:%MZ)"
     echo
@@ -64,7 +75,7 @@ done
     echo
     echo "| measure | build | samples, sorted (ms) | median |"
     echo "|---|---|---|---|"
-    for what in frozen restore; do
+    for what in frozen restore frozen-stop; do
         for side in OLD NEW; do
             echo "| $what | $side | $(sort -n "$WORK/$what-$side" | tr '\n' ' ') | $(median < "$WORK/$what-$side") |"
         done
