@@ -65,8 +65,19 @@ public struct CRIUCgroupYard: Sendable, Equatable {
 
     static let namePrefix = "name="
 
+    /// The names a dump of a task of `pid` ("self" too) opens: one per line of its
+    /// `/proc/<pid>/cgroup`; nil when the file cannot be read.
+    public static func dumpNames(ofProcess pid: String) -> [String]? {
+        let path = "/proc/\(pid)/cgroup"
+        guard let lines = try? ProcCgroup.parse(Files.readText(path), file: path) else { return nil }
+        return lines.map { dumpName(controllers: $0.controllers) }
+    }
+
+    /// Those of `names` the yard has no entry for.
+    public func missing(_ names: [String]) -> [String] { names.filter { entries[$0] == nil } }
+
     /// Whether the yard has every one of `names`.
-    public func covers(_ names: [String]) -> Bool { names.allSatisfy { entries[$0] != nil } }
+    public func covers(_ names: [String]) -> Bool { missing(names).isEmpty }
 
     /// The directory name under the parent: a hash of the entries, so a host whose hierarchies
     /// change gets a new yard and concurrent crpod processes agree on one.

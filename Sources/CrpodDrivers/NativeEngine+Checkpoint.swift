@@ -73,9 +73,7 @@ extension NativeEngine {
         }
         facts.configFile = Self.criuConfigFile(spec)
         facts.stdioTargets = (0...2).map { Files.readLink("/proc/\(pid)/fd/\($0)") ?? "" }
-        if let lines = try? ProcCgroup.parse(Files.readText("/proc/\(pid)/cgroup")) {
-            facts.cgroupYard = cgroupYard(covering: lines.map { CRIUCgroupYard.dumpName(controllers: $0.controllers) })
-        }
+        if let names = CRIUCgroupYard.dumpNames(ofProcess: String(pid)) { facts.cgroupYard = cgroupYard(covering: names) }
         return facts
     }
 

@@ -88,10 +88,9 @@ extension Engine {
 enum CgroupYardAdvice {
     static let name = "criu cgroup yard"
 
-    /// `listed`: the hierarchies `/proc/self/cgroup` names (CRIU's dump names); `yard`: the
-    /// names the mounted hierarchies give.
-    static func fact(listed: [String], yard: Set<String>, root: String) -> CheckFact {
-        let missing = listed.filter { !yard.contains($0) }
+    /// `listed`: the hierarchies `/proc/self/cgroup` names (CRIU's dump names); `missing`:
+    /// those the yard of the mounted hierarchies lacks.
+    static func fact(listed: [String], missing: [String], root: String) -> CheckFact {
         guard missing.isEmpty else {
             return CheckFact(
                 name: name, ok: false,
@@ -107,9 +106,7 @@ enum CgroupYardAdvice {
 
 extension Engine {
     func cgroupYardFact() -> CheckFact? {
-        guard let layout = try? CgroupLayout.current(),
-              let lines = try? ProcCgroup.parse(Files.readText("/proc/self/cgroup")) else { return nil }
-        return CgroupYardAdvice.fact(listed: lines.map { CRIUCgroupYard.dumpName(controllers: $0.controllers) },
-                                     yard: Set(CRIUCgroupYard(layout: layout).entries.keys), root: settings.cgroupYardRoot)
+        guard let layout = try? CgroupLayout.current(), let names = CRIUCgroupYard.dumpNames(ofProcess: "self") else { return nil }
+        return CgroupYardAdvice.fact(listed: names, missing: CRIUCgroupYard(layout: layout).missing(names), root: settings.cgroupYardRoot)
     }
 }

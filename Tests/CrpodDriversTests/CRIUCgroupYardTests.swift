@@ -32,6 +32,8 @@ struct CRIUCgroupYardTests {
         #expect(yard.covers(lines.map { CRIUCgroupYard.dumpName(controllers: $0.controllers) }))
         #expect(yard.covers([["cpu", "cpuacct"], [""], ["name=systemd"]].map(CRIUCgroupYard.restoreName(controllers:))))
         #expect(!yard.covers(["pids"]), "a checkpoint from a host with pids mounted: CRIU must mount it itself")
+        #expect(yard.missing(["memory", "pids", "unified", "net_cls"]) == ["pids", "net_cls"])
+        #expect(CRIUCgroupYard.dumpNames(ofProcess: "self")?.isEmpty == false)
     }
 
     @Test func materializeMakesSymlinksOnceAndRefusesATamperedYard() throws {

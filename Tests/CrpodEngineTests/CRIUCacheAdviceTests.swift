@@ -44,13 +44,13 @@ struct CRIUCacheAdviceTests {
 @Suite("crpod check: the cgroup yard")
 struct CgroupYardAdviceTests {
     @Test func aYardWithEveryListedHierarchyIsFine() {
-        let fact = CgroupYardAdvice.fact(listed: ["memory", "systemd", "unified"], yard: ["memory", "systemd", "unified", "cpu"], root: "/run/crpod/cgroup-yard")
+        let fact = CgroupYardAdvice.fact(listed: ["memory", "systemd", "unified"], missing: [], root: "/run/crpod/cgroup-yard")
         #expect(fact.ok && fact.detail.contains("3 hierarchies") && fact.detail.contains("/run/crpod/cgroup-yard"))
     }
 
     @Test func hierarchiesThisNamespaceDoesNotMountAreNamed() {
         // The cgroup-v2 view of a hybrid host: the kernel still lists the v1 hierarchies.
-        let fact = CgroupYardAdvice.fact(listed: ["memory", "pids", "unified"], yard: ["unified"], root: "/r")
+        let fact = CgroupYardAdvice.fact(listed: ["memory", "pids", "unified"], missing: ["memory", "pids"], root: "/r")
         #expect(!fact.ok && !fact.required)
         #expect(fact.detail.contains("memory pids") && fact.detail.contains("frozen"))
         #expect(fact.fix != nil)

@@ -10,7 +10,8 @@
 # .build-release/release taken before a change, and .build-release/release after it.
 #
 # What it does: a private --root/--run-root under $CRPOD_BENCH_TMP (default /var/tmp), pods
-# "src" and "dst" (ipc,net,uts, --network none), the busybox counter in src (started by NEW).
+# "src" and "dst" (crpod's defaults: ipc,net,uts on the default network `crpod`), the busybox
+# counter in src (started by NEW).
 # Then RUNS rounds of: OLD checkpoints it (-R, --export, --print-stats), NEW does the same;
 # then RUNS rounds of: OLD restores NEW's first archive into dst, NEW does the same (each
 # restored container is removed again); then RUNS rounds of the checkpoint that stops the
@@ -20,6 +21,7 @@
 # The host's conntrack table size changes the frozen time (see `crpod check`): it is printed.
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
+. contrib/bench/lib.sh
 OLD=${1:?usage: frozen-ab.sh OLD_BINDIR NEW_BINDIR [RUNS]}
 NEW=${2:?usage: frozen-ab.sh OLD_BINDIR NEW_BINDIR [RUNS]}
 RUNS=${3:-8}
@@ -35,8 +37,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 "$NEW/crpod" pod create src >/dev/null
 "$NEW/crpod" pod create dst >/dev/null
@@ -77,7 +77,7 @@ done
     echo "|---|---|---|---|"
     for what in frozen restore frozen-stop; do
         for side in OLD NEW; do
-            echo "| $what | $side | $(sort -n "$WORK/$what-$side" | tr '\n' ' ') | $(median < "$WORK/$what-$side") |"
+            echo "| $what | $side | $(sort -n "$WORK/$what-$side" | tr '\n' ' ') | $(median "$WORK/$what-$side") |"
         done
     done
 } | tee "$OUT"
